@@ -1,0 +1,43 @@
+"""jhe: get patient data out of a JupyterHealth Exchange and into pandas, fast.
+
+>>> import jhe
+>>> df = jhe.fetch_dataframe(study_id=30001, code="omh:blood-glucose:4.0")  # uses JHE_URL / JHE_TOKEN
+
+Fetching, decoding of the base64 Open mHealth payloads and building of typed Arrow columns
+all happen in Rust; Python only converts the finished table.
+"""
+
+from __future__ import annotations
+
+from jhe._client import Client, fetch_dataframe
+from jhe._jhe import (
+    AuthenticationError,
+    BadRequest,
+    ConfigurationError,
+    InconsistentResult,
+    JHEError,
+    NotFound,
+    PermissionDenied,
+    ProtocolError,
+    ServerError,
+    TransportError,
+    __version__,
+)
+from jhe._convert import DecodeWarning
+
+__all__ = [
+    "AuthenticationError",
+    "BadRequest",
+    "Client",
+    "ConfigurationError",
+    "DecodeWarning",
+    "InconsistentResult",
+    "JHEError",
+    "NotFound",
+    "PermissionDenied",
+    "ProtocolError",
+    "ServerError",
+    "TransportError",
+    "__version__",
+    "fetch_dataframe",
+]

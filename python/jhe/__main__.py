@@ -1,0 +1,5 @@
+import sys
+
+from jhe.cli import main
+
+sys.exit(main())

@@ -1,0 +1,71 @@
+//! The exception hierarchy: everything jhe raises derives from `jhe.JHEError` and carries
+//! `status`, `url` and `diagnostics` attributes (None where they do not apply).
+
+use pyo3::create_exception;
+use pyo3::exceptions::PyException;
+use pyo3::prelude::*;
+
+use crate::error::HttpErrorKind;
+use crate::JheError;
+
+create_exception!(jhe, JHEError, PyException, "Base class of every error raised by jhe.");
+create_exception!(jhe, ConfigurationError, JHEError, "Missing or invalid settings; nothing was sent.");
+create_exception!(jhe, AuthenticationError, JHEError, "401: the token is missing, invalid or expired.");
+create_exception!(jhe, PermissionDenied, JHEError, "403: not allowed to see this study, organization or patient.");
+create_exception!(jhe, NotFound, JHEError, "404: unknown id, endpoint or page.");
+create_exception!(jhe, BadRequest, JHEError, "400/422: the server rejected a parameter.");
+create_exception!(jhe, ServerError, JHEError, "5xx: the server failed.");
+create_exception!(jhe, TransportError, JHEError, "No HTTP answer: connection refused, reset or timed out.");
+create_exception!(jhe, ProtocolError, JHEError, "The server answered with something the API does not promise.");
+create_exception!(jhe, InconsistentResult, JHEError, "The rows received differ from the total the server announced.");
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add("JHEError", py.get_type::<JHEError>())?;
+    m.add("ConfigurationError", py.get_type::<ConfigurationError>())?;
+    m.add("AuthenticationError", py.get_type::<AuthenticationError>())?;
+    m.add("PermissionDenied", py.get_type::<PermissionDenied>())?;
+    m.add("NotFound", py.get_type::<NotFound>())?;
+    m.add("BadRequest", py.get_type::<BadRequest>())?;
+    m.add("ServerError", py.get_type::<ServerError>())?;
+    m.add("TransportError", py.get_type::<TransportError>())?;
+    m.add("ProtocolError", py.get_type::<ProtocolError>())?;
+    m.add("InconsistentResult", py.get_type::<InconsistentResult>())?;
+    Ok(())
+}
+
+/// Turn a core error into the matching exception, with its details as attributes.
+pub fn to_py_err(py: Python<'_>, error: JheError) -> PyErr {
+    let message = error.to_string();
+    let (err, status, url, diagnostics) = match &error {
+        JheError::Config(_) => (ConfigurationError::new_err(message), None, None, None),
+        JheError::Http { kind, status, url, diagnostics, .. } => {
+            let err = match kind {
+                HttpErrorKind::Authentication => AuthenticationError::new_err(message),
+                HttpErrorKind::PermissionDenied => PermissionDenied::new_err(message),
+                HttpErrorKind::NotFound => NotFound::new_err(message),
+                HttpErrorKind::BadRequest => BadRequest::new_err(message),
+                HttpErrorKind::Server => ServerError::new_err(message),
+            };
+            (err, Some(*status), Some(url.clone()), Some(diagnostics.clone()))
+        }
+        JheError::Transport { url, message: why } => {
+            (TransportError::new_err(message.clone()), None, Some(url.clone()), Some(why.clone()))
+        }
+        JheError::Protocol { url, message: why } => {
+            (ProtocolError::new_err(message.clone()), None, Some(url.clone()), Some(why.clone()))
+        }
+        JheError::InconsistentResult { expected, received, .. } => {
+            let err = InconsistentResult::new_err(message);
+            let value = err.value(py);
+            let _ = value.setattr("expected", *expected);
+            let _ = value.setattr("received", *received);
+            (err, None, None, None)
+        }
+    };
+    let value = err.value(py);
+    let _ = value.setattr("status", status);
+    let _ = value.setattr("url", url);
+    let _ = value.setattr("diagnostics", diagnostics);
+    err
+}

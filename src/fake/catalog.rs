@@ -1,8 +1,7 @@
 //! The OMH / IEEE codes the fake Exchange serves: one scope (codeable concept) per code,
 //! in the order of the table in API.md, so scope ids are stable (50001 + index).
 
-pub(crate) const OMH_SYSTEM: &str = "https://w3id.org/openmhealth";
-pub(crate) const IEEE_SYSTEM: &str = "https://w3id.org/ieee1752";
+pub(crate) use crate::omh::catalog::{IEEE_SYSTEM, OMH_SYSTEM};
 
 /// Every code in API.md's table. `repr(u8)` keeps stored observations small.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

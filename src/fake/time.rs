@@ -5,29 +5,22 @@ pub(crate) const SECS_PER_DAY: i64 = 86_400;
 pub(crate) const MICROS_PER_SEC: i64 = 1_000_000;
 pub(crate) const MICROS_PER_DAY: i64 = SECS_PER_DAY * MICROS_PER_SEC;
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+/// Days from 0001-01-01 (chrono's day 1) to 1970-01-01.
+const UNIX_EPOCH_DAYS_FROM_CE: i64 = 719_163;
+
+/// Days since 1970-01-01 of a proleptic Gregorian date. Callers pass valid dates.
 pub(crate) fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = m as i64;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    use chrono::Datelike as _;
+    let date = chrono::NaiveDate::from_ymd_opt(y as i32, m, d).expect("a valid calendar date");
+    i64::from(date.num_days_from_ce()) - UNIX_EPOCH_DAYS_FROM_CE
 }
 
 /// Inverse of [`days_from_civil`].
 pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
+    use chrono::Datelike as _;
+    let date = chrono::NaiveDate::from_num_days_from_ce_opt((z + UNIX_EPOCH_DAYS_FROM_CE) as i32)
+        .expect("a day number within chrono's range");
+    (i64::from(date.year()), date.month(), date.day())
 }
 
 /// How a patient's device writes its UTC offset: `Z`, or `±HH:MM` (`+00:00` included,

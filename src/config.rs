@@ -1,5 +1,6 @@
 //! Where the Exchange is and how to authenticate: explicit arguments first, then the
-//! environment variables JupyterHub injects (`JHE_URL`, `JHE_TOKEN`).
+//! environment (`JHE_URL`, `JHE_TOKEN` as JupyterHub injects them, or
+//! `JHE_CLIENT_ID`/`JHE_CLIENT_SECRET` for a client-credentials key).
 
 use std::fmt;
 use std::time::Duration;
@@ -10,6 +11,8 @@ use crate::error::{JheError, Result};
 
 pub const ENV_URL: &str = "JHE_URL";
 pub const ENV_TOKEN: &str = "JHE_TOKEN";
+pub const ENV_CLIENT_ID: &str = "JHE_CLIENT_ID";
+pub const ENV_CLIENT_SECRET: &str = "JHE_CLIENT_SECRET";
 
 /// A credential that must never be printed: `Debug` and `Display` show a placeholder.
 #[derive(Clone, PartialEq, Eq)]
@@ -37,40 +40,144 @@ impl fmt::Display for Secret {
     }
 }
 
+/// How the client proves who it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credentials {
+    /// An access token as given (JupyterHub's `JHE_TOKEN`); it cannot be renewed.
+    Token(Secret),
+    /// OAuth2 `client_credentials` with a key from `practitioner_clients`: minted again
+    /// whenever the token nears expiry or is rejected.
+    ClientCredentials { client_id: String, client_secret: Secret },
+    /// OAuth2 `refresh_token`; each refresh returns the next refresh token.
+    RefreshToken {
+        refresh_token: Secret,
+        client: Option<(String, Secret)>,
+    },
+}
+
+impl Credentials {
+    pub fn can_renew(&self) -> bool {
+        !matches!(self, Self::Token(_))
+    }
+}
+
 /// Everything a client needs to talk to one Exchange.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
     /// The Exchange's root, always ending in `/` so relative joins keep its path.
     pub base_url: Url,
-    pub token: Secret,
+    pub credentials: Credentials,
     pub timeout: Duration,
     /// Rows asked for per page (the server caps at 1000).
     pub page_size: u32,
+    /// Attempts after the first for a request that failed transiently.
+    pub retries: u32,
+    /// Pages in flight at once.
+    pub concurrency: usize,
 }
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 pub const DEFAULT_PAGE_SIZE: u32 = 1000;
 pub const MAX_PAGE_SIZE: u32 = 1000;
+pub const DEFAULT_RETRIES: u32 = 5;
+pub const DEFAULT_CONCURRENCY: usize = 8;
+pub const MAX_CONCURRENCY: usize = 64;
 
 /// Options a caller may set; `None` means "use the environment or the default".
 #[derive(Debug, Clone, Default)]
 pub struct ClientOptions {
     pub url: Option<String>,
     pub token: Option<String>,
+    /// The key JHE issues for `client_credentials`: base64 of `client_id:client_secret`.
+    pub client_key: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub refresh_token: Option<String>,
     pub timeout: Option<Duration>,
     pub page_size: Option<u32>,
+    pub retries: Option<u32>,
+    pub concurrency: Option<usize>,
     /// Allow sending credentials over plain http to a host that is not loopback.
     pub allow_insecure: bool,
+}
+
+fn non_empty(value: Option<String>) -> Option<String> {
+    value.map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+}
+
+/// `base64(client_id:client_secret)`, as JHE's `practitioner_clients` issues it.
+fn parse_client_key(key: &str) -> Result<(String, Secret)> {
+    use base64::Engine as _;
+    let invalid = || {
+        JheError::Config(
+            "client_key is not a key JHE issues (base64 of client_id:client_secret)".into(),
+        )
+    };
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(key.trim())
+        .map_err(|_| invalid())?;
+    let text = String::from_utf8(decoded).map_err(|_| invalid())?;
+    match text.split_once(':') {
+        Some((id, secret)) if !id.is_empty() && !secret.is_empty() => {
+            Ok((id.to_string(), Secret::new(secret)))
+        }
+        _ => Err(invalid()),
+    }
+}
+
+fn resolve_credentials(options: &ClientOptions, env: &impl Fn(&str) -> Option<String>) -> Result<Option<Credentials>> {
+    let token = non_empty(options.token.clone());
+    let key = non_empty(options.client_key.clone());
+    let id = non_empty(options.client_id.clone());
+    let secret = non_empty(options.client_secret.clone());
+    let refresh = non_empty(options.refresh_token.clone());
+    let client = match (id, secret) {
+        (Some(id), Some(secret)) => Some((id, Secret::new(secret))),
+        (Some(_), None) => return Err(JheError::Config("client_id was given without client_secret".into())),
+        (None, Some(_)) => return Err(JheError::Config("client_secret was given without client_id".into())),
+        (None, None) => None,
+    };
+    let ways = [token.is_some(), key.is_some(), client.is_some() && refresh.is_none(), refresh.is_some()];
+    if ways.iter().filter(|&&w| w).count() > 1 {
+        return Err(JheError::Config(
+            "pass one way to authenticate: token, client_key, client_id with client_secret, or refresh_token".into(),
+        ));
+    }
+    if let Some(token) = token {
+        return Ok(Some(Credentials::Token(Secret::new(token))));
+    }
+    if let Some(key) = key {
+        let (client_id, client_secret) = parse_client_key(&key)?;
+        return Ok(Some(Credentials::ClientCredentials { client_id, client_secret }));
+    }
+    if let Some(refresh) = refresh {
+        return Ok(Some(Credentials::RefreshToken { refresh_token: Secret::new(refresh), client }));
+    }
+    if let Some((client_id, client_secret)) = client {
+        return Ok(Some(Credentials::ClientCredentials { client_id, client_secret }));
+    }
+    // The environment: JupyterHub's token first, then a client-credentials pair.
+    if let Some(token) = non_empty(env(ENV_TOKEN)) {
+        return Ok(Some(Credentials::Token(Secret::new(token))));
+    }
+    match (non_empty(env(ENV_CLIENT_ID)), non_empty(env(ENV_CLIENT_SECRET))) {
+        (Some(client_id), Some(secret)) => Ok(Some(Credentials::ClientCredentials {
+            client_id,
+            client_secret: Secret::new(secret),
+        })),
+        (Some(_), None) => Err(JheError::Config(format!("{ENV_CLIENT_ID} is set but {ENV_CLIENT_SECRET} is not"))),
+        (None, Some(_)) => Err(JheError::Config(format!("{ENV_CLIENT_SECRET} is set but {ENV_CLIENT_ID} is not"))),
+        (None, None) => Ok(None),
+    }
 }
 
 impl ClientConfig {
     /// Resolve options against an environment lookup (a closure, so tests need not touch the
     /// process environment).
     pub fn resolve(options: ClientOptions, env: impl Fn(&str) -> Option<String>) -> Result<Self> {
-        let non_empty = |value: Option<String>| value.filter(|v| !v.trim().is_empty());
-        let url = non_empty(options.url).or_else(|| non_empty(env(ENV_URL)));
-        let token = non_empty(options.token).or_else(|| non_empty(env(ENV_TOKEN)));
-        let (url, token) = match (url, token) {
+        let url = non_empty(options.url.clone()).or_else(|| non_empty(env(ENV_URL)));
+        let credentials = resolve_credentials(&options, &env)?;
+        let (url, credentials) = match (url, credentials) {
             (None, None) => {
                 return Err(JheError::Config(format!(
                     "no Exchange to talk to: pass url=... and token=..., or set the {ENV_URL} and {ENV_TOKEN} environment variables"
@@ -83,10 +190,10 @@ impl ClientConfig {
             }
             (Some(_), None) => {
                 return Err(JheError::Config(format!(
-                    "no access token: pass token=... or set the {ENV_TOKEN} environment variable"
+                    "no credentials: pass token=... (or client_key=..., client_id=/client_secret=..., refresh_token=...), or set the {ENV_TOKEN} environment variable (or {ENV_CLIENT_ID} and {ENV_CLIENT_SECRET})"
                 )));
             }
-            (Some(url), Some(token)) => (url, token),
+            (Some(url), Some(credentials)) => (url, credentials),
         };
         let base_url = parse_base_url(&url)?;
         if base_url.scheme() == "http" && !is_loopback(&base_url) && !options.allow_insecure {
@@ -101,11 +208,19 @@ impl ClientConfig {
                 "page_size must be between 1 and {MAX_PAGE_SIZE}, got {page_size}"
             )));
         }
+        let concurrency = options.concurrency.unwrap_or(DEFAULT_CONCURRENCY);
+        if concurrency == 0 || concurrency > MAX_CONCURRENCY {
+            return Err(JheError::Config(format!(
+                "concurrency must be between 1 and {MAX_CONCURRENCY}, got {concurrency}"
+            )));
+        }
         Ok(Self {
             base_url,
-            token: Secret::new(token.trim()),
+            credentials,
             timeout: options.timeout.unwrap_or(DEFAULT_TIMEOUT),
             page_size,
+            retries: options.retries.unwrap_or(DEFAULT_RETRIES),
+            concurrency,
         })
     }
 
@@ -171,7 +286,7 @@ mod tests {
             ClientConfig::resolve(options, env_of(&[(ENV_URL, "https://b.example"), (ENV_TOKEN, "env")]))
                 .unwrap();
         assert_eq!(config.base_url.as_str(), "https://a.example/");
-        assert_eq!(config.token.expose(), "arg-token");
+        assert_eq!(config.credentials, Credentials::Token(Secret::new("arg-token")));
     }
 
     #[test]
@@ -183,7 +298,7 @@ mod tests {
         .unwrap();
         assert_eq!(config.base_url.as_str(), "https://jhe.example/sub/");
         assert_eq!(config.display_url(), "https://jhe.example/sub");
-        assert_eq!(config.token.expose(), "tok");
+        assert_eq!(config.credentials, Credentials::Token(Secret::new("tok")));
     }
 
     #[test]
@@ -195,6 +310,40 @@ mod tests {
                 .unwrap_err();
         assert!(no_token.to_string().contains("JHE_TOKEN"));
         assert!(!no_token.to_string().contains("JHE_URL"));
+    }
+
+    #[test]
+    fn every_way_to_authenticate() {
+        use base64::Engine as _;
+        let url = Some("https://a.example".to_string());
+        let key = base64::engine::general_purpose::STANDARD.encode("my-id:my-secret");
+        let resolve = |options: ClientOptions, env: &[(&str, &str)]| ClientConfig::resolve(options, env_of(env));
+        let from_key = resolve(ClientOptions { url: url.clone(), client_key: Some(key), ..Default::default() }, &[]).unwrap();
+        assert_eq!(
+            from_key.credentials,
+            Credentials::ClientCredentials { client_id: "my-id".into(), client_secret: Secret::new("my-secret") }
+        );
+        let from_pair = resolve(
+            ClientOptions { url: url.clone(), client_id: Some("i".into()), client_secret: Some("s".into()), ..Default::default() },
+            &[],
+        )
+        .unwrap();
+        assert!(from_pair.credentials.can_renew());
+        let from_env = resolve(ClientOptions { url: url.clone(), ..Default::default() }, &[(ENV_CLIENT_ID, "i"), (ENV_CLIENT_SECRET, "s")]).unwrap();
+        assert_eq!(from_env.credentials, from_pair.credentials);
+        let refresh = resolve(ClientOptions { url: url.clone(), refresh_token: Some("r".into()), ..Default::default() }, &[]).unwrap();
+        assert!(matches!(refresh.credentials, Credentials::RefreshToken { client: None, .. }));
+        // JupyterHub's token wins over a pair in the environment
+        let hub = resolve(ClientOptions { url: url.clone(), ..Default::default() }, &[(ENV_TOKEN, "t"), (ENV_CLIENT_ID, "i"), (ENV_CLIENT_SECRET, "s")]).unwrap();
+        assert!(!hub.credentials.can_renew());
+        let two = resolve(ClientOptions { url: url.clone(), token: Some("t".into()), refresh_token: Some("r".into()), ..Default::default() }, &[]);
+        assert!(two.unwrap_err().to_string().contains("one way"));
+        let half = resolve(ClientOptions { url: url.clone(), client_id: Some("i".into()), ..Default::default() }, &[]);
+        assert!(half.unwrap_err().to_string().contains("client_secret"));
+        let bad_key = resolve(ClientOptions { url: url.clone(), client_key: Some("not-a-key".into()), ..Default::default() }, &[]);
+        assert!(bad_key.unwrap_err().to_string().contains("client_key"));
+        let half_env = resolve(ClientOptions { url, ..Default::default() }, &[(ENV_CLIENT_ID, "i")]);
+        assert!(half_env.unwrap_err().to_string().contains(ENV_CLIENT_SECRET));
     }
 
     #[test]

@@ -1,67 +1,544 @@
-//! The fetch verb: walk every page of a search, decode as pages arrive, and check that what
-//! was received is exactly what the server announced.
+//! The fetch verb: plan every page from the first page's total, fetch them with a bounded
+//! number in flight, decode each as it arrives, and prove the result complete.
+//!
+//! Rows can be written while a fetch runs. Where the server honours `_lastUpdated`
+//! (current FHIR), every page after the first is bounded by the newest row of the first
+//! page, which freezes the result set; what was written since is read afterwards as a
+//! catch-up. Elsewhere a changed total means reading the pages again. Either way the fetch
+//! ends by asking the server for the total once more: the rows returned match it, or
+//! `InconsistentResult` is raised. Rows are de-duplicated by observation id throughout.
 
-use std::collections::HashSet;
-
+use futures::StreamExt as _;
+use tokio::sync::OnceCell;
 use url::Url;
 
 use crate::config::ClientConfig;
 use crate::error::{JheError, Result};
-use crate::fhir;
+use crate::fhir::{self, Generation, PageSummary, Snapshot};
 use crate::http::{HttpClient, redact_url};
-use crate::query::ObservationQuery;
-use crate::table::{ObservationTableBuilder, ObservationTables};
+use crate::query::{Coding, ObservationQuery};
+use crate::rest;
+use crate::table::{ClientFilter, ObservationTableBuilder, ObservationTables};
+
+/// Rounds of re-reading before a changing result is reported as inconsistent.
+const MAX_RECONCILE_ROUNDS: usize = 3;
+
+/// A configured client: settings, the HTTP pool and what was learnt about the server.
+#[derive(Debug)]
+pub struct Session {
+    pub config: ClientConfig,
+    pub http: HttpClient,
+    generation: OnceCell<Generation>,
+}
+
+impl Session {
+    pub fn new(config: ClientConfig) -> Result<Self> {
+        let http = HttpClient::new(&config)?;
+        Ok(Self {
+            config,
+            http,
+            generation: OnceCell::new(),
+        })
+    }
+
+    /// The server's API generation, asked once per session.
+    pub async fn generation(&self) -> Result<Generation> {
+        self.generation
+            .get_or_try_init(|| fhir::discover_generation(&self.http, &self.config.base_url))
+            .await
+            .copied()
+    }
+}
+
+/// Which API serves observations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    /// FHIR when a filter needs it, otherwise the admin REST API.
+    Auto,
+    Fhir,
+    Rest,
+}
+
+impl Api {
+    pub fn parse(text: &str) -> Result<Self> {
+        match text {
+            "auto" => Ok(Self::Auto),
+            "fhir" => Ok(Self::Fhir),
+            "rest" => Ok(Self::Rest),
+            other => Err(JheError::Config(format!(
+                "api must be \"auto\", \"fhir\" or \"rest\", got {other:?}"
+            ))),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Fhir => "fhir",
+            Self::Rest => "rest",
+        }
+    }
+}
 
 #[derive(Debug)]
 pub struct FetchOutcome {
     pub tables: ObservationTables,
-    /// The server's count of matching observations.
+    /// The server's count of matching observations at the end of the fetch.
     pub total: u64,
-    pub pages: u32,
+    /// Requests made for pages and counts.
+    pub requests: u64,
+    pub api: Api,
+    pub generation: Generation,
 }
 
-/// Fetch every observation matching `query` through the FHIR API.
-pub async fn fetch_observations(
-    http: &HttpClient,
-    config: &ClientConfig,
-    query: &ObservationQuery,
-) -> Result<FetchOutcome> {
-    let base = fhir::fhir_base(&config.base_url);
+/// One search whose pages are read: an endpoint, its filters, and how to page it.
+#[derive(Debug, Clone)]
+struct Search {
+    /// FHIR (`_count`/`_page`) or REST (`page_size`/`page`).
+    fhir: bool,
+    /// Without paging parameters.
+    url: Url,
+}
+
+impl Search {
+    fn with_page(&self, page: u64, size: u32) -> Url {
+        let mut url = self.url.clone();
+        {
+            let mut pairs = url.query_pairs_mut();
+            let (size_key, page_key) = if self.fhir { ("_count", "_page") } else { ("page_size", "page") };
+            pairs.append_pair(size_key, &size.to_string());
+            if !self.fhir {
+                // The guide pages REST by limit/offset; real servers ignore it, so ask both ways.
+                pairs.append_pair("limit", &size.to_string());
+            }
+            if page > 1 {
+                pairs.append_pair(page_key, &page.to_string());
+            }
+        }
+        url
+    }
+
+    fn read(&self, bytes: &[u8], url: &Url, origin: &Url, builder: &mut ObservationTableBuilder) -> Result<PageSummary> {
+        if self.fhir {
+            fhir::read_observation_bundle(bytes, url, origin, builder)
+        } else {
+            rest::read_observation_page(bytes, url, origin, builder)
+        }
+    }
+}
+
+/// How later pages are addressed, learnt from the first page's `next` link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Paging {
+    /// A page number we can set (`_page`, `page`): pages are planned and fetched concurrently.
+    Numbered,
+    /// `offset`/`limit`, as the guide shows: also planned.
+    Offset { limit: u64 },
+    /// Unknown: follow `next` links one by one.
+    FollowNext,
+}
+
+fn paging_style(next: &Url) -> Paging {
+    let keys: Vec<(String, String)> = next.query_pairs().into_owned().collect();
+    let has = |k: &str| keys.iter().any(|(key, _)| key == k);
+    if has("_page") || has("page") {
+        Paging::Numbered
+    } else if has("offset") {
+        let limit = keys.iter().find(|(k, _)| k == "limit").and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
+        if limit > 0 { Paging::Offset { limit } } else { Paging::FollowNext }
+    } else {
+        Paging::FollowNext
+    }
+}
+
+fn with_offset(next: &Url, offset: u64) -> Url {
+    let pairs: Vec<(String, String)> = next
+        .query_pairs()
+        .into_owned()
+        .map(|(k, v)| if k == "offset" { (k, offset.to_string()) } else { (k, v) })
+        .collect();
+    let mut url = next.clone();
+    url.query_pairs_mut().clear().extend_pairs(pairs);
+    url
+}
+
+struct Reader<'a> {
+    session: &'a Session,
+    builder: &'a mut ObservationTableBuilder,
+    requests: u64,
+}
+
+impl Reader<'_> {
+    async fn get(&mut self, url: &Url) -> Result<bytes::Bytes> {
+        self.requests += 1;
+        self.session.http.get_json(url).await
+    }
+
+    /// Every page of `search` into the builder. With `freeze`, pages after the first are
+    /// bounded by the first page's newest row, which is returned as the snapshot instant.
+    async fn read_all(&mut self, search: &Search, freeze: bool) -> Result<Option<i64>> {
+        let config = &self.session.config;
+        let origin = &config.base_url;
+        let first_url = search.with_page(1, config.page_size);
+        let body = self.get(&first_url).await?;
+        self.builder.start_page();
+        let first = search.read(&body, &first_url, origin, self.builder)?;
+        drop(body);
+        // Newest first: the first page holds the newest row of the whole search.
+        let frozen_at = self.builder.page_newest_last_updated().filter(|_| freeze);
+        let total = first.total.unwrap_or(first.entries as u64);
+        let Some(next) = first.next else { return Ok(frozen_at) };
+        if first.entries == 0 {
+            return Ok(frozen_at);
+        }
+        let rest_of_search = match frozen_at {
+            Some(at) => Search {
+                fhir: search.fhir,
+                url: add_snapshot(&search.url, Snapshot::AtOrBefore(at)),
+            },
+            None => search.clone(),
+        };
+        let per_page = first.entries as u64;
+        let pages = total.div_ceil(per_page);
+        let urls: Vec<Url> = match paging_style(&next) {
+            Paging::Numbered => (2..=pages).map(|k| rest_of_search.with_page(k, per_page as u32)).collect(),
+            Paging::Offset { limit } => (1..total.div_ceil(limit)).map(|k| with_offset(&next, k * limit)).collect(),
+            Paging::FollowNext => return self.follow_next(search, next).await.map(|()| frozen_at),
+        };
+        self.read_planned(search, urls).await?;
+        Ok(frozen_at)
+    }
+
+    /// Fetch planned pages with a bounded number in flight, decoding in page order as each
+    /// arrives (at most `concurrency` pages are held as bytes).
+    async fn read_planned(&mut self, search: &Search, urls: Vec<Url>) -> Result<()> {
+        let session = self.session;
+        let concurrency = session.config.concurrency;
+        self.requests += urls.len() as u64;
+        let mut pages = futures::stream::iter(urls)
+            .map(|url| async move {
+                let body = session.http.get_json(&url).await;
+                (url, body)
+            })
+            .buffered(concurrency);
+        while let Some((url, body)) = pages.next().await {
+            match body {
+                Ok(body) => {
+                    search.read(&body, &url, &session.config.base_url, self.builder)?;
+                }
+                // The result shrank while it was read: the final count check reconciles.
+                Err(JheError::Http { status: 404, .. }) => {
+                    log::warn!("{} vanished while fetching", redact_url(&url));
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        Ok(())
+    }
+
+    async fn follow_next(&mut self, search: &Search, mut next: Url) -> Result<()> {
+        let mut visited = std::collections::HashSet::new();
+        loop {
+            if !visited.insert(next.clone()) {
+                return Err(JheError::Protocol {
+                    url: redact_url(&next),
+                    message: "the server's next links go round in a circle".into(),
+                });
+            }
+            let body = self.get(&next).await?;
+            let page = search.read(&body, &next, &self.session.config.base_url, self.builder)?;
+            match page.next {
+                Some(url) if page.entries > 0 => next = url,
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    /// How many rows match `search` now (one row asked for, the total read).
+    async fn count(&mut self, search: &Search) -> Result<u64> {
+        let url = search.with_page(1, 1);
+        let body = self.get(&url).await?;
+        let mut scratch = ObservationTableBuilder::new(&[]);
+        let page = search.read(&body, &url, &self.session.config.base_url, &mut scratch)?;
+        page.total.ok_or_else(|| JheError::Protocol {
+            url: redact_url(&url),
+            message: "the response has no total".into(),
+        })
+    }
+}
+
+fn add_snapshot(url: &Url, snapshot: Snapshot) -> Url {
+    let (prefix, at) = match snapshot {
+        Snapshot::AtOrBefore(at) => ("le", at),
+        Snapshot::After(at) => ("gt", at),
+    };
+    let mut url = url.clone();
+    let value = crate::query::TimeBound { utc_micros: at }.to_query_value();
+    url.query_pairs_mut().append_pair("_lastUpdated", &format!("{prefix}{value}"));
+    url
+}
+
+/// Pick the API for a query and check that it can answer it.
+async fn choose_api(session: &Session, query: &ObservationQuery, api: Api) -> Result<(Api, Generation)> {
+    let generation = session.generation().await?;
+    let api = match api {
+        Api::Rest => {
+            if let Some(filter) = query.needs_fhir() {
+                return Err(JheError::Config(format!(
+                    "the REST API cannot filter by {filter} on the server; use api=\"fhir\" or api=\"auto\""
+                )));
+            }
+            Api::Rest
+        }
+        Api::Fhir => Api::Fhir,
+        // Both APIs fetch equally fast here (benchmarks/), but FHIR answers a study or
+        // patient you may not see with 403 where REST returns an empty list. So FHIR,
+        // unless an older server's FHIR cannot take the query and REST can.
+        Api::Auto => {
+            let fhir_cannot = generation == Generation::Legacy
+                && (query.organization_id.is_some()
+                    || (query.study_id.is_none() && query.patient_id.is_none() && query.patient_identifier.is_none()));
+            if fhir_cannot && query.needs_fhir().is_none() { Api::Rest } else { Api::Fhir }
+        }
+    };
+    if api == Api::Fhir && generation == Generation::Legacy {
+        if query.organization_id.is_some() {
+            return Err(JheError::Config(
+                "this Exchange (older API) cannot filter FHIR observations by organization; drop organization_id, or use api=\"rest\" without code or time filters".into(),
+            ));
+        }
+        if query.study_id.is_none() && query.patient_id.is_none() && query.patient_identifier.is_none() {
+            return Err(JheError::Config(
+                "this Exchange (older API) needs study_id, patient_id or patient_identifier for an FHIR search".into(),
+            ));
+        }
+    }
+    Ok((api, generation))
+}
+
+/// Fetch every observation matching `query`.
+/// REST answers a study or patient you may not see with an empty list, not an error:
+/// ask for the study and patient themselves first, which do answer 403/404.
+async fn check_rest_access(session: &Session, query: &ObservationQuery) -> Result<()> {
+    let base = &session.config.base_url;
+    if let Some(study) = query.study_id {
+        session.http.get_json(&rest::rest_url(base, &format!("studies/{study}"), &[])?).await?;
+    }
+    if let Some(patient) = query.patient_id {
+        session.http.get_json(&rest::rest_url(base, &format!("patients/{patient}"), &[])?).await?;
+    }
+    Ok(())
+}
+
+pub async fn fetch_observations(session: &Session, query: &ObservationQuery, api: Api) -> Result<FetchOutcome> {
+    let (api, generation) = choose_api(session, query, api).await?;
+    if api == Api::Rest {
+        check_rest_access(session, query).await?;
+    }
+    let config = &session.config;
+    let searches: Vec<Search> = match api {
+        Api::Rest => vec![Search {
+            fhir: false,
+            url: rest::observation_list_url(&config.base_url, query),
+        }],
+        _ => {
+            let base = generation.fhir_base(&config.base_url);
+            // One search per code: servers match `code` exactly (or by LIKE), not as a list.
+            let codes: Vec<Option<&Coding>> =
+                if query.codes.is_empty() { vec![None] } else { query.codes.iter().map(Some).collect() };
+            codes
+                .into_iter()
+                .map(|code| Search {
+                    fhir: true,
+                    url: fhir::observation_search_url(&base, generation, query, code, None),
+                })
+                .collect()
+        }
+    };
+    let snapshots = api == Api::Fhir && generation.honours_time_filters();
+
     let mut builder = ObservationTableBuilder::new(&query.code_names());
-    let mut url = fhir::observation_search_url(&base, query, config.page_size);
-    let mut visited: HashSet<Url> = HashSet::new();
-    let mut total: Option<u64> = None;
-    let mut pages = 0u32;
-    loop {
-        if !visited.insert(url.clone()) {
-            return Err(JheError::Protocol {
-                url: redact_url(&url),
-                message: "the server's next links go round in a circle".into(),
+    let mut reader = Reader {
+        session,
+        builder: &mut builder,
+        requests: 0,
+    };
+    // Per search: the instant its result set was frozen at, for the catch-up.
+    let mut frozen_at = Vec::with_capacity(searches.len());
+    for search in &searches {
+        frozen_at.push(reader.read_all(search, snapshots).await?);
+    }
+    let mut rounds = 0;
+    let total = loop {
+        let mut total = 0;
+        for search in &searches {
+            total += reader.count(search).await?;
+        }
+        let received = reader.builder.rows() as u64;
+        if received == total {
+            break total;
+        }
+        if received > total || rounds == MAX_RECONCILE_ROUNDS {
+            return Err(JheError::InconsistentResult {
+                expected: total,
+                received,
+                detail: if received > total {
+                    " (observations were deleted while fetching; fetch again)".into()
+                } else {
+                    format!(" after {rounds} rounds of re-reading (data keeps changing; fetch again)")
+                },
             });
         }
-        let body = http.get_json(&url).await?;
-        let page = fhir::read_observation_bundle(&body, &url, &config.base_url, &mut builder)?;
-        pages += 1;
-        if total.is_none() {
-            total = page.total;
+        rounds += 1;
+        log::warn!("received {received} of {total} observations: data changed while fetching, reading what changed");
+        for (search, frozen) in searches.iter().zip(frozen_at.iter_mut()) {
+            let before = reader.builder.rows();
+            if let Some(at) = *frozen {
+                // What was written after the snapshot, itself frozen at its newest row.
+                let since_snapshot = Search {
+                    fhir: true,
+                    url: add_snapshot(&search.url, Snapshot::After(at)),
+                };
+                if let Some(newer) = reader.read_all(&since_snapshot, true).await? {
+                    *frozen = Some(newer.max(at));
+                }
+            }
+            if reader.builder.rows() == before {
+                // Nothing new after the snapshot, so rows moved inside it: read it all again.
+                reader.read_all(search, false).await?;
+            }
         }
-        match page.next {
-            Some(next) if page.entries > 0 => url = next,
-            _ => break,
-        }
-    }
-    let received = builder.rows() as u64;
-    let total = total.unwrap_or(received);
-    if received != total {
-        return Err(JheError::InconsistentResult {
-            expected: total,
-            received,
-            detail: " (data changed while fetching; fetch again)".into(),
+    };
+    let requests = reader.requests;
+
+    let mut tables = builder.finish();
+    if api == Api::Fhir && !generation.honours_time_filters() {
+        // Older servers ignore these filters and match codes with LIKE: apply them here so
+        // no filter is silently dropped.
+        tables.retain(&ClientFilter {
+            since: query.since.map(|b| b.utc_micros),
+            until: query.until.map(|b| b.utc_micros),
+            updated_since: query.updated_since.map(|b| b.utc_micros),
+            codes: query.code_names().iter().map(|c| c.to_string()).collect(),
         });
     }
+    tables.sort_newest_first();
     Ok(FetchOutcome {
-        tables: builder.finish(),
+        tables,
         total,
-        pages,
+        requests,
+        api,
+        generation,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paging_styles_from_next_links() {
+        let url = |s: &str| Url::parse(s).unwrap();
+        assert_eq!(paging_style(&url("http://x/FHIR/R5/Observation?_count=2&_page=2")), Paging::Numbered);
+        assert_eq!(paging_style(&url("http://x/api/v1/observations?page=3&page_size=3")), Paging::Numbered);
+        assert_eq!(
+            paging_style(&url("http://x/api/v1/observations?limit=100&offset=100")),
+            Paging::Offset { limit: 100 }
+        );
+        assert_eq!(paging_style(&url("http://x/api/v1/observations?cursor=abc")), Paging::FollowNext);
+        let moved = with_offset(&url("http://x/api/v1/observations?limit=100&offset=100&study_id=1"), 300);
+        assert_eq!(moved.query(), Some("limit=100&offset=300&study_id=1"));
+    }
+
+    #[test]
+    fn page_urls() {
+        let search = Search { fhir: true, url: Url::parse("http://x/FHIR/R5/Observation?patient=1").unwrap() };
+        assert_eq!(search.with_page(1, 1000).query(), Some("patient=1&_count=1000"));
+        assert_eq!(search.with_page(3, 1000).query(), Some("patient=1&_count=1000&_page=3"));
+        let rest = Search { fhir: false, url: Url::parse("http://x/api/v1/observations?study_id=1").unwrap() };
+        assert_eq!(rest.with_page(2, 500).query(), Some("study_id=1&page_size=500&limit=500&page=2"));
+        let frozen = add_snapshot(&search.url, Snapshot::AtOrBefore(1_000_000));
+        assert_eq!(frozen.query(), Some("patient=1&_lastUpdated=le1970-01-01T00%3A00%3A01.000000Z"));
+    }
+
+    use crate::config::{ClientConfig, ClientOptions};
+    use crate::fake::{FakeConfig, FakeExchange, Faults, Generation as FakeGeneration};
+    use crate::query::QueryArgs;
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::Int64Type;
+
+    async fn fetched_ids(fx: &FakeExchange, options: ClientOptions, query: &ObservationQuery, api: Api) -> Result<Vec<i64>> {
+        let options = ClientOptions { url: Some(fx.url().to_string()), ..options };
+        let session = Session::new(ClientConfig::resolve(options, |_| None)?)?;
+        let outcome = fetch_observations(&session, query, api).await?;
+        let ids = outcome.tables.observations.column_by_name("observation_id").unwrap().as_primitive::<Int64Type>();
+        Ok(ids.values().to_vec())
+    }
+
+    fn expected_ids(fx: &FakeExchange, study: i64, code: Option<&str>) -> Vec<i64> {
+        fx.expected_observations(Some(study), None, code).iter().map(|o| o.id).collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_generation_and_api_returns_exactly_the_expected_rows() {
+        for generation in [FakeGeneration::Current, FakeGeneration::Legacy, FakeGeneration::LegacyGuide] {
+            let config = FakeConfig { patients: 4, days: 2, seed: 9, generation, ..Default::default() };
+            let fx = FakeExchange::start(config).await.unwrap();
+            let study = fx.directory().main_study_id;
+            let token = ClientOptions { token: Some(fx.token().into()), page_size: Some(150), ..Default::default() };
+            for api in [Api::Fhir, Api::Rest] {
+                let query = ObservationQuery::new(Some(study), None, &[]).unwrap();
+                let ids = fetched_ids(&fx, token.clone(), &query, api).await.unwrap();
+                assert_eq!(ids, expected_ids(&fx, study, None), "{generation:?} {api:?}");
+            }
+            let query = ObservationQuery::from_args(QueryArgs {
+                study_id: Some(study),
+                codes: vec!["omh:heart-rate:2.0".into(), "omh:blood-pressure:4.0".into()],
+                ..Default::default()
+            })
+            .unwrap();
+            let mut ids = fetched_ids(&fx, token.clone(), &query, Api::Auto).await.unwrap();
+            let mut expected = expected_ids(&fx, study, Some("omh:heart-rate:2.0"));
+            expected.extend(expected_ids(&fx, study, Some("omh:blood-pressure:4.0")));
+            ids.sort_unstable();
+            expected.sort_unstable();
+            assert_eq!(ids, expected, "{generation:?} several codes");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn faults_and_inserts_are_recovered_from() {
+        let faults = Faults {
+            error_rate: 0.2,
+            rate_limit_every: 7,
+            retry_after_s: 0,
+            drop_connection_rate: 0.1,
+            insert_during_fetch: 120,
+            token_ttl_s: Some(1.0),
+            ..Default::default()
+        };
+        let fx = FakeExchange::start(FakeConfig { patients: 4, days: 2, seed: 2, faults, ..Default::default() }).await.unwrap();
+        let study = fx.directory().main_study_id;
+        let options = ClientOptions { client_key: Some(fx.client_key().into()), page_size: Some(100), retries: Some(10), ..Default::default() };
+        let query = ObservationQuery::new(Some(study), None, &[]).unwrap();
+        let ids = fetched_ids(&fx, options, &query, Api::Fhir).await.unwrap();
+        assert_eq!(ids, expected_ids(&fx, study, None));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn permission_errors_are_not_retried() {
+        let fx = FakeExchange::start(FakeConfig { patients: 2, days: 1, ..Default::default() }).await.unwrap();
+        let hidden = fx.directory().hidden_study_id;
+        let options = ClientOptions { token: Some(fx.token().into()), ..Default::default() };
+        let query = ObservationQuery::new(Some(hidden), None, &["omh:heart-rate:2.0".into()]).unwrap();
+        let error = fetched_ids(&fx, options, &query, Api::Fhir).await.unwrap_err();
+        assert!(matches!(error, JheError::Http { status: 403, .. }), "{error}");
+        assert!(error.to_string().contains(&format!("Group/{hidden}")));
+    }
+
+    #[test]
+    fn api_names() {
+        assert_eq!(Api::parse("rest").unwrap(), Api::Rest);
+        assert!(Api::parse("graphql").unwrap_err().to_string().contains("\"auto\""));
+    }
 }

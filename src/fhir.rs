@@ -8,16 +8,68 @@ use url::Url;
 
 use crate::error::{JheError, Result};
 use crate::http::redact_url;
-use crate::query::ObservationQuery;
+use crate::http::HttpClient;
+use crate::query::{Coding, ObservationQuery};
 use crate::table::{Appended, ObservationInput, ObservationTableBuilder, Payload};
 
-/// The FHIR base of the current API generation.
-pub fn fhir_base(base_url: &Url) -> Url {
-    base_url.join("FHIR/R5/").expect("a constant relative path joins")
+/// Which of the two deployed API generations a server speaks (see API.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Generation {
+    /// v0.0.12 and later: `/FHIR/R5/`, every search parameter honoured.
+    Current,
+    /// v0.0.11 and before: `/fhir/r5/` only; `date`, `_lastUpdated`, `_sort`, `_summary`
+    /// silently ignored, so the client must apply them itself.
+    Legacy,
 }
 
-/// The first page of an Observation search. Later pages come from the Bundle's `next` link.
-pub fn observation_search_url(fhir_base: &Url, query: &ObservationQuery, page_size: u32) -> Url {
+impl Generation {
+    pub fn fhir_base(self, base_url: &Url) -> Url {
+        let path = match self {
+            Self::Current => "FHIR/R5/",
+            Self::Legacy => "fhir/r5/",
+        };
+        base_url.join(path).expect("a constant relative path joins")
+    }
+
+    pub fn honours_time_filters(self) -> bool {
+        self == Self::Current
+    }
+}
+
+/// Ask the current generation's CapabilityStatement; a 404 there means an older server.
+pub async fn discover_generation(http: &HttpClient, base_url: &Url) -> Result<Generation> {
+    let metadata = Generation::Current.fhir_base(base_url).join("metadata").expect("constant path");
+    match http.get_json(&metadata).await {
+        Ok(_) => Ok(Generation::Current),
+        Err(JheError::Http { status: 404, .. }) => {
+            log::info!("{} has no /FHIR/R5/metadata: using the older API generation", redact_url(base_url));
+            Ok(Generation::Legacy)
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// A bound on `_lastUpdated` that freezes a search against rows written while it is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Snapshot {
+    /// Rows stored at or before this instant (microseconds since the epoch, UTC).
+    AtOrBefore(i64),
+    /// Rows stored after this instant: what was written since.
+    After(i64),
+}
+
+fn fhir_instant(micros: i64) -> String {
+    crate::query::TimeBound { utc_micros: micros }.to_query_value()
+}
+
+/// An Observation search for one code (or none), without paging parameters.
+pub fn observation_search_url(
+    fhir_base: &Url,
+    generation: Generation,
+    query: &ObservationQuery,
+    code: Option<&Coding>,
+    snapshot: Option<Snapshot>,
+) -> Url {
     let mut url = fhir_base.join("Observation").expect("a constant relative path joins");
     {
         let mut pairs = url.query_pairs_mut();
@@ -27,13 +79,38 @@ pub fn observation_search_url(fhir_base: &Url, query: &ObservationQuery, page_si
         if let Some(patient) = query.patient_id {
             pairs.append_pair("patient", &patient.to_string());
         }
-        if !query.codes.is_empty() {
-            let codes: Vec<String> = query.codes.iter().map(|c| c.token()).collect();
-            pairs.append_pair("code", &codes.join(","));
+        if let Some(organization) = query.organization_id {
+            pairs.append_pair("patient.organization", &organization.to_string());
         }
-        // The default order has no tiebreaker, so rows could repeat or skip across pages.
-        pairs.append_pair("_sort", "-_lastUpdated");
-        pairs.append_pair("_count", &page_size.to_string());
+        if let Some((system, value)) = &query.patient_identifier {
+            // Always system|value: a bare value makes the server ignore the filter.
+            pairs.append_pair("patient.identifier", &format!("{system}|{value}"));
+        }
+        if let Some(code) = code {
+            pairs.append_pair("code", &code.token());
+        }
+        if generation.honours_time_filters() {
+            if let Some(since) = query.since {
+                pairs.append_pair("date", &format!("ge{}", since.to_query_value()));
+            }
+            if let Some(until) = query.until {
+                pairs.append_pair("date", &format!("lt{}", until.to_query_value()));
+            }
+            if let Some(updated) = query.updated_since {
+                pairs.append_pair("_lastUpdated", &format!("ge{}", updated.to_query_value()));
+            }
+            match snapshot {
+                Some(Snapshot::AtOrBefore(at)) => {
+                    pairs.append_pair("_lastUpdated", &format!("le{}", fhir_instant(at)));
+                }
+                Some(Snapshot::After(at)) => {
+                    pairs.append_pair("_lastUpdated", &format!("gt{}", fhir_instant(at)));
+                }
+                None => {}
+            }
+            // The default order has no tiebreaker, so rows could repeat or skip across pages.
+            pairs.append_pair("_sort", "-_lastUpdated");
+        }
     }
     url
 }
@@ -86,11 +163,11 @@ struct Meta<'a> {
 #[derive(Deserialize)]
 struct CodeableConcept<'a> {
     #[serde(default, borrow)]
-    coding: Vec<Coding<'a>>,
+    coding: Vec<BundleCoding<'a>>,
 }
 
 #[derive(Deserialize)]
-struct Coding<'a> {
+struct BundleCoding<'a> {
     #[serde(borrow)]
     code: Option<Cow<'a, str>>,
 }
@@ -201,16 +278,42 @@ mod tests {
 
     #[test]
     fn search_url_carries_every_filter() {
-        let base = fhir_base(&Url::parse("https://jhe.example/").unwrap());
-        let query =
-            ObservationQuery::new(Some(30001), Some(40001), &["omh:blood-glucose:4.0".into()]).unwrap();
-        let url = observation_search_url(&base, &query, 1000);
+        use crate::query::QueryArgs;
+        let base_url = Url::parse("https://jhe.example/").unwrap();
+        let query = ObservationQuery::from_args(QueryArgs {
+            study_id: Some(30001),
+            patient_id: Some(40001),
+            organization_id: Some(20001),
+            codes: vec!["omh:blood-glucose:4.0".into()],
+            patient_identifier: Some(("https://h.example/mrn".into(), "MRN-1".into())),
+            since: Some("2025-06-01".into()),
+            until: Some("2025-06-02T00:00:00+02:00".into()),
+            updated_since: Some("2025-05-01".into()),
+        })
+        .unwrap();
+        let base = Generation::Current.fhir_base(&base_url);
+        let url = observation_search_url(&base, Generation::Current, &query, query.codes.first(), Some(Snapshot::AtOrBefore(0)));
         let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+        let has = |k: &str, v: &str| pairs.contains(&(k.to_string(), v.to_string()));
         assert_eq!(url.path(), "/FHIR/R5/Observation");
-        assert!(pairs.contains(&("patient._has:Group:member:_id".into(), "30001".into())));
-        assert!(pairs.contains(&("patient".into(), "40001".into())));
-        assert!(pairs.contains(&("code".into(), "https://w3id.org/openmhealth|omh:blood-glucose:4.0".into())));
-        assert!(pairs.contains(&("_count".into(), "1000".into())));
+        assert!(has("patient._has:Group:member:_id", "30001"));
+        assert!(has("patient", "40001"));
+        assert!(has("patient.organization", "20001"));
+        assert!(has("patient.identifier", "https://h.example/mrn|MRN-1"));
+        assert!(has("code", "https://w3id.org/openmhealth|omh:blood-glucose:4.0"));
+        assert!(has("date", "ge2025-06-01T00:00:00.000000Z"));
+        assert!(has("date", "lt2025-06-01T22:00:00.000000Z"));
+        assert!(has("_lastUpdated", "ge2025-05-01T00:00:00.000000Z"));
+        assert!(has("_lastUpdated", "le1970-01-01T00:00:00.000000Z"));
+        assert!(has("_sort", "-_lastUpdated"));
+        // '+' in a value must travel encoded, or the server reads a space
+        assert!(!url.as_str().contains('+'));
+        // older servers ignore time filters and sorting: they are applied on our side
+        let legacy = observation_search_url(
+            &Generation::Legacy.fhir_base(&base_url), Generation::Legacy, &query, None, Some(Snapshot::After(0)),
+        );
+        assert_eq!(legacy.path(), "/fhir/r5/Observation");
+        assert!(!legacy.query().unwrap().contains("date") && !legacy.query().unwrap().contains("_lastUpdated"));
     }
 
     #[test]

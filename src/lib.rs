@@ -6,6 +6,7 @@
 //! is the thin pyo3 layer, compiled only with the `python` feature.
 
 pub mod config;
+pub mod auth;
 pub mod error;
 pub mod http;
 pub mod query;

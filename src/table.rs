@@ -9,9 +9,13 @@ use arrow_array::builder::{
     ArrayBuilder,
     Float64Builder, Int64Builder, StringBuilder, StringDictionaryBuilder, TimestampMicrosecondBuilder,
 };
-use arrow_array::types::Int32Type;
-use arrow_array::{ArrayRef, RecordBatch};
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Int32Type, TimestampMicrosecondType};
+use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch};
+use arrow_ord::sort::{SortColumn, SortOptions, lexsort_to_indices};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow_select::filter::filter_record_batch;
+use arrow_select::take::take_record_batch;
 
 use crate::omh::catalog::{self, CodeSpec, Measure, MeasureKind, MeasureValue};
 use crate::omh::{self, time};
@@ -179,6 +183,9 @@ pub struct ObservationTableBuilder {
     rows: usize,
     seen_ids: HashSet<i64>,
     duplicates: u64,
+    newest_last_updated: Option<i64>,
+    /// The same, since [`Self::start_page`]: a snapshot bound is per search, not global.
+    page_newest_last_updated: Option<i64>,
     errors: ErrorsBuilder,
     /// Reused base64 output buffer: one allocation for the whole fetch.
     scratch: Vec<u8>,
@@ -203,6 +210,8 @@ impl ObservationTableBuilder {
             rows: 0,
             seen_ids: HashSet::new(),
             duplicates: 0,
+            newest_last_updated: None,
+            page_newest_last_updated: None,
             errors: ErrorsBuilder::default(),
             scratch: Vec::new(),
         };
@@ -270,6 +279,10 @@ impl ObservationTableBuilder {
             }
         });
         self.last_updated.append_option(last_updated);
+        if let Some(at) = last_updated {
+            self.newest_last_updated = Some(self.newest_last_updated.map_or(at, |newest| newest.max(at)));
+            self.page_newest_last_updated = Some(self.page_newest_last_updated.map_or(at, |newest| newest.max(at)));
+        }
 
         let spec = input.code.and_then(catalog_entry);
         let columns = spec.map(|(rank, spec)| self.ensure_columns(rank, spec)).unwrap_or_default();
@@ -337,6 +350,21 @@ impl ObservationTableBuilder {
         self.errors.reason.len()
     }
 
+    /// The latest `lastUpdated` among the rows so far.
+    pub fn newest_last_updated(&self) -> Option<i64> {
+        self.newest_last_updated
+    }
+
+    /// Start tracking the newest `lastUpdated` of one page.
+    pub fn start_page(&mut self) {
+        self.page_newest_last_updated = None;
+    }
+
+    /// The latest `lastUpdated` among rows appended since [`Self::start_page`].
+    pub fn page_newest_last_updated(&self) -> Option<i64> {
+        self.page_newest_last_updated
+    }
+
     pub fn finish(mut self) -> ObservationTables {
         self.measures.sort_by_key(|c| c.rank);
         let dictionary = || DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
@@ -375,6 +403,64 @@ impl ObservationTableBuilder {
     }
 }
 
+/// Filters applied on our side when a server ignores them (older API generation).
+#[derive(Debug, Clone, Default)]
+pub struct ClientFilter {
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    pub updated_since: Option<i64>,
+    pub codes: Vec<String>,
+}
+
+impl ClientFilter {
+    pub fn is_empty(&self) -> bool {
+        self.since.is_none() && self.until.is_none() && self.updated_since.is_none() && self.codes.is_empty()
+    }
+}
+
+impl ObservationTables {
+    /// Keep rows matching `filter`. A row whose time or code could not be read is kept:
+    /// it is in the errors table, and dropping it would lose it silently.
+    pub fn retain(&mut self, filter: &ClientFilter) {
+        if filter.is_empty() {
+            return;
+        }
+        let batch = &self.observations;
+        let timestamp = batch.column_by_name("timestamp").expect("common column").as_primitive::<TimestampMicrosecondType>();
+        let updated = batch.column_by_name("last_updated").expect("common column").as_primitive::<TimestampMicrosecondType>();
+        let codes = batch.column_by_name("code").expect("common column").as_dictionary::<Int32Type>();
+        let code_values = codes.values().as_string::<i32>();
+        let wanted_code: Vec<bool> = (0..code_values.len())
+            .map(|i| filter.codes.is_empty() || filter.codes.iter().any(|c| c == code_values.value(i)))
+            .collect();
+        let keep: BooleanArray = (0..batch.num_rows())
+            .map(|row| {
+                let in_time = timestamp.is_null(row) || {
+                    let t = timestamp.value(row);
+                    filter.since.is_none_or(|s| t >= s) && filter.until.is_none_or(|u| t < u)
+                };
+                let fresh = updated.is_null(row) || filter.updated_since.is_none_or(|s| updated.value(row) >= s);
+                let code_ok = codes.is_null(row) || wanted_code[codes.keys().value(row) as usize];
+                Some(in_time && fresh && code_ok)
+            })
+            .collect();
+        self.observations = filter_record_batch(batch, &keep).expect("a mask of the batch's length");
+    }
+
+    /// Newest first (`last_updated`, then id, both descending): the servers' order, made
+    /// deterministic whatever order pages arrived in.
+    pub fn sort_newest_first(&mut self) {
+        let batch = &self.observations;
+        let descending = Some(SortOptions { descending: true, nulls_first: false });
+        let columns = [
+            SortColumn { values: batch.column_by_name("last_updated").expect("common column").clone(), options: descending },
+            SortColumn { values: batch.column_by_name("observation_id").expect("common column").clone(), options: descending },
+        ];
+        let order = lexsort_to_indices(&columns, None).expect("sortable columns");
+        self.observations = take_record_batch(batch, &order).expect("indices within the batch");
+    }
+}
+
 fn catalog_entry(code: &str) -> Option<(usize, &'static CodeSpec)> {
     catalog::CATALOG.iter().enumerate().find(|(_, spec)| spec.code == code)
 }
@@ -394,9 +480,7 @@ fn raw_payload_text(payload: &Payload<'_>, decoded: &bool, scratch: &[u8]) -> St
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow_array::Array;
-    use arrow_array::cast::AsArray;
-    use arrow_array::types::{Float64Type, Int64Type, TimestampMicrosecondType};
+    use arrow_array::types::{Float64Type, Int64Type};
     use base64::Engine as _;
 
     fn b64(text: &str) -> String {
@@ -468,6 +552,29 @@ mod tests {
         // the row with a readable time keeps it
         let ts = tables.observations.column_by_name("timestamp").unwrap();
         assert!(ts.is_valid(2) && ts.is_null(1));
+    }
+
+    #[test]
+    fn client_side_filters_keep_unreadable_rows_and_sorting_is_newest_first() {
+        let mut builder = ObservationTableBuilder::new(&[]);
+        let heart = |t: &str| b64(&HEART.replace("2024-05-02T15:30:00Z", t));
+        let (early, late) = (heart("2024-05-01T00:00:00Z"), heart("2024-05-03T00:00:00Z"));
+        let mut row = input("1", "omh:heart-rate:2.0", &early);
+        row.last_updated = Some("2024-05-04T00:00:00Z");
+        builder.append(&row);
+        let mut row = input("2", "omh:heart-rate:2.0", &late);
+        row.last_updated = Some("2024-05-05T00:00:00Z");
+        builder.append(&row);
+        builder.append(&input("3", "omh:heart-rate:2.0", "%%%"));
+        builder.append(&input("4", "omh:blood-glucose:4.0", &b64(GLUCOSE)));
+        assert_eq!(builder.newest_last_updated(), Some(time::parse_date_time("2026-11-26T06:47:52.169870Z").unwrap().utc_micros));
+        let mut tables = builder.finish();
+        let since = time::parse_date_time("2024-05-02T00:00:00Z").unwrap().utc_micros;
+        tables.retain(&ClientFilter { since: Some(since), codes: vec!["omh:heart-rate:2.0".into()], ..Default::default() });
+        tables.sort_newest_first();
+        let ids = tables.observations.column(0).as_primitive::<Int64Type>().values().to_vec();
+        // 1 is too early, 4 is another code; 3 has no readable time and is kept
+        assert_eq!(ids, vec![3, 2]);
     }
 
     #[test]

@@ -41,6 +41,12 @@ def test_the_hidden_study_is_403_and_named(fx: FakeExchange) -> None:
     assert "consent" in str(error)  # the guide's hint
     status, body = http_get(f"{fx.url}/api/v1/studies/{fx.hidden_study_id}", fx.token)
     assert status == 403 and "authorization" in body["detail"]
+    # the REST API lists a hidden study's observations as empty: jhe asks for the study first
+    status, body = http_get(f"{fx.url}/api/v1/observations?study_id={fx.hidden_study_id}", fx.token)
+    assert status == 200 and body["count"] == 0
+    with pytest.raises(jhe.PermissionDenied) as caught:
+        client.fetch_dataframe(study_id=fx.hidden_study_id, api="rest")
+    assert f"studies/{fx.hidden_study_id}" in str(caught.value)
 
 
 def test_environment_variables_are_the_fallback(fx: FakeExchange, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import urllib.parse
-from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
@@ -12,13 +11,12 @@ import pytest
 import jhe
 from jhe.testing import FakeExchange
 
-from conftest import http_get
+from conftest import MG_DL_PER_MMOL_L, effective_start, http_get, utc
 
 GLUCOSE = "omh:blood-glucose:4.0"
 BLOOD_PRESSURE = "omh:blood-pressure:4.0"
 HEART_RATE = "omh:heart-rate:2.0"
 COMMON_COLUMNS = ["observation_id", "patient_id", "code", "timestamp", "last_updated"]
-MG_DL_PER_MMOL_L = 18.0156
 
 
 def server_total(fx: FakeExchange, **params: Any) -> int:
@@ -29,22 +27,8 @@ def server_total(fx: FakeExchange, **params: Any) -> int:
     return int(bundle["total"])
 
 
-def utc(text: str) -> pd.Timestamp:
-    """Reference timestamp parsing with the standard library (no offset means UTC)."""
-    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return pd.Timestamp(parsed).tz_convert("UTC")
-
-
 def start_of(frame: dict[str, Any]) -> pd.Timestamp:
-    """Reference start of an effective_time_frame, for the forms the fake emits with a start."""
-    if "date_time" in frame:
-        return utc(frame["date_time"])
-    interval = frame["time_interval"]
-    if "start_date_time" in interval:
-        return utc(interval["start_date_time"])
-    raise AssertionError(f"no plain start in {frame}")
+    return effective_start(frame)
 
 
 def expected_glucose_mg_dl(body: dict[str, Any]) -> float:

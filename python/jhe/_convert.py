@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from jhe._jhe import ArrowStreamExportable, NativeFetchResult
 
 ERRORS_ATTR = "jhe_errors"
+SOURCE_ATTR = "jhe_source"
 
 
 class DecodeWarning(UserWarning):
@@ -42,6 +43,12 @@ def to_pandas(result: NativeFetchResult) -> pd.DataFrame:
     # A list of dicts, not a DataFrame: pandas compares attrs when concatenating, and
     # comparing DataFrames there would raise.
     frame.attrs[ERRORS_ATTR] = errors
+    frame.attrs[SOURCE_ATTR] = {
+        "api": result.api,
+        "generation": result.generation,
+        "total": result.total,
+        "requests": result.requests,
+    }
     if errors:
         first = errors[0]
         warnings.warn(

@@ -5,7 +5,9 @@
 ...     df = jhe.Client(fx.url, fx.token).fetch_dataframe(study_id=fx.main_study_id)
 
 The server is written in Rust and runs in this process on 127.0.0.1 with a free port. Its
-data is generated from ``seed``: the same arguments always give the same data.
+data is generated from ``seed``: the same arguments always give the same data. It can
+speak the older API generation (``legacy=True``) and inject faults (errors, rate limits,
+expiring tokens, dropped connections, rows written during a fetch) for resilience tests.
 """
 
 from __future__ import annotations
@@ -18,24 +20,125 @@ from jhe._jhe import NativeFakeExchange
 
 
 class FakeExchange:
-    """A fake Exchange serving the current JHE API (REST under ``/api/v1/``, FHIR under
-    ``/FHIR/R5/``) with generated organizations, studies, patients and observations.
+    """A fake Exchange with generated organizations, studies, patients and observations.
+
+    By default it serves the current JHE API (v0.0.13: REST under ``/api/v1/``, FHIR under
+    ``/FHIR/R5/``). ``legacy=True`` serves the older generation (v0.0.11) as real servers
+    of that version behave: FHIR only under ``/fhir/r5/``, no ``metadata``, a study,
+    ``patient`` or ``patient.identifier`` filter required, ``date``/``_lastUpdated``/
+    ``_sort``/``_summary``/``_id`` silently ignored, ``code`` matched with SQL LIKE, 406 for
+    ``Accept: application/fhir+json``, base64 wrapped every 76 characters, DRF error bodies
+    and REST rows with ``valueAttachmentData``. ``legacy="guide"`` is that plus what the user
+    guide documents and no released server does: REST rows with the guide's field names
+    (``subjectPatient``, ``patientNameDisplay``, ``dataSourceName``, ``created``, ...) and
+    REST lists paged by ``limit``/``offset``.
+
+    Faults (all off by default) hit the API routes (REST and FHIR; latency and errors also
+    ``/o/token/``), never ``expected_observations``. Random choices depend on ``seed`` and
+    the order requests arrive in, so a sequential client meets the same faults every run.
 
     Args:
         patients: Visible patients (all in the main study).
         days: Days of data per patient (CGM glucose every 15 minutes plus daily wearables).
-        seed: Seed of the generator.
+        seed: Seed of the generator, the tokens and the fault decisions.
+        legacy: ``False`` (current API), ``True`` (v0.0.11) or ``"guide"``.
+        latency_ms: Delay every API response by this many milliseconds.
+        error_rate: Share (0 to 1) of API requests answered with ``error_status`` and a
+            proxy's short HTML page.
+        error_status: The status of those errors, 4xx or 5xx (default 503).
+        rate_limit_every: Every Nth API request is 429 with ``Retry-After`` (0: off).
+        retry_after_s: The ``Retry-After`` of those 429s, in seconds.
+        token_ttl_s: Lifetime in seconds of ``token`` and of every token ``/o/token/``
+            issues (``None``: 14 days). An expired token gets 401 like a missing one.
+        drop_connection_rate: Share (0 to 1) of API requests whose connection is dropped
+            mid-response (headers and part of the body, then the connection closes).
+        insert_during_fetch: Once, right after the first page of an observation search or
+            list has been served (FHIR or REST; not ``_summary=count``), append this many
+            new observations (newest, new ids, main study), so a running fetch sees the total
+            change and rows shift between pages.
+        gzip: Compress responses for clients that accept gzip (off by default: it costs
+            the server's CPU, which benchmarks share with the client).
 
     Attributes:
         url: The server's address, e.g. ``http://127.0.0.1:53211``.
-        token: A valid Bearer token; anything else gets 401.
+        token: A valid Bearer access token (until it expires or is refreshed).
+        directory: Ids of the generated data (studies, patients, codes per study, ...).
+
+    ``POST /o/token/`` issues tokens: ``grant_type=client_credentials`` with HTTP Basic
+    ``client_key`` (or form fields ``client_id``/``client_secret``; refused by the legacy
+    generations), and ``grant_type=refresh_token`` with ``refresh_token`` (a new access and
+    refresh token; the previous access token is revoked).
+
+    Raises:
+        ValueError: an argument is out of range (naming it), e.g. ``error_rate=1.5``.
     """
 
-    def __init__(self, patients: int = 20, days: int = 14, seed: int = 0) -> None:
-        self._native = NativeFakeExchange(patients=patients, days=days, seed=seed)
+    def __init__(
+        self,
+        patients: int = 20,
+        days: int = 14,
+        seed: int = 0,
+        *,
+        legacy: bool | str = False,
+        latency_ms: int = 0,
+        error_rate: float = 0.0,
+        error_status: int = 503,
+        rate_limit_every: int = 0,
+        retry_after_s: int = 1,
+        token_ttl_s: float | None = None,
+        drop_connection_rate: float = 0.0,
+        insert_during_fetch: int = 0,
+        gzip: bool = False,
+    ) -> None:
+        self._native = NativeFakeExchange(
+            patients=patients,
+            days=days,
+            seed=seed,
+            legacy=legacy,
+            latency_ms=latency_ms,
+            error_rate=error_rate,
+            error_status=error_status,
+            rate_limit_every=rate_limit_every,
+            retry_after_s=retry_after_s,
+            token_ttl_s=token_ttl_s,
+            drop_connection_rate=drop_connection_rate,
+            insert_during_fetch=insert_during_fetch,
+            gzip=gzip,
+        )
         self.url: str = self._native.url
         self.token: str = self._native.token
         self.directory: dict[str, Any] = self._native.directory()
+
+    @property
+    def generation(self) -> str:
+        """``"current"``, ``"legacy"`` or ``"guide"``."""
+        return self._native.generation
+
+    @property
+    def fhir_url(self) -> str:
+        """The FHIR base: ``{url}/FHIR/R5``, or ``{url}/fhir/r5`` for the legacy generations."""
+        return self.url + ("/FHIR/R5" if self.generation == "current" else "/fhir/r5")
+
+    @property
+    def client_id(self) -> str:
+        """The OAuth client id of the practitioner's key."""
+        return self._native.client_id
+
+    @property
+    def client_secret(self) -> str:
+        """The OAuth client secret of the practitioner's key."""
+        return self._native.client_secret
+
+    @property
+    def client_key(self) -> str:
+        """``base64(client_id:client_secret)``, as JHE's ``practitioner_clients`` hands it out:
+        send ``Authorization: Basic <client_key>`` with ``grant_type=client_credentials``."""
+        return self._native.client_key
+
+    @property
+    def refresh_token(self) -> str:
+        """The refresh token issued with ``token``; using it revokes ``token`` (once only)."""
+        return self._native.refresh_token
 
     @property
     def main_study_id(self) -> int:
@@ -55,11 +158,23 @@ class FakeExchange:
     ) -> list[dict[str, Any]]:
         """The generator's ground truth for an Observation search with these filters, newest
         first: dicts with ``id``, ``patient_id``, ``code``, ``last_updated`` and ``omh`` (the
-        payload as a dict)."""
+        payload as a dict). Reads the data as it is now (rows added by
+        ``insert_during_fetch`` included); sends no request and meets no fault."""
         rows = self._native.expected_observations(study_id, patient_id, code)
         for row in rows:
             row["omh"] = json.loads(row.pop("omh_json"))
         return rows
+
+    def requests(self) -> list[dict[str, Any]]:
+        """Every request served so far, in the order they completed: dicts with ``method``,
+        ``path``, ``query``, ``status`` and ``fault`` (``None``, or ``"rate_limit"``,
+        ``"error"``, ``"drop_connection"``, ``"insert_during_fetch"``, ``"token_expired"``).
+        Never holds a credential."""
+        return self._native.requests()
+
+    def clear_requests(self) -> None:
+        """Forget the requests logged so far."""
+        self._native.clear_requests()
 
     def close(self) -> None:
         """Stop serving. Safe to call twice."""
@@ -77,4 +192,4 @@ class FakeExchange:
         self.close()
 
     def __repr__(self) -> str:
-        return f"FakeExchange(url={self.url!r})"
+        return f"FakeExchange(url={self.url!r}, generation={self.generation!r})"

@@ -14,6 +14,7 @@ use base64::Engine as _;
 use serde::Serialize;
 
 use super::catalog::Code;
+use super::faults::ObservationPage;
 use super::http::{Page, Params, json, py_int};
 use super::json::{Style, push_str};
 use super::omh;
@@ -383,7 +384,7 @@ fn summary_count(params: &Params) -> bool {
 }
 
 /// The Bundle envelope around already rendered entries.
-fn bundle(total: usize, entries: &str, links: &[(&str, String)]) -> String {
+pub(crate) fn bundle(total: usize, entries: &str, links: &[(&str, String)]) -> String {
     let mut s = String::with_capacity(entries.len() + 512);
     s.push_str(r#"{"resourceType":"Bundle","type":"searchset","total":"#);
     s.push_str(&total.to_string());
@@ -437,7 +438,8 @@ fn observation_search(state: &AppState, ctx: &Ctx) -> Response {
         Err(r) => return r,
     };
     let rows = state.store.query(world, &q);
-    paged_bundle(ctx, rows.len(), |range, out| {
+    let count_only = summary_count(&ctx.params);
+    let mut r = paged_bundle(ctx, rows.len(), |range, out| {
         out.reserve(range.len() * 1600);
         let obs = state.store.read();
         for (n, &i) in rows[range].iter().enumerate() {
@@ -453,7 +455,11 @@ fn observation_search(state: &AppState, ctx: &Ctx) -> Response {
             );
             out.push('}');
         }
-    })
+    });
+    if !count_only {
+        r.extensions_mut().insert(ObservationPage);
+    }
+    r
 }
 
 fn empty_search(ctx: &Ctx) -> Response {

@@ -242,6 +242,96 @@ impl Page {
     }
 }
 
+/// One page of a limit/offset-paginated list (DRF `LimitOffsetPagination`), as the user
+/// guide documents the REST API (no released server pages this way).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct LimitOffset {
+    pub limit: usize,
+    pub offset: usize,
+    pub total: usize,
+}
+
+impl LimitOffset {
+    /// `limit`: a positive integer (capped at 1000), else 20. `offset`: a non-negative
+    /// integer, else 0; past the end is an empty page, not an error.
+    pub fn select(total: usize, limit: Option<&str>, offset: Option<&str>) -> LimitOffset {
+        let limit = limit
+            .and_then(py_int)
+            .filter(|&n| n > 0)
+            .map_or(DEFAULT_PAGE_SIZE, |n| {
+                (n as u64).min(MAX_PAGE_SIZE as u64) as usize
+            });
+        let offset = offset
+            .and_then(py_int)
+            .filter(|&n| n >= 0)
+            .map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX));
+        LimitOffset {
+            limit,
+            offset,
+            total,
+        }
+    }
+
+    pub fn range(&self) -> std::ops::Range<usize> {
+        let start = self.offset.min(self.total);
+        start..self.offset.saturating_add(self.limit).min(self.total)
+    }
+
+    /// DRF's `next` (offset + limit, while rows remain) and `previous` (offset - limit;
+    /// no `offset` key once that reaches 0), both carrying `limit`.
+    pub fn links(&self, base_and_path: &str, raw_query: &str) -> (Option<String>, Option<String>) {
+        let at = |q: String| format!("{base_and_path}?{q}");
+        let with_limit = with_query_param(raw_query, "limit", Some(&self.limit.to_string()));
+        let next = (self.offset.saturating_add(self.limit) < self.total).then(|| {
+            at(with_query_param(
+                &with_limit,
+                "offset",
+                Some(&(self.offset + self.limit).to_string()),
+            ))
+        });
+        let previous = (self.offset > 0).then(|| {
+            if self.offset <= self.limit {
+                at(with_query_param(&with_limit, "offset", None))
+            } else {
+                at(with_query_param(
+                    &with_limit,
+                    "offset",
+                    Some(&(self.offset - self.limit).to_string()),
+                ))
+            }
+        });
+        (next, previous)
+    }
+}
+
+/// Whether DRF's content negotiation finds a JSON renderer for the `Accept` header: a
+/// missing or empty header, `*/*`, `application/*` or `application/json` (parameters and
+/// quality ignored, as DRF does). Older servers have no FHIR renderer, so
+/// `application/fhir+json` alone is 406.
+pub(crate) fn accepts_json(headers: &HeaderMap) -> bool {
+    let values: Vec<&str> = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let types: Vec<String> = values
+        .iter()
+        .flat_map(|v| v.split(','))
+        .map(|t| {
+            t.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .filter(|t| !t.is_empty())
+        .collect();
+    types.is_empty()
+        || types
+            .iter()
+            .any(|t| matches!(t.as_str(), "*/*" | "application/*" | "application/json"))
+}
+
 pub(crate) fn respond(
     status: StatusCode,
     content_type: &'static str,
@@ -290,9 +380,73 @@ pub(crate) fn html_value_error(path: &str, value: &str) -> Response {
     )
 }
 
+/// The older servers' 500 for `int()` on a malformed value: Django's plain-text
+/// technical page (the request did not ask for HTML).
+pub(crate) fn text_value_error(path: &str, value: &str) -> Response {
+    respond(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "text/plain; charset=utf-8",
+        format!(
+            "ValueError at {path}\ninvalid literal for int() with base 10: '{value}'\n\n\
+             Request Method: GET\nException Type: ValueError\n"
+        ),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn limit_offset_like_drf() {
+        let p = LimitOffset::select(45, Some("20"), Some("20"));
+        assert_eq!(p.range(), 20..40);
+        let (next, prev) = p.links(
+            "http://h/api/v1/observations",
+            "study_id=1&limit=20&offset=20",
+        );
+        assert_eq!(
+            next.unwrap(),
+            "http://h/api/v1/observations?limit=20&offset=40&study_id=1"
+        );
+        assert_eq!(
+            prev.unwrap(),
+            "http://h/api/v1/observations?limit=20&study_id=1"
+        );
+        let first = LimitOffset::select(45, None, None);
+        assert_eq!((first.limit, first.offset, first.range()), (20, 0, 0..20));
+        let (next, prev) = first.links("http://h/x", "study_id=1");
+        assert_eq!(next.unwrap(), "http://h/x?limit=20&offset=20&study_id=1");
+        assert_eq!(prev, None);
+        let last = LimitOffset::select(45, Some("20"), Some("40"));
+        assert_eq!(last.range(), 40..45);
+        let (next, prev) = last.links("http://h/x", "limit=20&offset=40");
+        assert_eq!(next, None);
+        assert_eq!(prev.unwrap(), "http://h/x?limit=20&offset=20");
+        let past = LimitOffset::select(45, Some("10"), Some("99"));
+        assert_eq!(past.range(), 45..45);
+        for bad in ["0", "-3", "x"] {
+            assert_eq!(LimitOffset::select(5, Some(bad), Some(bad)).limit, 20);
+            assert_eq!(LimitOffset::select(5, Some(bad), Some(bad)).offset, 0);
+        }
+        assert_eq!(LimitOffset::select(5, Some("5000"), None).limit, 1000);
+    }
+
+    #[test]
+    fn content_negotiation_like_drf() {
+        let with = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::ACCEPT, HeaderValue::from_str(v).unwrap());
+            accepts_json(&h)
+        };
+        assert!(accepts_json(&HeaderMap::new()));
+        assert!(with("application/json"));
+        assert!(with("*/*"));
+        assert!(with("application/fhir+json, application/json;q=0.9"));
+        assert!(with("text/html,application/xhtml+xml,*/*;q=0.8"));
+        assert!(!with("application/fhir+json"));
+        assert!(!with("text/csv"));
+    }
 
     #[test]
     fn links_like_drf() {

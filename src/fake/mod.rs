@@ -1,6 +1,8 @@
 //! `jhe::fake`: a deterministic fake JupyterHealth Exchange, served in-process on
-//! 127.0.0.1, speaking the current API generation (v0.0.13, see the vendored samples in
-//! `tests/reference/samples`).
+//! 127.0.0.1, speaking either API generation ([`Generation`]: v0.0.13 by default, see the
+//! vendored samples in `tests/reference/samples`, or v0.0.11 as in
+//! `tests/reference/samples-v0.0.11`), with optional injected faults ([`Faults`]) and a
+//! log of the requests it served ([`FakeExchange::requests`]).
 //!
 //! The data is generated from a seed and ends at a fixed anchor (2026-01-01T00:00:00Z), so
 //! the same config serves byte-identical responses on every run. [`FakeExchange::
@@ -9,14 +11,18 @@
 //!
 //! Layout: `world` (users, organizations, studies, patients), `generate` (observations),
 //! `store` (compact storage, queries, cache), `omh` (payloads), `rest` and `fhir`
-//! (endpoints), `auth`, `http` (Django/DRF behaviours), `server` (routes).
+//! (endpoints), `legacy` (the v0.0.11 FHIR API and REST rows), `auth` (tokens, `/o/token/`),
+//! `faults` (fault injection and the request log), `http` (Django/DRF behaviours),
+//! `server` (routes).
 
 mod auth;
 mod catalog;
+mod faults;
 mod fhir;
 mod generate;
 mod http;
 mod json;
+mod legacy;
 mod omh;
 mod rest;
 mod server;
@@ -36,16 +42,25 @@ use server::AppState;
 use store::{ObsQuery, Store};
 use world::{FIRST_OBSERVATION_ID, HIDDEN_ORG_ID, HIDDEN_STUDY_ID, MAIN_STUDY_ID, World};
 
-/// What to generate. Defaults: 20 visible patients, 14 days, seed 0 (about 33,000
-/// visible observations).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub use faults::RequestRecord;
+
+/// What to generate and how to serve it. Defaults: 20 visible patients, 14 days, seed 0
+/// (about 33,000 visible observations), the current API, no faults.
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct FakeConfig {
     /// Visible patients (all in the main study; about half also in the BP study). Two
     /// hidden patients are always added.
     pub patients: u32,
     /// Days of data ending at the anchor.
     pub days: u32,
+    /// Seeds the data, the tokens and the fault decisions.
     pub seed: u64,
+    /// Which API generation to speak.
+    pub generation: Generation,
+    /// Injected faults; all off by default.
+    pub faults: Faults,
+    /// Gzip responses for clients that accept it (off by default: it costs server CPU).
+    pub gzip: bool,
 }
 
 impl Default for FakeConfig {
@@ -54,6 +69,95 @@ impl Default for FakeConfig {
             patients: 20,
             days: 14,
             seed: 0,
+            generation: Generation::Current,
+            faults: Faults::default(),
+            gzip: false,
+        }
+    }
+}
+
+/// The API generation the fake speaks (see "Two generations of the API" in API.md).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Generation {
+    /// v0.0.12+ (v0.0.13 samples): FHIR under `/FHIR/R5/`, OperationOutcome errors,
+    /// every search parameter honoured, `client_credentials` keys.
+    #[default]
+    Current,
+    /// v0.0.11 as real servers behave: FHIR only under `/fhir/r5/`, no `metadata`, a
+    /// required patient/study filter, `date`/`_lastUpdated`/`_sort`/`_summary`/`_id`
+    /// silently ignored, `code` matched with SQL LIKE, 406 for `application/fhir+json`,
+    /// minimal Observation resources with base64 wrapped at 76 characters, DRF error
+    /// bodies, REST rows with `valueAttachmentData`, no `client_credentials`.
+    Legacy,
+    /// [`Generation::Legacy`] plus what the user guide documents and no released server
+    /// does: REST observation rows with the guide's field names (`subjectPatient`,
+    /// `patientNameDisplay`, `codeableConcept`, `dataSource`, `dataSourceName`, `status`,
+    /// `created`) and REST lists paged by `limit`/`offset`.
+    LegacyGuide,
+}
+
+impl Generation {
+    pub fn is_legacy(self) -> bool {
+        self != Generation::Current
+    }
+
+    /// `current`, `legacy` or `guide`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Generation::Current => "current",
+            Generation::Legacy => "legacy",
+            Generation::LegacyGuide => "guide",
+        }
+    }
+
+    /// The FHIR base path: `/FHIR/R5` or `/fhir/r5`.
+    pub fn fhir_base(self) -> &'static str {
+        if self.is_legacy() {
+            "/fhir/r5"
+        } else {
+            "/FHIR/R5"
+        }
+    }
+}
+
+/// Faults injected into the API routes (REST and FHIR; latency and errors also hit
+/// `/o/token/`). All off by default. Random choices are a function of `seed` and the
+/// request's arrival number, so a sequential client sees the same faults on every run.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Faults {
+    /// Every API response is delayed this long (an async sleep).
+    pub latency_ms: u64,
+    /// Share (0..=1) of API requests answered with `error_status` and a proxy's short
+    /// HTML page.
+    pub error_rate: f64,
+    /// 4xx or 5xx; default 503.
+    pub error_status: u16,
+    /// Every Nth API request is 429 with `Retry-After`; 0 = off.
+    pub rate_limit_every: u64,
+    /// The `Retry-After` seconds of a 429; default 1.
+    pub retry_after_s: u64,
+    /// Lifetime of the initial token and of every minted token, in seconds; `None` =
+    /// 14 days (1209600 s, as on v0.0.13). An expired token is 401 like a missing one.
+    pub token_ttl_s: Option<f64>,
+    /// Share (0..=1) of API requests whose connection is dropped mid-response: the
+    /// status line, headers and part of the body are sent, then the connection closes.
+    pub drop_connection_rate: f64,
+    /// Once, right after the first observation search or list page (FHIR or REST, not
+    /// `_summary=count`) is served, append this many new observations; 0 = off.
+    pub insert_during_fetch: u32,
+}
+
+impl Default for Faults {
+    fn default() -> Faults {
+        Faults {
+            latency_ms: 0,
+            error_rate: 0.0,
+            error_status: 503,
+            rate_limit_every: 0,
+            retry_after_s: 1,
+            token_ttl_s: None,
+            drop_connection_rate: 0.0,
+            insert_during_fetch: 0,
         }
     }
 }
@@ -120,6 +224,31 @@ pub struct FakeExchange {
 const MAX_OBSERVATIONS: u64 = 200_000_000;
 
 fn check(config: &FakeConfig) -> Result<(), FakeError> {
+    let f = &config.faults;
+    for (name, rate) in [
+        ("error_rate", f.error_rate),
+        ("drop_connection_rate", f.drop_connection_rate),
+    ] {
+        if !(0.0..=1.0).contains(&rate) {
+            return Err(FakeError::Config(format!(
+                "{name} = {rate} (must be between 0 and 1)"
+            )));
+        }
+    }
+    if !(400..=599).contains(&f.error_status) {
+        return Err(FakeError::Config(format!(
+            "error_status = {} (must be a 4xx or 5xx status)",
+            f.error_status
+        )));
+    }
+    if let Some(ttl) = f.token_ttl_s {
+        if !(ttl > 0.0 && ttl <= auth::MAX_TTL_S) {
+            return Err(FakeError::Config(format!(
+                "token_ttl_s = {ttl} (must be positive and at most {} s)",
+                auth::MAX_TTL_S
+            )));
+        }
+    }
     if config.days > 36_500 {
         return Err(FakeError::Config(format!(
             "days = {} (at most 36500)",
@@ -224,12 +353,14 @@ impl FakeExchange {
         let port = listener.local_addr().map_err(FakeError::Bind)?.port();
         let host = format!("127.0.0.1:{port}");
         let directory = directory(&world);
-        let tokens = auth::Tokens::new(&world.token, world.user.id);
+        let tokens = auth::Tokens::new(&world, config.faults.token_ttl_s);
         let state = Arc::new(AppState {
             world,
             store,
             tokens,
             host: host.clone(),
+            config,
+            faults: faults::FaultState::default(),
         });
         let app = server::router(state.clone());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -253,7 +384,9 @@ impl FakeExchange {
         &self.url
     }
 
-    /// A valid Bearer access token for the practitioner (derived from the seed).
+    /// A Bearer access token for the practitioner (derived from the seed), valid for
+    /// `faults.token_ttl_s` (default 14 days) from start, until [`FakeExchange::refresh_token`]
+    /// is used.
     pub fn token(&self) -> &str {
         &self.state.world.token
     }
@@ -262,10 +395,47 @@ impl FakeExchange {
         &self.directory
     }
 
+    /// The configuration it was started with.
+    pub fn config(&self) -> &FakeConfig {
+        &self.state.config
+    }
+
+    /// The OAuth client id of the practitioner's key (`POST /o/token/`).
+    pub fn client_id(&self) -> &str {
+        &self.state.tokens.client.id
+    }
+
+    pub fn client_secret(&self) -> &str {
+        &self.state.tokens.client.secret
+    }
+
+    /// `base64(client_id:client_secret)`, the `key` JHE's `practitioner_clients` hands
+    /// out: send it as `Authorization: Basic <key>` with `grant_type=client_credentials`.
+    pub fn client_key(&self) -> &str {
+        &self.state.tokens.client.key
+    }
+
+    /// The refresh token issued with [`FakeExchange::token`]. Using it (once) mints a new
+    /// access and refresh token and revokes `token()`.
+    pub fn refresh_token(&self) -> &str {
+        &self.state.tokens.initial_refresh
+    }
+
+    /// Every request served so far, oldest first (completion order), without credentials.
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.state.faults.requests()
+    }
+
+    pub fn clear_requests(&self) {
+        self.state.faults.clear_requests()
+    }
+
     /// The generator's ground truth for an FHIR Observation search with these filters,
     /// newest first, with the server's visibility and study rules: a study or patient the
     /// user may not see (or a patient outside the study) gives nothing. `code` is the OMH
-    /// code (`omh:heart-rate:2.0`) or `system|code`.
+    /// code (`omh:heart-rate:2.0`) or `system|code`. It reads the store as it is now
+    /// (observations appended by `insert_during_fetch` included), whatever the generation
+    /// and faults; it sends no request.
     pub fn expected_observations(
         &self,
         study_id: Option<i64>,

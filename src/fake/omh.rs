@@ -339,6 +339,18 @@ fn body(world: &World, id: i64, o: &Obs, p: &Patient) -> J {
     }
 }
 
+/// The data source (by id) that reports a code, consistent with [`source_name`].
+pub(crate) fn data_source_id(code: Code) -> i64 {
+    use super::world::{DEXCOM_ID, FOOD_APP_ID, IHEALTH_ID, OURA_ID, SPIROMETER_ID};
+    match code {
+        Code::BloodGlucose => DEXCOM_ID,
+        Code::BloodPressure | Code::BodyTemperature | Code::BodyWeight => IHEALTH_ID,
+        Code::ForcedVitalCapacity | Code::ForcedExpiratoryVolume1Second => SPIROMETER_ID,
+        Code::FoodEntry => FOOD_APP_ID,
+        _ => OURA_ID,
+    }
+}
+
 fn source_name(code: Code) -> &'static str {
     match code {
         Code::BloodGlucose => "Dexcom G7",

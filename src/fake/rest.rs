@@ -11,8 +11,10 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Serialize;
 
+use super::Generation;
 use super::catalog::Code;
-use super::http::{Page, detail, html_value_error, json, py_int};
+use super::faults::ObservationPage;
+use super::http::{LimitOffset, Page, detail, html_value_error, json, py_int, text_value_error};
 use super::json::{Style, push_str};
 use super::omh;
 use super::server::{AppState, Ctx};
@@ -191,9 +193,13 @@ fn not_found(model: &str) -> Response {
 fn int_query(ctx: &Ctx, key: &str) -> Result<Option<i64>, Response> {
     match ctx.params.value(key) {
         None => Ok(None),
-        Some(v) => py_int(v)
-            .map(Some)
-            .ok_or_else(|| html_value_error(&ctx.path, v)),
+        Some(v) => py_int(v).map(Some).ok_or_else(|| {
+            if ctx.generation.is_legacy() {
+                text_value_error(&ctx.path, v)
+            } else {
+                html_value_error(&ctx.path, v)
+            }
+        }),
     }
 }
 
@@ -226,12 +232,20 @@ fn envelope(count: usize, next: Option<String>, previous: Option<String>, result
     s
 }
 
-/// Pages `total` items and renders the page's slice with `render(range, out)`.
+/// Pages `total` items and renders the page's slice with `render(range, out)`: by
+/// `page`/`page_size`, or by `limit`/`offset` for [`Generation::LegacyGuide`].
 fn paged(
     ctx: &Ctx,
     total: usize,
     render: impl FnOnce(std::ops::Range<usize>, &mut String),
 ) -> Response {
+    if ctx.generation == Generation::LegacyGuide {
+        let page = LimitOffset::select(total, ctx.params.last("limit"), ctx.params.last("offset"));
+        let mut results = String::new();
+        render(page.range(), &mut results);
+        let (next, previous) = page.links(&format!("{}{}", ctx.base, ctx.path), &ctx.params.raw);
+        return json(StatusCode::OK, envelope(total, next, previous, &results));
+    }
     let Ok(page) = Page::select(total, ctx.params.last("page"), ctx.params.last("page_size"))
     else {
         return detail(StatusCode::NOT_FOUND, "Invalid page.");
@@ -535,16 +549,23 @@ pub(crate) async fn observations(State(state): State<Arc<AppState>>, ctx: Ctx) -
             ..ObsQuery::default()
         };
         let rows = state.store.query(w, &q);
-        paged(&ctx, rows.len(), |range, out| {
+        let push = match ctx.generation {
+            Generation::Current => push_observation,
+            Generation::Legacy => super::legacy::push_rest_observation,
+            Generation::LegacyGuide => super::legacy::push_guide_observation,
+        };
+        let mut r = paged(&ctx, rows.len(), |range, out| {
             out.reserve(range.len() * 1200);
             let obs = state.store.read();
             for (n, &i) in rows[range].iter().enumerate() {
                 if n > 0 {
                     out.push(',');
                 }
-                push_observation(out, w, FIRST_OBSERVATION_ID + i as i64, &obs[i as usize]);
+                push(out, w, FIRST_OBSERVATION_ID + i as i64, &obs[i as usize]);
             }
-        })
+        });
+        r.extensions_mut().insert(ObservationPage);
+        r
     })
     .await
     .unwrap_or_else(|_| {
@@ -558,7 +579,12 @@ pub(crate) async fn observations(State(state): State<Arc<AppState>>, ctx: Ctx) -
 pub(crate) async fn observation(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
+    ctx: Ctx,
 ) -> Response {
+    if ctx.generation.is_legacy() {
+        // The older servers route it but never find anything: use `?observation_id=`.
+        return detail(StatusCode::NOT_FOUND, "Not found.");
+    }
     let w = &state.world;
     match py_int(&id).and_then(|id| state.store.get(id).map(|o| (id, o))) {
         Some((id, o)) if w.patients[o.patient as usize].visible => {

@@ -160,7 +160,6 @@ impl Store {
 
     /// Append observations written "now": they get the next ids and a `last_updated`
     /// after every existing one, and cached query results are dropped.
-    #[cfg_attr(not(test), allow(dead_code))]
     pub fn append(&self, mut new: Vec<Obs>) -> std::ops::Range<i64> {
         let mut obs = self.observations.write().unwrap_or_else(|e| e.into_inner());
         let first = FIRST_OBSERVATION_ID + obs.len() as i64;

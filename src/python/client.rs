@@ -1,5 +1,5 @@
-//! `jhe._jhe.NativeClient`: holds the configuration and the HTTP pool; each fetch runs on
-//! the shared runtime and comes back as Arrow tables.
+//! `jhe._jhe.NativeClient`: holds a session (settings, HTTP pool, what was learnt about
+//! the server); each call runs on the shared runtime with the GIL released.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,18 +8,16 @@ use pyo3::prelude::*;
 use pyo3_arrow::PyTable;
 
 use crate::config::{ClientConfig, ClientOptions};
-use crate::fetch::fetch_observations;
-use crate::http::HttpClient;
-use crate::query::ObservationQuery;
-use crate::rest::list_all;
+use crate::fetch::{Api, Session, fetch_observations};
+use crate::query::{ObservationQuery, QueryArgs};
+use crate::rest::{list_all, rest_url};
 
 use super::errors::to_py_err;
 use super::runtime::wait_for;
 
 #[pyclass(module = "jhe._jhe", frozen)]
 pub struct NativeClient {
-    config: Arc<ClientConfig>,
-    http: Arc<HttpClient>,
+    session: Arc<Session>,
 }
 
 /// One fetch's result: the observations, the records that could not be decoded, and counts.
@@ -28,28 +26,42 @@ pub struct NativeFetchResult {
     pub observations: Py<PyTable>,
     pub errors: Py<PyTable>,
     pub total: u64,
-    pub pages: u32,
+    pub requests: u64,
     pub duplicates: u64,
+    pub api: &'static str,
+    pub generation: &'static str,
+}
+
+fn config_error(py: Python<'_>, message: String) -> PyErr {
+    to_py_err(py, crate::JheError::Config(message))
 }
 
 #[pymethods]
 impl NativeClient {
     #[new]
-    #[pyo3(signature = (url=None, token=None, *, timeout=None, page_size=None, allow_insecure=false))]
+    #[pyo3(signature = (
+        url=None, token=None, *, client_key=None, client_id=None, client_secret=None,
+        refresh_token=None, timeout=None, retries=None, concurrency=None, page_size=None,
+        allow_insecure=false
+    ))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         url: Option<String>,
         token: Option<String>,
+        client_key: Option<String>,
+        client_id: Option<String>,
+        client_secret: Option<String>,
+        refresh_token: Option<String>,
         timeout: Option<f64>,
+        retries: Option<u32>,
+        concurrency: Option<usize>,
         page_size: Option<u32>,
         allow_insecure: bool,
     ) -> PyResult<Self> {
         let timeout = match timeout {
             Some(seconds) if !(seconds.is_finite() && seconds > 0.0) => {
-                return Err(to_py_err(
-                    py,
-                    crate::JheError::Config(format!("timeout must be a positive number of seconds, got {seconds}")),
-                ));
+                return Err(config_error(py, format!("timeout must be a positive number of seconds, got {seconds}")));
             }
             Some(seconds) => Some(Duration::from_secs_f64(seconds)),
             None => None,
@@ -57,41 +69,81 @@ impl NativeClient {
         let options = ClientOptions {
             url,
             token,
+            client_key,
+            client_id,
+            client_secret,
+            refresh_token,
             timeout,
             page_size,
+            retries,
+            concurrency,
             allow_insecure,
         };
-        let config = ClientConfig::resolve(options, |name| std::env::var(name).ok())
-            .map_err(|e| to_py_err(py, e))?;
-        let http = HttpClient::new(&config).map_err(|e| to_py_err(py, e))?;
+        let config = ClientConfig::resolve(options, |name| std::env::var(name).ok()).map_err(|e| to_py_err(py, e))?;
+        let session = Session::new(config).map_err(|e| to_py_err(py, e))?;
         Ok(Self {
-            config: Arc::new(config),
-            http: Arc::new(http),
+            session: Arc::new(session),
         })
     }
 
-    /// The Exchange's URL as configured (never the token).
+    /// The Exchange's URL as configured (never a credential).
     #[getter]
     fn url(&self) -> String {
-        self.config.display_url()
+        self.session.config.display_url()
     }
 
     #[getter]
     fn page_size(&self) -> u32 {
-        self.config.page_size
+        self.session.config.page_size
     }
 
-    #[pyo3(signature = (*, study_id=None, patient_id=None, codes=Vec::new()))]
+    #[getter]
+    fn concurrency(&self) -> usize {
+        self.session.config.concurrency
+    }
+
+    /// How the client authenticates: "token", "client_credentials" or "refresh_token".
+    #[getter]
+    fn auth_method(&self) -> &'static str {
+        match self.session.config.credentials {
+            crate::config::Credentials::Token(_) => "token",
+            crate::config::Credentials::ClientCredentials { .. } => "client_credentials",
+            crate::config::Credentials::RefreshToken { .. } => "refresh_token",
+        }
+    }
+
+    #[pyo3(signature = (
+        *, study_id=None, patient_id=None, organization_id=None, codes=Vec::new(),
+        patient_identifier=None, since=None, until=None, updated_since=None, api="auto"
+    ))]
+    #[allow(clippy::too_many_arguments)]
     fn fetch(
         &self,
         py: Python<'_>,
         study_id: Option<i64>,
         patient_id: Option<i64>,
+        organization_id: Option<i64>,
         codes: Vec<String>,
+        patient_identifier: Option<(String, String)>,
+        since: Option<String>,
+        until: Option<String>,
+        updated_since: Option<String>,
+        api: &str,
     ) -> PyResult<NativeFetchResult> {
-        let query = ObservationQuery::new(study_id, patient_id, &codes).map_err(|e| to_py_err(py, e))?;
-        let (config, http) = (self.config.clone(), self.http.clone());
-        let outcome = wait_for(py, async move { fetch_observations(&http, &config, &query).await })?
+        let query = ObservationQuery::from_args(QueryArgs {
+            study_id,
+            patient_id,
+            organization_id,
+            codes,
+            patient_identifier,
+            since,
+            until,
+            updated_since,
+        })
+        .map_err(|e| to_py_err(py, e))?;
+        let api = Api::parse(api).map_err(|e| to_py_err(py, e))?;
+        let session = self.session.clone();
+        let outcome = wait_for(py, async move { fetch_observations(&session, &query, api).await })?
             .map_err(|e| to_py_err(py, e))?;
         let tables = outcome.tables;
         let table = |batch: arrow_array::RecordBatch| -> PyResult<Py<PyTable>> {
@@ -102,21 +154,39 @@ impl NativeClient {
             observations: table(tables.observations)?,
             errors: table(tables.errors)?,
             total: outcome.total,
-            pages: outcome.pages,
+            requests: outcome.requests,
             duplicates: tables.duplicates,
+            api: outcome.api.name(),
+            generation: match outcome.generation {
+                crate::fhir::Generation::Current => "current",
+                crate::fhir::Generation::Legacy => "legacy",
+            },
         })
     }
 
     /// Every item of a REST list endpoint (`patients`, `studies`, ...), as JSON text.
     #[pyo3(signature = (path, params=Vec::new()))]
     fn list_json(&self, py: Python<'_>, path: String, params: Vec<(String, String)>) -> PyResult<String> {
-        let (config, http) = (self.config.clone(), self.http.clone());
-        let items = wait_for(py, async move { list_all(&http, &config, &path, &params).await })?
-            .map_err(|e| to_py_err(py, e))?;
+        let session = self.session.clone();
+        let items = wait_for(py, async move {
+            list_all(&session.http, &session.config, &path, &params).await
+        })?
+        .map_err(|e| to_py_err(py, e))?;
         Ok(serde_json::Value::Array(items).to_string())
     }
 
+    /// One REST document (`users/profile`, `patients/{id}`, ...), as JSON text.
+    fn get_json(&self, py: Python<'_>, path: String) -> PyResult<String> {
+        let session = self.session.clone();
+        let body = wait_for(py, async move {
+            let url = rest_url(&session.config.base_url, &path, &[])?;
+            session.http.get_json(&url).await
+        })?
+        .map_err(|e| to_py_err(py, e))?;
+        Ok(String::from_utf8_lossy(&body).into_owned())
+    }
+
     fn __repr__(&self) -> String {
-        format!("NativeClient(url={:?})", self.config.display_url())
+        format!("NativeClient(url={:?})", self.session.config.display_url())
     }
 }

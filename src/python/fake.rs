@@ -2,11 +2,11 @@
 
 use std::sync::Mutex;
 
-use pyo3::exceptions::PyRuntimeError;
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyBool, PyDict, PyString};
 
-use crate::fake::{FakeConfig, FakeExchange};
+use crate::fake::{FakeConfig, FakeExchange, Faults, Generation};
 
 use super::runtime::wait_for;
 
@@ -16,6 +16,11 @@ pub struct NativeFakeExchange {
     server: Mutex<Option<FakeExchange>>,
     url: String,
     token: String,
+    client_id: String,
+    client_secret: String,
+    client_key: String,
+    refresh_token: String,
+    generation: Generation,
 }
 
 impl NativeFakeExchange {
@@ -28,17 +33,116 @@ impl NativeFakeExchange {
     }
 }
 
+/// `legacy=False` / `True` / `"guide"`.
+fn generation(legacy: &Bound<'_, PyAny>) -> PyResult<Generation> {
+    if let Ok(b) = legacy.cast::<PyBool>() {
+        return Ok(if b.is_true() { Generation::Legacy } else { Generation::Current });
+    }
+    if let Ok(s) = legacy.cast::<PyString>() {
+        if s.to_str()? == "guide" {
+            return Ok(Generation::LegacyGuide);
+        }
+    }
+    Err(PyValueError::new_err(format!(
+        "legacy must be False (the current API), True (v0.0.11) or \"guide\" (v0.0.11 with the user guide's REST API), got {}",
+        legacy.repr()?
+    )))
+}
+
+fn non_negative(name: &str, value: i64) -> PyResult<u64> {
+    u64::try_from(value).map_err(|_| PyValueError::new_err(format!("{name} must be >= 0, got {value}")))
+}
+
+fn rate(name: &str, value: f64) -> PyResult<f64> {
+    if (0.0..=1.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err(PyValueError::new_err(format!("{name} must be between 0 and 1, got {value}")))
+    }
+}
+
 #[pymethods]
 impl NativeFakeExchange {
     #[new]
-    #[pyo3(signature = (*, patients=20, days=14, seed=0))]
-    fn new(py: Python<'_>, patients: u32, days: u32, seed: u64) -> PyResult<Self> {
-        let config = FakeConfig { patients, days, seed };
-        let server = wait_for(py, FakeExchange::start(config))?
-            .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
+    #[pyo3(signature = (
+        *,
+        patients=20,
+        days=14,
+        seed=0,
+        legacy=None,
+        latency_ms=0,
+        error_rate=0.0,
+        error_status=503,
+        rate_limit_every=0,
+        retry_after_s=1,
+        token_ttl_s=None,
+        drop_connection_rate=0.0,
+        insert_during_fetch=0,
+        gzip=false,
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        patients: u32,
+        days: u32,
+        seed: u64,
+        legacy: Option<&Bound<'_, PyAny>>,
+        latency_ms: i64,
+        error_rate: f64,
+        error_status: i64,
+        rate_limit_every: i64,
+        retry_after_s: i64,
+        token_ttl_s: Option<f64>,
+        drop_connection_rate: f64,
+        insert_during_fetch: i64,
+        gzip: bool,
+    ) -> PyResult<Self> {
+        let generation = match legacy {
+            None => Generation::Current,
+            Some(value) => generation(value)?,
+        };
+        if !(400..=599).contains(&error_status) {
+            return Err(PyValueError::new_err(format!(
+                "error_status must be a 4xx or 5xx status, got {error_status}"
+            )));
+        }
+        if let Some(ttl) = token_ttl_s {
+            if !(ttl > 0.0 && ttl.is_finite()) {
+                return Err(PyValueError::new_err(format!(
+                    "token_ttl_s must be a positive number of seconds or None, got {ttl}"
+                )));
+            }
+        }
+        let insert = non_negative("insert_during_fetch", insert_during_fetch)?;
+        let faults = Faults {
+            latency_ms: non_negative("latency_ms", latency_ms)?,
+            error_rate: rate("error_rate", error_rate)?,
+            error_status: error_status as u16,
+            rate_limit_every: non_negative("rate_limit_every", rate_limit_every)?,
+            retry_after_s: non_negative("retry_after_s", retry_after_s)?,
+            token_ttl_s,
+            drop_connection_rate: rate("drop_connection_rate", drop_connection_rate)?,
+            insert_during_fetch: u32::try_from(insert)
+                .map_err(|_| PyValueError::new_err(format!("insert_during_fetch is too large: {insert}")))?,
+        };
+        let config = FakeConfig {
+            patients,
+            days,
+            seed,
+            generation,
+            faults,
+            gzip,
+        };
+        let server =
+            wait_for(py, FakeExchange::start(config))?.map_err(|e| PyValueError::new_err(e.to_string()))?;
         Ok(Self {
             url: server.url().to_string(),
             token: server.token().to_string(),
+            client_id: server.client_id().to_string(),
+            client_secret: server.client_secret().to_string(),
+            client_key: server.client_key().to_string(),
+            refresh_token: server.refresh_token().to_string(),
+            generation,
             server: Mutex::new(Some(server)),
         })
     }
@@ -51,6 +155,32 @@ impl NativeFakeExchange {
     #[getter]
     fn token(&self) -> &str {
         &self.token
+    }
+
+    #[getter]
+    fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    #[getter]
+    fn client_secret(&self) -> &str {
+        &self.client_secret
+    }
+
+    #[getter]
+    fn client_key(&self) -> &str {
+        &self.client_key
+    }
+
+    #[getter]
+    fn refresh_token(&self) -> &str {
+        &self.refresh_token
+    }
+
+    /// `"current"`, `"legacy"` or `"guide"`.
+    #[getter]
+    fn generation(&self) -> &'static str {
+        self.generation.name()
     }
 
     /// Ids of what the generator made: studies, organizations, patients, codes per study.
@@ -96,6 +226,29 @@ impl NativeFakeExchange {
             .collect()
     }
 
+    /// Every request served so far, in completion order: dicts with `method`, `path`,
+    /// `query`, `status` and `fault` (None or the fault's name). No credentials.
+    fn requests<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyDict>>> {
+        let records = self.with_server(|server| server.requests())?;
+        records
+            .into_iter()
+            .map(|r| {
+                let dict = PyDict::new(py);
+                dict.set_item("method", r.method)?;
+                dict.set_item("path", r.path)?;
+                dict.set_item("query", r.query)?;
+                dict.set_item("status", r.status)?;
+                dict.set_item("fault", r.fault)?;
+                Ok(dict)
+            })
+            .collect()
+    }
+
+    /// Forget the requests logged so far.
+    fn clear_requests(&self) -> PyResult<()> {
+        self.with_server(|server| server.clear_requests())
+    }
+
     /// Stop serving; safe to call more than once.
     fn stop(&self, py: Python<'_>) {
         let server = self.server.lock().expect("the fake's lock is never poisoned").take();
@@ -105,6 +258,10 @@ impl NativeFakeExchange {
     }
 
     fn __repr__(&self) -> String {
-        format!("NativeFakeExchange(url={:?})", self.url)
+        format!(
+            "NativeFakeExchange(url={:?}, generation={:?})",
+            self.url,
+            self.generation.name()
+        )
     }
 }

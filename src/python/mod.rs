@@ -12,6 +12,13 @@ use pyo3::prelude::*;
 #[pyo3(name = "_jhe")]
 fn jhe_extension(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    // Rust `log` records (retries, token renewals) go to Python's `logging` as "jhe.*".
+    // No caching: records are rare, and a level set later (a notebook, pytest) must count.
+    // Installing fails only if a logger is already set, e.g. on a second import: keep it.
+    let _ = pyo3_log::Logger::new(m.py(), pyo3_log::Caching::Nothing)?
+        .filter(log::LevelFilter::Warn)
+        .filter_target("jhe".to_string(), log::LevelFilter::Debug)
+        .install();
     m.add_class::<client::NativeClient>()?;
     m.add_class::<client::NativeFetchResult>()?;
     m.add_class::<fake::NativeFakeExchange>()?;

@@ -2,6 +2,8 @@
 //! shapes against the real server's samples), semantics, OMH schemas, and scale.
 
 mod contract;
+mod faults;
+mod legacy;
 mod reference;
 mod scale;
 mod schemas;
@@ -21,6 +23,15 @@ pub(super) fn sample(name: &str) -> Value {
     let path = manifest_dir().join("tests/reference/samples").join(name);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A v0.0.11 sample, if there is a body file for that call.
+pub(super) fn legacy_sample(name: &str) -> Option<Value> {
+    let path = manifest_dir()
+        .join("tests/reference/samples-v0.0.11")
+        .join(format!("{name}.json"));
+    let text = std::fs::read_to_string(&path).ok()?;
+    Some(serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
 }
 
 pub(super) struct Resp {
@@ -55,6 +66,10 @@ impl Client {
 
     pub async fn default() -> Client {
         Client::start(FakeConfig::default()).await
+    }
+
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
     }
 
     pub fn url(&self, path: &str) -> String {

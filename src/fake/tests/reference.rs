@@ -64,6 +64,14 @@ fn vendored_samples_match_the_shared_reference() {
 }
 
 #[test]
+fn vendored_legacy_samples_match_the_shared_reference() {
+    assert_same_tree(
+        "tests/reference/samples-v0.0.11",
+        "../shared/jhe-reference/samples-v0.0.11",
+    );
+}
+
+#[test]
 fn vendored_omh_schemas_match_the_shared_reference() {
     assert_same_tree(
         "tests/reference/omh-schemas",

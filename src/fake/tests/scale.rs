@@ -15,6 +15,7 @@ async fn a_million_observations() {
         patients: 100,
         days: 100,
         seed: 0,
+        ..FakeConfig::default()
     })
     .await;
     let ready = t.elapsed();

@@ -796,6 +796,7 @@ async fn same_seed_same_data() {
         patients: 4,
         days: 3,
         seed: 7,
+        ..FakeConfig::default()
     };
     let a = FakeExchange::start(config).await.unwrap();
     let b = FakeExchange::start(config).await.unwrap();
@@ -818,6 +819,7 @@ async fn appended_observations_are_served_newest() {
         patients: 3,
         days: 2,
         seed: 1,
+        ..FakeConfig::default()
     })
     .await;
     let study = c.fake.directory().main_study_id;
@@ -850,6 +852,7 @@ async fn stop_is_idempotent() {
         patients: 1,
         days: 1,
         seed: 0,
+        ..FakeConfig::default()
     })
     .await
     .unwrap();

@@ -345,34 +345,6 @@ pub(crate) fn push_fhir_observation(out: &mut String, world: &World, id: i64, o:
     out.push_str(r#"","contentType":"application/json"}}"#);
 }
 
-/// One v0.0.11 REST observation row: `valueAttachmentData` instead of `omhData`, no
-/// `jheUserId`.
-pub(crate) fn push_rest_observation(out: &mut String, world: &World, id: i64, o: &Obs) {
-    let p = &world.patients[o.patient as usize];
-    let spec = o.code.spec();
-    out.push_str("{\"id\":");
-    out.push_str(&id.to_string());
-    out.push_str(",\"subjectPatientId\":");
-    out.push_str(&p.id.to_string());
-    out.push_str(",\"patientNameFamily\":");
-    push_str(out, &p.name_family, Style::Compact);
-    out.push_str(",\"patientNameGiven\":");
-    push_str(out, &p.name_given, Style::Compact);
-    out.push_str(",\"codeableConceptId\":");
-    out.push_str(&o.code.scope_id().to_string());
-    out.push_str(",\"codingSystem\":\"");
-    out.push_str(spec.system);
-    out.push_str("\",\"codingCode\":\"");
-    out.push_str(spec.code);
-    out.push_str("\",\"codingText\":\"");
-    out.push_str(spec.display);
-    out.push_str("\",\"lastUpdated\":\"");
-    push_utc_micros(out, o.last_updated_us);
-    out.push_str("\",\"valueAttachmentData\":");
-    omh::payload(world, id, o).write(out, Style::Compact);
-    out.push('}');
-}
-
 /// One REST observation row as the user guide documents it (no released server sends
 /// these names): `subjectPatient`, `patientNameDisplay` ("Family, Given"),
 /// `codeableConcept`, `dataSource`, `dataSourceName`, `status`, `created`.

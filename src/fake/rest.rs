@@ -503,8 +503,9 @@ pub(crate) async fn data_sources(State(state): State<Arc<AppState>>, ctx: Ctx) -
     paged_items(&ctx, &items)
 }
 
-/// One REST observation row; `omhData` is the payload as a JSON object.
-pub(crate) fn push_observation(out: &mut String, world: &World, id: i64, o: &Obs) {
+/// One REST observation row: `omhData` with `jheUserId` (current), or the v0.0.11 row
+/// with `valueAttachmentData` and no `jheUserId`.
+fn push_row(out: &mut String, world: &World, id: i64, o: &Obs, legacy: bool) {
     let p = &world.patients[o.patient as usize];
     let spec = o.code.spec();
     out.push_str("{\"id\":");
@@ -515,8 +516,10 @@ pub(crate) fn push_observation(out: &mut String, world: &World, id: i64, o: &Obs
     push_str(out, &p.name_family, Style::Compact);
     out.push_str(",\"patientNameGiven\":");
     push_str(out, &p.name_given, Style::Compact);
-    out.push_str(",\"jheUserId\":");
-    out.push_str(&p.jhe_user_id.to_string());
+    if !legacy {
+        out.push_str(",\"jheUserId\":");
+        out.push_str(&p.jhe_user_id.to_string());
+    }
     out.push_str(",\"codeableConceptId\":");
     out.push_str(&o.code.scope_id().to_string());
     out.push_str(",\"codingSystem\":\"");
@@ -527,9 +530,19 @@ pub(crate) fn push_observation(out: &mut String, world: &World, id: i64, o: &Obs
     out.push_str(spec.display);
     out.push_str("\",\"lastUpdated\":\"");
     super::time::push_utc_micros(out, o.last_updated_us);
-    out.push_str("\",\"omhData\":");
+    out.push_str(if legacy { "\",\"valueAttachmentData\":" } else { "\",\"omhData\":" });
     omh::payload(world, id, o).write(out, Style::Compact);
     out.push('}');
+}
+
+/// One current REST observation row; `omhData` is the payload as a JSON object.
+pub(crate) fn push_observation(out: &mut String, world: &World, id: i64, o: &Obs) {
+    push_row(out, world, id, o, false);
+}
+
+/// One v0.0.11 REST observation row.
+pub(crate) fn push_legacy_observation(out: &mut String, world: &World, id: i64, o: &Obs) {
+    push_row(out, world, id, o, true);
 }
 
 pub(crate) async fn observations(State(state): State<Arc<AppState>>, ctx: Ctx) -> Response {
@@ -551,7 +564,7 @@ pub(crate) async fn observations(State(state): State<Arc<AppState>>, ctx: Ctx) -
         let rows = state.store.query(w, &q);
         let push = match ctx.generation {
             Generation::Current => push_observation,
-            Generation::Legacy => super::legacy::push_rest_observation,
+            Generation::Legacy => push_legacy_observation,
             Generation::LegacyGuide => super::legacy::push_guide_observation,
         };
         let mut r = paged(&ctx, rows.len(), |range, out| {

@@ -18,7 +18,7 @@ use crate::fhir::{self, Generation, PageSummary, Snapshot};
 use crate::http::{HttpClient, redact_url};
 use crate::query::{Coding, ObservationQuery};
 use crate::rest;
-use crate::table::{ClientFilter, ObservationTableBuilder, ObservationTables};
+use crate::table::{ClientFilter, Layout, ObservationTableBuilder, ObservationTables};
 
 /// Rounds of re-reading before a changing result is reported as inconsistent.
 const MAX_RECONCILE_ROUNDS: usize = 3;
@@ -258,7 +258,7 @@ impl Reader<'_> {
     async fn count(&mut self, search: &Search) -> Result<u64> {
         let url = search.with_page(1, 1);
         let body = self.get(&url).await?;
-        let mut scratch = ObservationTableBuilder::new(&[]);
+        let mut scratch = ObservationTableBuilder::new(Layout::Long, &[]);
         let page = search.read(&body, &url, &self.session.config.base_url, &mut scratch)?;
         page.total.ok_or_else(|| JheError::Protocol {
             url: redact_url(&url),
@@ -330,7 +330,7 @@ async fn check_rest_access(session: &Session, query: &ObservationQuery) -> Resul
     Ok(())
 }
 
-pub async fn fetch_observations(session: &Session, query: &ObservationQuery, api: Api) -> Result<FetchOutcome> {
+pub async fn fetch_observations(session: &Session, query: &ObservationQuery, api: Api, layout: Layout) -> Result<FetchOutcome> {
     let (api, generation) = choose_api(session, query, api).await?;
     if api == Api::Rest {
         check_rest_access(session, query).await?;
@@ -357,7 +357,7 @@ pub async fn fetch_observations(session: &Session, query: &ObservationQuery, api
     };
     let snapshots = api == Api::Fhir && generation.honours_time_filters();
 
-    let mut builder = ObservationTableBuilder::new(&query.code_names());
+    let mut builder = ObservationTableBuilder::new(layout, &query.code_names());
     let mut reader = Reader {
         session,
         builder: &mut builder,
@@ -470,9 +470,16 @@ mod tests {
     async fn fetched_ids(fx: &FakeExchange, options: ClientOptions, query: &ObservationQuery, api: Api) -> Result<Vec<i64>> {
         let options = ClientOptions { url: Some(fx.url().to_string()), ..options };
         let session = Session::new(ClientConfig::resolve(options, |_| None)?)?;
-        let outcome = fetch_observations(&session, query, api).await?;
-        let ids = outcome.tables.observations.column_by_name("observation_id").unwrap().as_primitive::<Int64Type>();
-        Ok(ids.values().to_vec())
+        let outcome = fetch_observations(&session, query, api, Layout::Wide).await?;
+        // Newest first across every code's table, as the server orders them.
+        let mut rows: Vec<(i64, i64)> = Vec::new();
+        for (_, batch) in &outcome.tables.tables {
+            let ids = batch.column_by_name("observation_id").unwrap().as_primitive::<Int64Type>();
+            let updated = batch.column_by_name("last_updated").unwrap().as_primitive::<arrow_array::types::TimestampMicrosecondType>();
+            rows.extend((0..batch.num_rows()).map(|i| (updated.value(i), ids.value(i))));
+        }
+        rows.sort_unstable_by(|a, b| b.cmp(a));
+        Ok(rows.into_iter().map(|(_, id)| id).collect())
     }
 
     fn expected_ids(fx: &FakeExchange, study: i64, code: Option<&str>) -> Vec<i64> {

@@ -223,6 +223,8 @@ pub fn read_observation_bundle(
     for entry in &bundle.entry {
         let Some(resource) = &entry.resource else { continue };
         let input = ObservationInput {
+            patient_name: None,
+            data_source: None,
             observation_id: resource.id.as_deref().unwrap_or(""),
             patient_id: resource
                 .subject
@@ -321,7 +323,7 @@ mod tests {
         let bytes = include_bytes!("../tests/reference/samples/fhir_observation_bundle_study30001_page1.json");
         let page_url = Url::parse("http://localhost:8000/FHIR/R5/Observation?_count=2").unwrap();
         let origin = Url::parse("https://jhe.example/").unwrap();
-        let mut builder = ObservationTableBuilder::new(&[]);
+        let mut builder = ObservationTableBuilder::new(crate::table::Layout::Wide, &[]);
         let page = read_observation_bundle(bytes, &page_url, &origin, &mut builder).unwrap();
         assert_eq!(page.total, Some(7));
         assert_eq!(page.entries, 2);
@@ -330,14 +332,14 @@ mod tests {
         assert_eq!(next.host_str(), Some("jhe.example"));
         assert!(next.query().unwrap().contains("_page=2"));
         let tables = builder.finish();
-        assert_eq!(tables.observations.num_rows(), 2);
+        assert_eq!(tables.observations, 2);
         assert_eq!(tables.errors.num_rows(), 0, "{:?}", tables.errors);
     }
 
     #[test]
     fn other_resources_are_refused() {
         let origin = Url::parse("https://jhe.example/").unwrap();
-        let mut builder = ObservationTableBuilder::new(&[]);
+        let mut builder = ObservationTableBuilder::new(crate::table::Layout::Wide, &[]);
         let outcome = br#"{"resourceType":"OperationOutcome","issue":[]}"#;
         assert!(read_observation_bundle(outcome, &origin, &origin, &mut builder).is_err());
         assert!(read_observation_bundle(b"[1,2]", &origin, &origin, &mut builder).is_err());

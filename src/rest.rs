@@ -14,6 +14,8 @@ use crate::fhir::{PageSummary, on_origin};
 use crate::http::{HttpClient, redact_url};
 use crate::query::ObservationQuery;
 use crate::table::{Appended, ObservationInput, ObservationTableBuilder, Payload};
+#[cfg(test)]
+use crate::table::Layout;
 
 /// `{base}/api/v1/{path}?{params}`; paths have no trailing slash (the server 404s on one).
 pub fn rest_url(base_url: &Url, path: &str, params: &[(String, String)]) -> Result<Url> {
@@ -131,6 +133,15 @@ struct RestObservation<'a> {
     last_updated: Option<Cow<'a, str>>,
     #[serde(rename = "omhData", alias = "valueAttachmentData", borrow)]
     omh: Option<&'a RawValue>,
+    #[serde(rename = "patientNameGiven", borrow)]
+    name_given: Option<Cow<'a, str>>,
+    #[serde(rename = "patientNameFamily", borrow)]
+    name_family: Option<Cow<'a, str>>,
+    /// The guide's "Family, Given".
+    #[serde(rename = "patientNameDisplay", borrow)]
+    name_display: Option<Cow<'a, str>>,
+    #[serde(rename = "dataSourceName", borrow)]
+    data_source: Option<Cow<'a, str>>,
 }
 
 /// Read one page of `observations` into `builder`.
@@ -146,7 +157,17 @@ pub fn read_observation_page(
     })?;
     let mut duplicates = 0;
     let mut id_text = String::new();
+    let mut name = String::new();
     for row in &page.results {
+        name.clear();
+        match (row.name_given.as_deref(), row.name_family.as_deref(), row.name_display.as_deref()) {
+            (Some(given), Some(family), _) => {
+                name.push_str(given);
+                name.push(' ');
+                name.push_str(family);
+            }
+            (given, family, display) => name.push_str(given.or(family).or(display).unwrap_or("")),
+        }
         id_text.clear();
         match &row.id {
             Some(IdValue::Number(n)) => id_text.push_str(&n.to_string()),
@@ -167,6 +188,8 @@ pub fn read_observation_page(
                 Some(raw) if raw.get() != "null" => Payload::Json(raw.get().as_bytes()),
                 _ => Payload::Missing,
             },
+            patient_name: (!name.is_empty()).then_some(name.as_str()),
+            data_source: row.data_source.as_deref(),
         };
         if builder.append(&input) == Appended::Duplicate {
             duplicates += 1;
@@ -198,16 +221,20 @@ mod tests {
         let bytes = include_bytes!("../tests/reference/samples/rest_observations_page.json");
         let url = Url::parse("http://localhost:8000/api/v1/observations?page=2&page_size=3&study_id=30006").unwrap();
         let origin = Url::parse("https://jhe.example/").unwrap();
-        let mut builder = ObservationTableBuilder::new(&[]);
+        let mut builder = ObservationTableBuilder::new(Layout::Wide, &[]);
         let page = read_observation_page(bytes, &url, &origin, &mut builder).unwrap();
         assert_eq!((page.total, page.entries), (Some(45300), 3));
         assert_eq!(page.next.unwrap().as_str(), "https://jhe.example/api/v1/observations?page=3&page_size=3&study_id=30006");
         let older = br#"{"count":1,"next":null,"previous":null,"results":[{"id":61104,"subjectPatient":40002,"codingCode":"omh:blood-pressure:4.0","lastUpdated":"2026-11-26T07:33:20.750810Z","valueAttachmentData":{"body":{"effective_time_frame":{"date_time":"2026-11-26T08:33:20+00:00"},"systolic_blood_pressure":{"unit":"mmHg","value":115},"diastolic_blood_pressure":{"unit":"mmHg","value":60}},"header":{"uuid":"c8"}}}]}"#;
         read_observation_page(older, &url, &origin, &mut builder).unwrap();
         let tables = builder.finish();
-        assert_eq!(tables.observations.num_rows(), 4);
+        assert_eq!(tables.observations, 4);
         assert_eq!(tables.errors.num_rows(), 0, "{:?}", tables.errors);
-        let systolic = tables.observations.column_by_name("systolic_mmhg").unwrap();
-        assert_eq!(systolic.null_count(), 3);
+        let (_, bp) = tables.tables.iter().find(|(c, _)| c.as_deref() == Some("omh:blood-pressure:4.0")).unwrap();
+        assert_eq!(bp.num_rows(), 1);
+        assert!(bp.column_by_name("patient_name").is_none(), "that row named no patient: no empty column");
+        let (_, sleep) = tables.tables.iter().find(|(c, _)| c.as_deref() == Some("omh:sleep-duration:2.0")).unwrap();
+        use arrow_array::cast::AsArray;
+        assert_eq!(sleep.column_by_name("patient_name").unwrap().as_string::<i32>().value(0), "Zara Ali");
     }
 }

@@ -1,13 +1,16 @@
-//! Arrow building: each observation becomes one row as it arrives, with typed measure
-//! columns from the catalogue. A record that cannot be decoded keeps its row (with what
-//! could be read) and is also reported in a separate errors table: nothing is dropped.
+//! Arrow building: each observation is decoded once, as it arrives, into the layout asked
+//! for. Wide: one table per code, one row per observation, with the catalogue's typed
+//! columns (or, for a code the catalogue does not know, columns by key path). Long: one
+//! tidy table, one row per observation and measure. A record that cannot be (fully)
+//! decoded keeps its row with what could be read and is also listed in an errors table:
+//! nothing is dropped.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use arrow_array::builder::{
-    ArrayBuilder,
-    Float64Builder, Int64Builder, StringBuilder, StringDictionaryBuilder, TimestampMicrosecondBuilder,
+    ArrayBuilder, BooleanBuilder, DurationSecondBuilder, Float64Builder, Int64Builder, StringBuilder,
+    StringDictionaryBuilder, TimestampMicrosecondBuilder, UInt64Builder,
 };
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int32Type, TimestampMicrosecondType};
@@ -16,6 +19,7 @@ use arrow_ord::sort::{SortColumn, SortOptions, lexsort_to_indices};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow_select::filter::filter_record_batch;
 use arrow_select::take::take_record_batch;
+use serde_json::{Map, Value};
 
 use crate::omh::catalog::{self, CodeSpec, Measure, MeasureKind, MeasureValue};
 use crate::omh::{self, time};
@@ -38,6 +42,23 @@ pub struct ObservationInput<'a> {
     pub code: Option<&'a str>,
     pub last_updated: Option<&'a str>,
     pub payload: Payload<'a>,
+    /// Where the API gives them (REST): the patient's name and the data source's name.
+    pub patient_name: Option<&'a str>,
+    pub data_source: Option<&'a str>,
+}
+
+impl<'a> ObservationInput<'a> {
+    pub fn new(observation_id: &'a str, code: Option<&'a str>, payload: Payload<'a>) -> Self {
+        Self {
+            observation_id,
+            patient_id: None,
+            code,
+            last_updated: None,
+            payload,
+            patient_name: None,
+            data_source: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,76 +68,447 @@ pub enum Appended {
     Duplicate,
 }
 
-enum ColumnBuilder {
-    Number(Float64Builder),
-    Category(StringDictionaryBuilder<Int32Type>),
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// One table per code, one row per observation, typed columns per measure.
+    Wide,
+    /// One table, one row per observation and measure.
+    Long,
 }
 
-struct MeasureColumn {
-    measure: &'static Measure,
-    /// Position in the catalogue, so the schema is the same whatever order rows arrive in.
-    rank: (usize, usize),
-    builder: ColumnBuilder,
+pub fn utc_timestamp_type() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
 }
 
-impl MeasureColumn {
-    fn new(measure: &'static Measure, rank: (usize, usize), rows_so_far: usize) -> Self {
-        let builder = match measure.kind {
-            MeasureKind::Quantity { .. } => {
-                let mut b = Float64Builder::new();
-                b.append_nulls(rows_so_far);
-                ColumnBuilder::Number(b)
-            }
-            MeasureKind::Category => {
-                let mut b = StringDictionaryBuilder::new();
-                b.append_nulls(rows_so_far);
-                ColumnBuilder::Category(b)
-            }
-        };
-        Self { measure, rank, builder }
+fn dictionary_type() -> DataType {
+    DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
+}
+
+type Dictionary = StringDictionaryBuilder<Int32Type>;
+
+fn timestamp_builder() -> TimestampMicrosecondBuilder {
+    TimestampMicrosecondBuilder::new().with_timezone("UTC")
+}
+
+/// What every layout knows about an observation.
+#[derive(Debug, Default, Clone, Copy)]
+struct Record<'a> {
+    id: Option<i64>,
+    patient_id: Option<i64>,
+    code: Option<&'a str>,
+    start: Option<i64>,
+    end: Option<i64>,
+    offset: Option<i32>,
+    last_updated: Option<i64>,
+    uuid: Option<&'a str>,
+    modality: Option<&'a str>,
+    source_name: Option<&'a str>,
+    patient_name: Option<&'a str>,
+    data_source: Option<&'a str>,
+}
+
+/// The columns every layout has.
+struct CommonColumns {
+    observation_id: Int64Builder,
+    patient_id: Int64Builder,
+    code: Dictionary,
+    effective_start: TimestampMicrosecondBuilder,
+    effective_end: TimestampMicrosecondBuilder,
+    utc_offset: DurationSecondBuilder,
+    last_updated: TimestampMicrosecondBuilder,
+    uuid: StringBuilder,
+    modality: Dictionary,
+    source_name: Dictionary,
+    patient_name: StringBuilder,
+    data_source: Dictionary,
+}
+
+impl CommonColumns {
+    fn new() -> Self {
+        Self {
+            observation_id: Int64Builder::new(),
+            patient_id: Int64Builder::new(),
+            code: Dictionary::new(),
+            effective_start: timestamp_builder(),
+            effective_end: timestamp_builder(),
+            utc_offset: DurationSecondBuilder::new(),
+            last_updated: timestamp_builder(),
+            uuid: StringBuilder::new(),
+            modality: Dictionary::new(),
+            source_name: Dictionary::new(),
+            patient_name: StringBuilder::new(),
+            data_source: Dictionary::new(),
+        }
     }
 
-    fn len(&self) -> usize {
-        match &self.builder {
-            ColumnBuilder::Number(b) => b.len(),
-            ColumnBuilder::Category(b) => b.len(),
+    fn append(&mut self, r: &Record<'_>) {
+        self.observation_id.append_option(r.id);
+        self.patient_id.append_option(r.patient_id);
+        self.code.append_option(r.code);
+        self.effective_start.append_option(r.start);
+        self.effective_end.append_option(r.end);
+        self.utc_offset.append_option(r.offset.map(i64::from));
+        self.last_updated.append_option(r.last_updated);
+        self.uuid.append_option(r.uuid);
+        self.modality.append_option(r.modality);
+        self.source_name.append_option(r.source_name);
+        self.patient_name.append_option(r.patient_name);
+        self.data_source.append_option(r.data_source);
+    }
+
+    /// `timestamp` is the guide's name for `effective_start` (wide layout only): it shares
+    /// the same Arrow array, so it costs no memory. Patient name and data source are left
+    /// out when the API gave none.
+    fn finish(&mut self, with_timestamp: bool) -> (Vec<Field>, Vec<ArrayRef>) {
+        let start: ArrayRef = Arc::new(self.effective_start.finish());
+        let mut columns: Vec<(Field, ArrayRef)> = vec![
+            (Field::new("observation_id", DataType::Int64, true), Arc::new(self.observation_id.finish())),
+            (Field::new("patient_id", DataType::Int64, true), Arc::new(self.patient_id.finish())),
+            (Field::new("code", dictionary_type(), true), Arc::new(self.code.finish())),
+        ];
+        if with_timestamp {
+            columns.push((Field::new("timestamp", utc_timestamp_type(), true), start.clone()));
         }
+        columns.extend([
+            (Field::new("effective_start", utc_timestamp_type(), true), start),
+            (Field::new("effective_end", utc_timestamp_type(), true), Arc::new(self.effective_end.finish()) as ArrayRef),
+            (
+                Field::new("utc_offset", DataType::Duration(TimeUnit::Second), true),
+                Arc::new(self.utc_offset.finish()),
+            ),
+            (Field::new("last_updated", utc_timestamp_type(), true), Arc::new(self.last_updated.finish())),
+            (Field::new("uuid", DataType::Utf8, true), Arc::new(self.uuid.finish())),
+            (Field::new("modality", dictionary_type(), true), Arc::new(self.modality.finish())),
+            (Field::new("source_name", dictionary_type(), true), Arc::new(self.source_name.finish())),
+        ]);
+        let patient_name: ArrayRef = Arc::new(self.patient_name.finish());
+        if patient_name.null_count() < patient_name.len() {
+            columns.push((Field::new("patient_name", DataType::Utf8, true), patient_name));
+        }
+        let data_source: ArrayRef = Arc::new(self.data_source.finish());
+        if data_source.null_count() < data_source.len() {
+            columns.push((Field::new("data_source", dictionary_type(), true), data_source));
+        }
+        columns.into_iter().unzip()
+    }
+}
+
+/// The builders of one catalogue measure in the wide layout.
+enum MeasureBuilders {
+    Float(Float64Builder),
+    /// Canonical value, then the value and unit as written.
+    QuantityStated(Float64Builder, Float64Builder, Dictionary),
+    Amount(Float64Builder, Dictionary),
+    Count(Int64Builder),
+    Category(Dictionary),
+    Text(StringBuilder),
+    Boolean(BooleanBuilder),
+}
+
+struct MeasureColumns {
+    measure: &'static Measure,
+    builders: MeasureBuilders,
+}
+
+impl MeasureColumns {
+    fn new(measure: &'static Measure) -> Self {
+        let builders = match &measure.kind {
+            MeasureKind::Quantity { stated: None, .. } | MeasureKind::Number => MeasureBuilders::Float(Float64Builder::new()),
+            MeasureKind::Quantity { stated: Some(_), .. } => {
+                MeasureBuilders::QuantityStated(Float64Builder::new(), Float64Builder::new(), Dictionary::new())
+            }
+            MeasureKind::Amount => MeasureBuilders::Amount(Float64Builder::new(), Dictionary::new()),
+            MeasureKind::Count { .. } => MeasureBuilders::Count(Int64Builder::new()),
+            MeasureKind::Category => MeasureBuilders::Category(Dictionary::new()),
+            MeasureKind::Text => MeasureBuilders::Text(StringBuilder::new()),
+            MeasureKind::Boolean => MeasureBuilders::Boolean(BooleanBuilder::new()),
+        };
+        Self { measure, builders }
     }
 
     fn append(&mut self, value: &MeasureValue<'_>) {
-        match (&mut self.builder, value) {
-            (ColumnBuilder::Number(b), MeasureValue::Number(v)) => b.append_value(*v),
-            (ColumnBuilder::Category(b), MeasureValue::Text(t)) => {
+        use MeasureValue as V;
+        match (&mut self.builders, value) {
+            (MeasureBuilders::Float(b), V::Quantity { canonical, .. }) => b.append_option(*canonical),
+            (MeasureBuilders::Float(b), V::Number(n)) => b.append_value(*n),
+            (MeasureBuilders::Float(b), _) => b.append_null(),
+            (MeasureBuilders::QuantityStated(canonical, stated, unit), V::Quantity { value, unit: u, canonical: c }) => {
+                canonical.append_option(*c);
+                stated.append_value(*value);
+                unit.append_value(u);
+            }
+            (MeasureBuilders::QuantityStated(a, b, c), _) => {
+                a.append_null();
+                b.append_null();
+                c.append_null();
+            }
+            (MeasureBuilders::Amount(v, u), V::Amount { value, unit }) => {
+                v.append_value(*value);
+                u.append_option(*unit);
+            }
+            (MeasureBuilders::Amount(v, u), _) => {
+                v.append_null();
+                u.append_null();
+            }
+            (MeasureBuilders::Count(b), V::Count(n)) => b.append_value(*n),
+            (MeasureBuilders::Count(b), _) => b.append_null(),
+            (MeasureBuilders::Category(b), V::Text(t)) => {
                 b.append_value(t);
             }
-            (ColumnBuilder::Number(b), _) => b.append_null(),
-            (ColumnBuilder::Category(b), _) => b.append_null(),
+            (MeasureBuilders::Category(b), _) => b.append_null(),
+            (MeasureBuilders::Text(b), V::Text(t)) => b.append_value(t),
+            (MeasureBuilders::Text(b), _) => b.append_null(),
+            (MeasureBuilders::Boolean(b), V::Bool(v)) => b.append_value(*v),
+            (MeasureBuilders::Boolean(b), _) => b.append_null(),
         }
     }
 
-    fn pad_to(&mut self, rows: usize) {
-        let missing = rows - self.len();
-        match &mut self.builder {
-            ColumnBuilder::Number(b) => b.append_nulls(missing),
-            ColumnBuilder::Category(b) => b.append_nulls(missing),
-        }
-    }
-
-    fn field(&self) -> Field {
-        let data_type = match self.builder {
-            ColumnBuilder::Number(_) => DataType::Float64,
-            ColumnBuilder::Category(_) => {
-                DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
-            }
+    fn finish(&mut self, fields: &mut Vec<Field>, columns: &mut Vec<ArrayRef>) {
+        let column = self.measure.column;
+        let mut push = |name: String, data_type: DataType, array: ArrayRef| {
+            fields.push(Field::new(name, data_type, true));
+            columns.push(array);
         };
-        Field::new(self.measure.column, data_type, true)
+        match &mut self.builders {
+            MeasureBuilders::Float(b) => push(column.into(), DataType::Float64, Arc::new(b.finish())),
+            MeasureBuilders::QuantityStated(canonical, stated, unit) => {
+                let stem = match self.measure.kind {
+                    MeasureKind::Quantity { stated: Some(stem), .. } => stem,
+                    _ => column,
+                };
+                push(column.into(), DataType::Float64, Arc::new(canonical.finish()));
+                push(format!("{stem}_value"), DataType::Float64, Arc::new(stated.finish()));
+                push(format!("{stem}_unit"), dictionary_type(), Arc::new(unit.finish()));
+            }
+            MeasureBuilders::Amount(value, unit) => {
+                push(format!("{column}_value"), DataType::Float64, Arc::new(value.finish()));
+                push(format!("{column}_unit"), dictionary_type(), Arc::new(unit.finish()));
+            }
+            MeasureBuilders::Count(b) => push(column.into(), DataType::Int64, Arc::new(b.finish())),
+            MeasureBuilders::Category(b) => push(column.into(), dictionary_type(), Arc::new(b.finish())),
+            MeasureBuilders::Text(b) => push(column.into(), DataType::Utf8, Arc::new(b.finish())),
+            MeasureBuilders::Boolean(b) => push(column.into(), DataType::Boolean, Arc::new(b.finish())),
+        }
+    }
+}
+
+/// A leaf of a body the catalogue does not know, by key path.
+#[derive(Debug, Clone, PartialEq)]
+enum Leaf {
+    /// Kept as JSON wrote it, so text columns show `4`, not `4.0`.
+    Number(serde_json::Number),
+    Text(String),
+    Bool(bool),
+    /// An array, kept as JSON text: it does not flatten into columns.
+    Json(String),
+}
+
+/// Flatten a body into `(key path, leaf)` pairs; nested objects join their keys with `.`.
+fn flatten(body: &Map<String, Value>, prefix: &str, out: &mut Vec<(String, Leaf)>) {
+    for (key, value) in body {
+        if prefix.is_empty() && key == "effective_time_frame" {
+            continue;
+        }
+        let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+        match value {
+            Value::Null => {}
+            Value::Bool(b) => out.push((path, Leaf::Bool(*b))),
+            Value::Number(n) => out.push((path, Leaf::Number(n.clone()))),
+            Value::String(s) => out.push((path, Leaf::Text(s.clone()))),
+            Value::Array(_) => out.push((path, Leaf::Json(value.to_string()))),
+            Value::Object(map) => flatten(map, &path, out),
+        }
+    }
+}
+
+/// One code's table in the wide layout.
+struct WideTable {
+    code: String,
+    common: CommonColumns,
+    kind: WideKind,
+}
+
+enum WideKind {
+    Catalogued(Vec<MeasureColumns>),
+    /// Leaves per row; column types are settled when the table is finished.
+    Flattened(Vec<Vec<(String, Leaf)>>),
+}
+
+impl WideTable {
+    fn new(code: &str) -> Self {
+        let kind = match catalog::lookup(code) {
+            Some(spec) => WideKind::Catalogued(spec.measures.iter().map(MeasureColumns::new).collect()),
+            None => WideKind::Flattened(Vec::new()),
+        };
+        Self {
+            code: code.to_string(),
+            common: CommonColumns::new(),
+            kind,
+        }
     }
 
-    fn finish(&mut self) -> ArrayRef {
-        match &mut self.builder {
-            ColumnBuilder::Number(b) => Arc::new(b.finish()),
-            ColumnBuilder::Category(b) => Arc::new(b.finish()),
+    fn finish(mut self) -> RecordBatch {
+        let (mut fields, mut columns) = self.common.finish(true);
+        match &mut self.kind {
+            WideKind::Catalogued(measures) => {
+                for measure in measures {
+                    measure.finish(&mut fields, &mut columns);
+                }
+            }
+            WideKind::Flattened(rows) => finish_flattened(rows, &mut fields, &mut columns),
         }
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).expect("columns match their schema")
+    }
+}
+
+/// Columns by key path, typed by what every row holds: all numbers → float64, all
+/// booleans → boolean, anything else → text (numbers and booleans written as JSON).
+fn finish_flattened(rows: &[Vec<(String, Leaf)>], fields: &mut Vec<Field>, columns: &mut Vec<ArrayRef>) {
+    let mut paths: Vec<&str> = Vec::new();
+    let mut seen = HashSet::new();
+    for row in rows {
+        for (path, _) in row {
+            if seen.insert(path.as_str()) {
+                paths.push(path);
+            }
+        }
+    }
+    paths.sort_unstable();
+    for path in paths {
+        let cells: Vec<Option<&Leaf>> = rows.iter().map(|row| row.iter().find(|(p, _)| p == path).map(|(_, l)| l)).collect();
+        let column = path.replace('.', "_");
+        if cells.iter().flatten().all(|l| matches!(l, Leaf::Number(_))) {
+            let values: Float64Builder = cells.iter().fold(Float64Builder::new(), |mut b, cell| {
+                b.append_option(match cell {
+                    Some(Leaf::Number(n)) => n.as_f64(),
+                    _ => None,
+                });
+                b
+            });
+            let mut values = values;
+            fields.push(Field::new(column, DataType::Float64, true));
+            columns.push(Arc::new(values.finish()));
+        } else if cells.iter().flatten().all(|l| matches!(l, Leaf::Bool(_))) {
+            let mut values = BooleanBuilder::new();
+            for cell in &cells {
+                values.append_option(match cell {
+                    Some(Leaf::Bool(b)) => Some(*b),
+                    _ => None,
+                });
+            }
+            fields.push(Field::new(column, DataType::Boolean, true));
+            columns.push(Arc::new(values.finish()));
+        } else {
+            let mut values = StringBuilder::new();
+            for cell in &cells {
+                values.append_option(cell.map(leaf_text));
+            }
+            fields.push(Field::new(column, DataType::Utf8, true));
+            columns.push(Arc::new(values.finish()));
+        }
+    }
+}
+
+fn leaf_text(leaf: &Leaf) -> String {
+    match leaf {
+        Leaf::Number(n) => n.to_string(),
+        Leaf::Text(t) => t.clone(),
+        Leaf::Bool(b) => b.to_string(),
+        Leaf::Json(j) => j.clone(),
+    }
+}
+
+/// The long layout: one row per observation and measure.
+struct LongTable {
+    common: CommonColumns,
+    measure: Dictionary,
+    value: Float64Builder,
+    unit: Dictionary,
+    canonical_value: Float64Builder,
+    canonical_unit: Dictionary,
+    text: Dictionary,
+    /// Arrival order, so sorting keeps each observation's measures in catalogue order.
+    sequence: UInt64Builder,
+}
+
+impl LongTable {
+    fn new() -> Self {
+        Self {
+            common: CommonColumns::new(),
+            measure: Dictionary::new(),
+            value: Float64Builder::new(),
+            unit: Dictionary::new(),
+            canonical_value: Float64Builder::new(),
+            canonical_unit: Dictionary::new(),
+            text: Dictionary::new(),
+            sequence: UInt64Builder::new(),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        &mut self,
+        record: &Record<'_>,
+        measure: Option<&str>,
+        value: Option<f64>,
+        unit: Option<&str>,
+        canonical: Option<(f64, &str)>,
+        text: Option<&str>,
+    ) {
+        self.common.append(record);
+        self.measure.append_option(measure);
+        self.value.append_option(value);
+        self.unit.append_option(unit);
+        self.canonical_value.append_option(canonical.map(|c| c.0));
+        self.canonical_unit.append_option(canonical.map(|c| c.1));
+        self.text.append_option(text);
+        self.sequence.append_value(self.sequence.len() as u64);
+    }
+
+    fn push_measure(&mut self, record: &Record<'_>, measure: &Measure, value: &MeasureValue<'_>) -> bool {
+        let path = measure.dotted_path();
+        let name = Some(path.as_str());
+        match value {
+            MeasureValue::Missing => return false,
+            MeasureValue::Quantity { value, unit, canonical } => {
+                let canonical = canonical.zip(measure.canonical_unit());
+                self.push(record, name, Some(*value), Some(unit), canonical, None)
+            }
+            MeasureValue::Amount { value, unit } => self.push(record, name, Some(*value), *unit, None, None),
+            MeasureValue::Number(n) => self.push(record, name, Some(*n), None, None, None),
+            MeasureValue::Count(n) => self.push(record, name, Some(*n as f64), None, None, None),
+            MeasureValue::Text(t) => self.push(record, name, None, None, None, Some(t)),
+            MeasureValue::Bool(b) => {
+                self.push(record, name, Some(if *b { 1.0 } else { 0.0 }), None, None, Some(if *b { "true" } else { "false" }))
+            }
+        }
+        true
+    }
+
+    fn push_leaf(&mut self, record: &Record<'_>, path: &str, leaf: &Leaf) {
+        match leaf {
+            Leaf::Number(n) => self.push(record, Some(path), n.as_f64(), None, None, None),
+            Leaf::Bool(b) => {
+                self.push(record, Some(path), Some(if *b { 1.0 } else { 0.0 }), None, None, Some(if *b { "true" } else { "false" }))
+            }
+            Leaf::Text(t) | Leaf::Json(t) => self.push(record, Some(path), None, None, None, Some(t)),
+        }
+    }
+
+    fn finish(mut self) -> RecordBatch {
+        let (mut fields, mut columns) = self.common.finish(false);
+        let mut add = |name: &str, data_type: DataType, array: ArrayRef| {
+            fields.push(Field::new(name, data_type, true));
+            columns.push(array);
+        };
+        add("measure", dictionary_type(), Arc::new(self.measure.finish()));
+        add("value", DataType::Float64, Arc::new(self.value.finish()));
+        add("unit", dictionary_type(), Arc::new(self.unit.finish()));
+        add("canonical_value", DataType::Float64, Arc::new(self.canonical_value.finish()));
+        add("canonical_unit", dictionary_type(), Arc::new(self.canonical_unit.finish()));
+        add("text", dictionary_type(), Arc::new(self.text.finish()));
+        add("sequence", DataType::UInt64, Arc::new(self.sequence.finish()));
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).expect("columns match their schema")
     }
 }
 
@@ -157,193 +549,71 @@ impl ErrorsBuilder {
     }
 }
 
-pub fn utc_timestamp_type() -> DataType {
-    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
-}
-
 /// The finished tables of one fetch.
 #[derive(Debug)]
 pub struct ObservationTables {
-    pub observations: RecordBatch,
+    pub layout: Layout,
+    /// Wide: one table per code (catalogue order, then first appearance). Long: one table,
+    /// with no code.
+    pub tables: Vec<(Option<String>, RecordBatch)>,
     pub errors: RecordBatch,
+    /// Rows received twice and skipped.
     pub duplicates: u64,
+    /// Observations whose OMH uuid another observation also carries (flagged, not merged).
+    pub duplicate_uuids: u64,
+    /// Distinct observations.
+    pub observations: u64,
 }
 
 pub struct ObservationTableBuilder {
-    observation_id: Int64Builder,
-    patient_id: Int64Builder,
-    code: StringDictionaryBuilder<Int32Type>,
-    timestamp: TimestampMicrosecondBuilder,
-    effective_end: TimestampMicrosecondBuilder,
-    last_updated: TimestampMicrosecondBuilder,
-    uuid: StringBuilder,
-    modality: StringDictionaryBuilder<Int32Type>,
-    source_name: StringDictionaryBuilder<Int32Type>,
-    measures: Vec<MeasureColumn>,
+    layout: Layout,
+    wide: Vec<WideTable>,
+    wide_index: HashMap<String, usize>,
+    long: LongTable,
     rows: usize,
     seen_ids: HashSet<i64>,
     duplicates: u64,
+    uuid_counts: HashMap<String, u32>,
     newest_last_updated: Option<i64>,
     /// The same, since [`Self::start_page`]: a snapshot bound is per search, not global.
     page_newest_last_updated: Option<i64>,
     errors: ErrorsBuilder,
     /// Reused base64 output buffer: one allocation for the whole fetch.
     scratch: Vec<u8>,
+    /// Reused for flattening bodies of unknown codes.
+    leaves: Vec<(String, Leaf)>,
 }
 
 impl ObservationTableBuilder {
-    /// `expected_codes` get their measure columns even when no row arrives, so an empty
-    /// result still has the columns a caller will index.
-    pub fn new(expected_codes: &[&str]) -> Self {
-        let timestamp = || TimestampMicrosecondBuilder::new().with_timezone("UTC");
+    /// `expected_codes` get their wide tables even when no row arrives, so an empty result
+    /// still has the columns a caller will index.
+    pub fn new(layout: Layout, expected_codes: &[&str]) -> Self {
         let mut builder = Self {
-            observation_id: Int64Builder::new(),
-            patient_id: Int64Builder::new(),
-            code: StringDictionaryBuilder::new(),
-            timestamp: timestamp(),
-            effective_end: timestamp(),
-            last_updated: timestamp(),
-            uuid: StringBuilder::new(),
-            modality: StringDictionaryBuilder::new(),
-            source_name: StringDictionaryBuilder::new(),
-            measures: Vec::new(),
+            layout,
+            wide: Vec::new(),
+            wide_index: HashMap::new(),
+            long: LongTable::new(),
             rows: 0,
             seen_ids: HashSet::new(),
             duplicates: 0,
+            uuid_counts: HashMap::new(),
             newest_last_updated: None,
             page_newest_last_updated: None,
             errors: ErrorsBuilder::default(),
             scratch: Vec::new(),
+            leaves: Vec::new(),
         };
-        for code in expected_codes {
-            if let Some((rank, spec)) = catalog_entry(code) {
-                builder.ensure_columns(rank, spec);
+        if layout == Layout::Wide {
+            for code in expected_codes {
+                builder.wide_table(code);
             }
         }
         builder
     }
 
+    /// Distinct observations so far.
     pub fn rows(&self) -> usize {
         self.rows
-    }
-
-    fn ensure_columns(&mut self, code_rank: usize, spec: &'static CodeSpec) -> Vec<usize> {
-        spec.measures
-            .iter()
-            .enumerate()
-            .map(|(measure_rank, measure)| {
-                match self.measures.iter().position(|c| std::ptr::eq(c.measure, measure)) {
-                    Some(index) => index,
-                    None => {
-                        self.measures
-                            .push(MeasureColumn::new(measure, (code_rank, measure_rank), self.rows));
-                        self.measures.len() - 1
-                    }
-                }
-            })
-            .collect()
-    }
-
-    pub fn append(&mut self, input: &ObservationInput<'_>) -> Appended {
-        let id = input.observation_id.trim().parse::<i64>().ok();
-        if let Some(id) = id {
-            if !self.seen_ids.insert(id) {
-                self.duplicates += 1;
-                return Appended::Duplicate;
-            }
-        }
-        // Every problem with this record, reported once it is written.
-        let mut problems: Vec<String> = Vec::new();
-        if id.is_none() {
-            problems.push(format!("observation id {:?} is not an integer", input.observation_id));
-        }
-        self.observation_id.append_option(id);
-        self.patient_id.append_option(input.patient_id);
-        if input.patient_id.is_none() {
-            problems.push("the observation names no patient".into());
-        }
-        match input.code {
-            Some(code) => {
-                self.code.append_value(code);
-            }
-            None => {
-                self.code.append_null();
-                problems.push("the observation has no code".into());
-            }
-        }
-        let last_updated = input.last_updated.and_then(|text| match time::parse_date_time(text) {
-            Ok(instant) => Some(instant.utc_micros),
-            Err(reason) => {
-                problems.push(format!("lastUpdated: {reason}"));
-                None
-            }
-        });
-        self.last_updated.append_option(last_updated);
-        if let Some(at) = last_updated {
-            self.newest_last_updated = Some(self.newest_last_updated.map_or(at, |newest| newest.max(at)));
-            self.page_newest_last_updated = Some(self.page_newest_last_updated.map_or(at, |newest| newest.max(at)));
-        }
-
-        let spec = input.code.and_then(catalog_entry);
-        let columns = spec.map(|(rank, spec)| self.ensure_columns(rank, spec)).unwrap_or_default();
-
-        let mut scratch = std::mem::take(&mut self.scratch);
-        let json: Result<&[u8], String> = match input.payload {
-            Payload::Base64(data) => omh::decode_base64(data, &mut scratch).map(|()| scratch.as_slice()),
-            Payload::Json(bytes) => Ok(bytes),
-            Payload::Missing => Err("the observation carries no OMH payload".into()),
-        };
-        let document = json.and_then(omh::parse_document);
-        let (mut start, mut end, mut uuid, mut modality, mut source) = (None, None, None, None, None);
-        match &document {
-            Ok(document) => {
-                let body = document.body.as_ref().expect("parse_document checks the body");
-                uuid = document.header.uuid.as_deref();
-                modality = document.header.modality.as_deref();
-                source = document
-                    .header
-                    .acquisition_provenance
-                    .as_ref()
-                    .and_then(|p| p.source_name.as_deref());
-                match body.get("effective_time_frame") {
-                    Some(frame) => match time::parse_time_frame(frame) {
-                        Ok(frame) => {
-                            start = Some(frame.start);
-                            end = frame.end;
-                        }
-                        Err(reason) => problems.push(format!("effective_time_frame: {reason}")),
-                    },
-                    None => problems.push("the body has no effective_time_frame".into()),
-                }
-                if let Some((_, spec)) = spec {
-                    for (measure, &column) in spec.measures.iter().zip(&columns) {
-                        let value = measure.read(body).unwrap_or_else(|reason| {
-                            problems.push(reason);
-                            MeasureValue::Missing
-                        });
-                        self.measures[column].append(&value);
-                    }
-                }
-            }
-            Err(reason) => problems.push(reason.clone()),
-        }
-        self.timestamp.append_option(start);
-        self.effective_end.append_option(end);
-        self.uuid.append_option(uuid);
-        self.modality.append_option(modality);
-        self.source_name.append_option(source);
-        if !problems.is_empty() {
-            let raw = raw_payload_text(&input.payload, &document.is_ok(), &scratch);
-            self.errors.push(id, input.code, &problems.join("; "), &raw);
-        }
-        drop(document);
-        self.scratch = scratch;
-
-        self.rows += 1;
-        for column in &mut self.measures {
-            column.pad_to(self.rows);
-        }
-        Appended::Row
     }
 
     pub fn error_count(&self) -> usize {
@@ -365,42 +635,202 @@ impl ObservationTableBuilder {
         self.page_newest_last_updated
     }
 
-    pub fn finish(mut self) -> ObservationTables {
-        self.measures.sort_by_key(|c| c.rank);
-        let dictionary = || DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
-        let mut fields = vec![
-            Field::new("observation_id", DataType::Int64, true),
-            Field::new("patient_id", DataType::Int64, true),
-            Field::new("code", dictionary(), true),
-            Field::new("timestamp", utc_timestamp_type(), true),
-            Field::new("effective_end", utc_timestamp_type(), true),
-            Field::new("last_updated", utc_timestamp_type(), true),
-            Field::new("uuid", DataType::Utf8, true),
-            Field::new("modality", dictionary(), true),
-            Field::new("source_name", dictionary(), true),
-        ];
-        let mut columns: Vec<ArrayRef> = vec![
-            Arc::new(self.observation_id.finish()),
-            Arc::new(self.patient_id.finish()),
-            Arc::new(self.code.finish()),
-            Arc::new(self.timestamp.finish()),
-            Arc::new(self.effective_end.finish()),
-            Arc::new(self.last_updated.finish()),
-            Arc::new(self.uuid.finish()),
-            Arc::new(self.modality.finish()),
-            Arc::new(self.source_name.finish()),
-        ];
-        for column in &mut self.measures {
-            fields.push(column.field());
-            columns.push(column.finish());
+    fn wide_table(&mut self, code: &str) -> usize {
+        if let Some(&index) = self.wide_index.get(code) {
+            return index;
         }
-        let schema = Arc::new(Schema::new(fields));
+        self.wide.push(WideTable::new(code));
+        self.wide_index.insert(code.to_string(), self.wide.len() - 1);
+        self.wide.len() - 1
+    }
+
+    pub fn append(&mut self, input: &ObservationInput<'_>) -> Appended {
+        let id = input.observation_id.trim().parse::<i64>().ok();
+        if let Some(id) = id {
+            if !self.seen_ids.insert(id) {
+                self.duplicates += 1;
+                return Appended::Duplicate;
+            }
+        }
+        // Every problem with this record, reported once it is written.
+        let mut problems: Vec<String> = Vec::new();
+        if id.is_none() {
+            problems.push(format!("observation id {:?} is not an integer", input.observation_id));
+        }
+        if input.patient_id.is_none() {
+            problems.push("the observation names no patient".into());
+        }
+        if input.code.is_none() {
+            problems.push("the observation has no code".into());
+        }
+        let last_updated = input.last_updated.and_then(|text| match time::parse_date_time(text) {
+            Ok(instant) => Some(instant.utc_micros),
+            Err(reason) => {
+                problems.push(format!("lastUpdated: {reason}"));
+                None
+            }
+        });
+        if let Some(at) = last_updated {
+            self.newest_last_updated = Some(self.newest_last_updated.map_or(at, |newest| newest.max(at)));
+            self.page_newest_last_updated = Some(self.page_newest_last_updated.map_or(at, |newest| newest.max(at)));
+        }
+
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let json: Result<&[u8], String> = match input.payload {
+            Payload::Base64(data) => omh::decode_base64(data, &mut scratch).map(|()| scratch.as_slice()),
+            Payload::Json(bytes) => Ok(bytes),
+            Payload::Missing => Err("the observation carries no OMH payload".into()),
+        };
+        let document = json.and_then(omh::parse_document);
+        let mut record = Record {
+            id,
+            patient_id: input.patient_id,
+            code: input.code,
+            last_updated,
+            patient_name: input.patient_name,
+            data_source: input.data_source,
+            ..Record::default()
+        };
+        let body = match &document {
+            Ok(document) => {
+                record.uuid = document.header.uuid.as_deref();
+                record.modality = document.header.modality.as_deref();
+                record.source_name =
+                    document.header.acquisition_provenance.as_ref().and_then(|p| p.source_name.as_deref());
+                let body = document.body.as_ref().expect("parse_document checks the body");
+                match body.get("effective_time_frame") {
+                    Some(frame) => match time::parse_time_frame(frame) {
+                        Ok(frame) => {
+                            record.start = Some(frame.start);
+                            record.end = frame.end;
+                            record.offset = frame.offset_seconds;
+                        }
+                        Err(reason) => problems.push(format!("effective_time_frame: {reason}")),
+                    },
+                    None => problems.push("the body has no effective_time_frame".into()),
+                }
+                Some(body)
+            }
+            Err(reason) => {
+                problems.push(reason.clone());
+                None
+            }
+        };
+        if let Some(uuid) = record.uuid {
+            *self.uuid_counts.entry(uuid.to_string()).or_insert(0) += 1;
+        }
+        let spec: Option<&'static CodeSpec> = input.code.and_then(catalog::lookup);
+        match self.layout {
+            Layout::Wide => {
+                // A record without a code still gets a row, in the table of code "".
+                let index = self.wide_table(input.code.unwrap_or(""));
+                let table = &mut self.wide[index];
+                table.common.append(&record);
+                match &mut table.kind {
+                    WideKind::Catalogued(measures) => {
+                        for column in measures.iter_mut() {
+                            let reading = match body {
+                                Some(body) => column.measure.read(body),
+                                None => catalog::Reading { value: MeasureValue::Missing, problem: None },
+                            };
+                            if let Some(problem) = reading.problem {
+                                problems.push(problem);
+                            }
+                            column.append(&reading.value);
+                        }
+                    }
+                    WideKind::Flattened(rows) => {
+                        let mut leaves = Vec::new();
+                        if let Some(body) = body {
+                            flatten(body, "", &mut leaves);
+                        }
+                        rows.push(leaves);
+                    }
+                }
+            }
+            Layout::Long => {
+                let mut pushed = false;
+                match (spec, body) {
+                    (Some(spec), Some(body)) => {
+                        for measure in spec.measures {
+                            let reading = measure.read(body);
+                            if let Some(problem) = reading.problem {
+                                problems.push(problem);
+                            }
+                            pushed |= self.long.push_measure(&record, measure, &reading.value);
+                        }
+                    }
+                    (None, Some(body)) => {
+                        let mut leaves = std::mem::take(&mut self.leaves);
+                        leaves.clear();
+                        flatten(body, "", &mut leaves);
+                        for (path, leaf) in &leaves {
+                            self.long.push_leaf(&record, path, leaf);
+                            pushed = true;
+                        }
+                        self.leaves = leaves;
+                    }
+                    _ => {}
+                }
+                if !pushed {
+                    // No measure could be read: one row still stands for the observation.
+                    self.long.push(&record, None, None, None, None, None);
+                }
+            }
+        }
+        if !problems.is_empty() {
+            let raw = raw_payload_text(&input.payload, document.is_ok(), &scratch);
+            self.errors.push(id, input.code, &problems.join("; "), &raw);
+        }
+        drop(document);
+        self.scratch = scratch;
+        self.rows += 1;
+        Appended::Row
+    }
+
+    pub fn finish(mut self) -> ObservationTables {
+        let duplicate_uuids = self.uuid_counts.values().filter(|&&n| n > 1).map(|&n| u64::from(n)).sum();
+        let tables: Vec<(Option<String>, RecordBatch)> = match self.layout {
+            Layout::Wide => {
+                // Catalogue order first, then codes in order of appearance.
+                let rank = |code: &str| {
+                    catalog::CATALOG.iter().position(|spec| spec.code == code).unwrap_or(usize::MAX)
+                };
+                let mut wide = std::mem::take(&mut self.wide);
+                wide.sort_by_key(|table| rank(&table.code));
+                wide.into_iter()
+                    .map(|table| (Some(table.code.clone()), table.finish()))
+                    .collect()
+            }
+            Layout::Long => vec![(None, self.long.finish())],
+        };
+        let tables = tables
+            .into_iter()
+            .map(|(code, batch)| (code, with_duplicate_uuid_flags(batch, &self.uuid_counts)))
+            .collect();
         ObservationTables {
-            observations: RecordBatch::try_new(schema, columns).expect("columns match their schema"),
+            layout: self.layout,
+            tables,
             errors: self.errors.finish(),
             duplicates: self.duplicates,
+            duplicate_uuids,
+            observations: self.rows as u64,
         }
     }
+}
+
+/// Add `duplicate_uuid`: true where another observation carries the same OMH uuid.
+fn with_duplicate_uuid_flags(batch: RecordBatch, counts: &HashMap<String, u32>) -> RecordBatch {
+    let uuids = batch.column_by_name("uuid").expect("common column").as_string::<i32>();
+    let flags: BooleanArray = (0..uuids.len())
+        .map(|i| Some(uuids.is_valid(i) && counts.get(uuids.value(i)).is_some_and(|&n| n > 1)))
+        .collect();
+    let index = batch.schema().index_of("uuid").expect("common column") + 1;
+    let mut fields: Vec<Field> = batch.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+    let mut columns = batch.columns().to_vec();
+    fields.insert(index, Field::new("duplicate_uuid", DataType::Boolean, false));
+    columns.insert(index, Arc::new(flags));
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).expect("one more column of the same length")
 }
 
 /// Filters applied on our side when a server ignores them (older API generation).
@@ -416,57 +846,70 @@ impl ClientFilter {
     pub fn is_empty(&self) -> bool {
         self.since.is_none() && self.until.is_none() && self.updated_since.is_none() && self.codes.is_empty()
     }
-}
 
-impl ObservationTables {
-    /// Keep rows matching `filter`. A row whose time or code could not be read is kept:
-    /// it is in the errors table, and dropping it would lose it silently.
-    pub fn retain(&mut self, filter: &ClientFilter) {
-        if filter.is_empty() {
-            return;
-        }
-        let batch = &self.observations;
-        let timestamp = batch.column_by_name("timestamp").expect("common column").as_primitive::<TimestampMicrosecondType>();
+    /// Rows to keep. A row whose time or code could not be read is kept: it is in the
+    /// errors table, and dropping it would lose it silently.
+    fn mask(&self, batch: &RecordBatch) -> BooleanArray {
+        let start = batch.column_by_name("effective_start").expect("common column").as_primitive::<TimestampMicrosecondType>();
         let updated = batch.column_by_name("last_updated").expect("common column").as_primitive::<TimestampMicrosecondType>();
         let codes = batch.column_by_name("code").expect("common column").as_dictionary::<Int32Type>();
         let code_values = codes.values().as_string::<i32>();
         let wanted_code: Vec<bool> = (0..code_values.len())
-            .map(|i| filter.codes.is_empty() || filter.codes.iter().any(|c| c == code_values.value(i)))
+            .map(|i| self.codes.is_empty() || self.codes.iter().any(|c| c == code_values.value(i)))
             .collect();
-        let keep: BooleanArray = (0..batch.num_rows())
+        (0..batch.num_rows())
             .map(|row| {
-                let in_time = timestamp.is_null(row) || {
-                    let t = timestamp.value(row);
-                    filter.since.is_none_or(|s| t >= s) && filter.until.is_none_or(|u| t < u)
+                let in_time = start.is_null(row) || {
+                    let t = start.value(row);
+                    self.since.is_none_or(|s| t >= s) && self.until.is_none_or(|u| t < u)
                 };
-                let fresh = updated.is_null(row) || filter.updated_since.is_none_or(|s| updated.value(row) >= s);
+                let fresh = updated.is_null(row) || self.updated_since.is_none_or(|s| updated.value(row) >= s);
                 let code_ok = codes.is_null(row) || wanted_code[codes.keys().value(row) as usize];
                 Some(in_time && fresh && code_ok)
             })
-            .collect();
-        self.observations = filter_record_batch(batch, &keep).expect("a mask of the batch's length");
+            .collect()
+    }
+}
+
+impl ObservationTables {
+    /// Keep rows matching `filter`, in every table.
+    pub fn retain(&mut self, filter: &ClientFilter) {
+        if filter.is_empty() {
+            return;
+        }
+        for (_, batch) in &mut self.tables {
+            *batch = filter_record_batch(batch, &filter.mask(batch)).expect("a mask of the batch's length");
+        }
+        if !filter.codes.is_empty() {
+            self.tables.retain(|(code, _)| code.as_ref().is_none_or(|c| filter.codes.contains(c)));
+        }
     }
 
     /// Newest first (`last_updated`, then id, both descending): the servers' order, made
-    /// deterministic whatever order pages arrived in.
+    /// deterministic whatever order pages arrived in. The long layout keeps each
+    /// observation's measures in catalogue order, then drops its arrival counter.
     pub fn sort_newest_first(&mut self) {
-        let batch = &self.observations;
         let descending = Some(SortOptions { descending: true, nulls_first: false });
-        let columns = [
-            SortColumn { values: batch.column_by_name("last_updated").expect("common column").clone(), options: descending },
-            SortColumn { values: batch.column_by_name("observation_id").expect("common column").clone(), options: descending },
-        ];
-        let order = lexsort_to_indices(&columns, None).expect("sortable columns");
-        self.observations = take_record_batch(batch, &order).expect("indices within the batch");
+        for (_, batch) in &mut self.tables {
+            let mut keys = vec![
+                SortColumn { values: batch.column_by_name("last_updated").expect("common column").clone(), options: descending },
+                SortColumn { values: batch.column_by_name("observation_id").expect("common column").clone(), options: descending },
+            ];
+            if let Some(sequence) = batch.column_by_name("sequence") {
+                keys.push(SortColumn { values: sequence.clone(), options: None });
+            }
+            let order = lexsort_to_indices(&keys, None).expect("sortable columns");
+            let mut sorted = take_record_batch(batch, &order).expect("indices within the batch");
+            if let Ok(index) = sorted.schema().index_of("sequence") {
+                sorted.remove_column(index);
+            }
+            *batch = sorted;
+        }
     }
 }
 
-fn catalog_entry(code: &str) -> Option<(usize, &'static CodeSpec)> {
-    catalog::CATALOG.iter().enumerate().find(|(_, spec)| spec.code == code)
-}
-
 /// The payload as text for the errors table: decoded JSON when it was readable, else as sent.
-fn raw_payload_text(payload: &Payload<'_>, decoded: &bool, scratch: &[u8]) -> String {
+fn raw_payload_text(payload: &Payload<'_>, decoded: bool, scratch: &[u8]) -> String {
     match payload {
         Payload::Base64(data) => match (decoded, std::str::from_utf8(scratch)) {
             (true, Ok(text)) => text.to_string(),
@@ -480,7 +923,7 @@ fn raw_payload_text(payload: &Payload<'_>, decoded: &bool, scratch: &[u8]) -> St
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow_array::types::{Float64Type, Int64Type};
+    use arrow_array::types::{DurationSecondType, Float64Type, Int64Type};
     use base64::Engine as _;
 
     fn b64(text: &str) -> String {
@@ -489,74 +932,120 @@ mod tests {
 
     fn input<'a>(id: &'a str, code: &'a str, data: &'a str) -> ObservationInput<'a> {
         ObservationInput {
-            observation_id: id,
             patient_id: Some(40001),
-            code: Some(code),
             last_updated: Some("2026-11-26T06:47:52.169870Z"),
-            payload: Payload::Base64(data),
+            ..ObservationInput::new(id, Some(code), Payload::Base64(data))
         }
     }
 
     const GLUCOSE: &str = r#"{"header":{"uuid":"u1","modality":"sensed"},"body":{"effective_time_frame":{"date_time":"2024-05-02T08:30:00-07:00"},"blood_glucose":{"value":105,"unit":"mg/dL"},"temporal_relationship_to_meal":"fasting"}}"#;
     const HEART: &str = r#"{"header":{"uuid":"u2"},"body":{"effective_time_frame":{"date_time":"2024-05-02T15:30:00Z"},"heart_rate":{"value":61.5,"unit":"beats/min"}}}"#;
+    const UNKNOWN: &str = r#"{"header":{"uuid":"u3"},"body":{"effective_time_frame":{"date_time":"2024-05-02T15:30:00Z"},"mood":{"score":4,"label":"good"},"tags":["a","b"],"ok":true}}"#;
+
+    fn table<'a>(tables: &'a ObservationTables, code: &str) -> &'a RecordBatch {
+        &tables.tables.iter().find(|(c, _)| c.as_deref() == Some(code)).unwrap().1
+    }
 
     #[test]
-    fn typed_columns_for_mixed_codes_with_nulls_elsewhere() {
-        let mut builder = ObservationTableBuilder::new(&[]);
+    fn wide_tables_per_code_with_typed_columns() {
+        let mut builder = ObservationTableBuilder::new(Layout::Wide, &[]);
         let (g, h) = (b64(GLUCOSE), b64(HEART));
         builder.append(&input("1", "omh:heart-rate:2.0", &h));
         builder.append(&input("2", "omh:blood-glucose:4.0", &g));
         let tables = builder.finish();
-        let batch = &tables.observations;
-        assert_eq!(batch.num_rows(), 2);
         assert_eq!(tables.errors.num_rows(), 0);
-        // catalogue order, not arrival order
-        let names: Vec<_> = batch.schema().fields().iter().map(|f| f.name().clone()).collect();
-        let tail: Vec<_> = names.iter().skip(9).map(String::as_str).collect();
-        assert_eq!(tail, ["glucose_mg_dl", "meal_context", "heart_rate_bpm"]);
-        let glucose = batch.column_by_name("glucose_mg_dl").unwrap().as_primitive::<Float64Type>();
-        assert!(glucose.is_null(0));
-        assert_eq!(glucose.value(1), 105.0);
-        let hr = batch.column_by_name("heart_rate_bpm").unwrap().as_primitive::<Float64Type>();
-        assert_eq!(hr.value(0), 61.5);
-        assert!(hr.is_null(1));
-        let ts = batch.column_by_name("timestamp").unwrap().as_primitive::<TimestampMicrosecondType>();
-        assert_eq!(ts.value(1), 1_714_663_800_000_000);
-        assert_eq!(
-            batch.schema().field_with_name("timestamp").unwrap().data_type(),
-            &utc_timestamp_type()
-        );
+        let codes: Vec<_> = tables.tables.iter().map(|(c, _)| c.clone().unwrap()).collect();
+        assert_eq!(codes, ["omh:blood-glucose:4.0", "omh:heart-rate:2.0"], "catalogue order");
+        let glucose = table(&tables, "omh:blood-glucose:4.0");
+        let names: Vec<_> = glucose.schema().fields().iter().map(|f| f.name().clone()).collect();
+        for name in ["timestamp", "effective_start", "utc_offset", "glucose_mg_dl", "glucose_value", "glucose_unit", "meal_context", "duplicate_uuid"] {
+            assert!(names.contains(&name.to_string()), "{name} in {names:?}");
+        }
+        assert!(!names.contains(&"patient_name".to_string()), "FHIR gives no patient name");
+        assert_eq!(glucose.column_by_name("glucose_mg_dl").unwrap().as_primitive::<Float64Type>().value(0), 105.0);
+        let offset = glucose.column_by_name("utc_offset").unwrap().as_primitive::<DurationSecondType>();
+        assert_eq!(offset.value(0), -7 * 3600);
+        let start = glucose.column_by_name("effective_start").unwrap().as_primitive::<TimestampMicrosecondType>();
+        assert_eq!(start.value(0), 1_714_663_800_000_000);
+        let heart = table(&tables, "omh:heart-rate:2.0");
+        assert_eq!(heart.column_by_name("heart_rate_bpm").unwrap().as_primitive::<Float64Type>().value(0), 61.5);
+        assert!(heart.column_by_name("glucose_mg_dl").is_none());
     }
 
     #[test]
-    fn bad_records_are_kept_and_reported_and_duplicates_skipped() {
-        let mut builder = ObservationTableBuilder::new(&["omh:blood-glucose:4.0"]);
+    fn long_layout_one_row_per_measure_and_unknown_codes_flattened() {
+        let mut builder = ObservationTableBuilder::new(Layout::Long, &[]);
+        let (g, u) = (b64(GLUCOSE), b64(UNKNOWN));
+        builder.append(&input("1", "omh:blood-glucose:4.0", &g));
+        let mut named = input("2", "x:mood:1.0", &u);
+        named.patient_name = Some("Ada Lovelace");
+        builder.append(&named);
+        builder.append(&input("3", "omh:heart-rate:2.0", "%%%"));
+        let mut tables = builder.finish();
+        tables.sort_newest_first();
+        let long = &tables.tables[0].1;
+        let measures: Vec<String> = (0..long.num_rows())
+            .map(|i| {
+                let m = long.column_by_name("measure").unwrap().as_dictionary::<Int32Type>();
+                if m.is_null(i) { "-".into() } else { m.values().as_string::<i32>().value(m.keys().value(i) as usize).to_string() }
+            })
+            .collect();
+        // newest first by id (same lastUpdated); catalogue order within an observation; the
+        // undecodable observation keeps one row; unknown keys sorted by path
+        assert_eq!(measures, ["-", "mood.label", "mood.score", "ok", "tags", "blood_glucose", "temporal_relationship_to_meal"]);
+        let value = long.column_by_name("value").unwrap().as_primitive::<Float64Type>();
+        assert_eq!(value.value(5), 105.0);
+        assert_eq!(value.value(2), 4.0);
+        assert!(long.column_by_name("patient_name").is_some());
+        assert!(long.column_by_name("sequence").is_none());
+        assert_eq!(tables.errors.num_rows(), 1);
+    }
+
+    #[test]
+    fn unknown_codes_in_wide_layout_get_columns_by_key_path() {
+        let mut builder = ObservationTableBuilder::new(Layout::Wide, &[]);
+        let u = b64(UNKNOWN);
+        builder.append(&input("1", "x:mood:1.0", &u));
+        let other = b64(&UNKNOWN.replace(r#""score":4"#, r#""score":"high""#));
+        builder.append(&input("2", "x:mood:1.0", &other));
+        let tables = builder.finish();
+        let mood = table(&tables, "x:mood:1.0");
+        assert_eq!(mood.schema().field_with_name("ok").unwrap().data_type(), &DataType::Boolean);
+        assert_eq!(mood.schema().field_with_name("tags").unwrap().data_type(), &DataType::Utf8);
+        // a number in one row and text in another: text, nothing lost
+        let score = mood.column_by_name("mood_score").unwrap().as_string::<i32>();
+        assert_eq!((score.value(0), score.value(1)), ("4", "high"));
+    }
+
+    #[test]
+    fn bad_records_are_kept_and_reported_duplicates_skipped_and_uuids_flagged() {
+        let mut builder = ObservationTableBuilder::new(Layout::Wide, &["omh:blood-glucose:4.0"]);
         let good = b64(GLUCOSE);
-        let no_unit = b64(r#"{"header":{},"body":{"effective_time_frame":{"date_time":"2024-05-02T15:30:00Z"},"blood_glucose":{"value":5}}}"#);
+        let no_unit = b64(r#"{"header":{"uuid":"u1"},"body":{"effective_time_frame":{"date_time":"2024-05-02T15:30:00Z"},"blood_glucose":{"value":5}}}"#);
         assert_eq!(builder.append(&input("1", "omh:blood-glucose:4.0", &good)), Appended::Row);
         assert_eq!(builder.append(&input("1", "omh:blood-glucose:4.0", &good)), Appended::Duplicate);
         builder.append(&input("2", "omh:blood-glucose:4.0", "%%%not-base64"));
         builder.append(&input("3", "omh:blood-glucose:4.0", &no_unit));
         builder.append(&input("4", "omh:blood-glucose:4.0", &b64("{\"header\":")));
         let tables = builder.finish();
-        assert_eq!(tables.observations.num_rows(), 4);
+        let glucose = table(&tables, "omh:blood-glucose:4.0");
+        assert_eq!(glucose.num_rows(), 4);
         assert_eq!(tables.duplicates, 1);
         let errors = &tables.errors;
-        assert_eq!(errors.num_rows(), 3);
-        let ids = errors.column(0).as_primitive::<Int64Type>();
-        assert_eq!(ids.values().to_vec(), vec![2, 3, 4]);
+        assert_eq!(errors.column(0).as_primitive::<Int64Type>().values().to_vec(), vec![2, 3, 4]);
         let reasons = errors.column(2).as_string::<i32>();
         assert!(reasons.value(0).contains("base64"));
         assert!(reasons.value(1).contains("no unit"));
         assert!(reasons.value(2).contains("not a valid OMH JSON"));
-        // the row with a readable time keeps it
-        let ts = tables.observations.column_by_name("timestamp").unwrap();
-        assert!(ts.is_valid(2) && ts.is_null(1));
+        // observations 1 and 3 share uuid u1: both flagged, neither merged
+        let flags = glucose.column_by_name("duplicate_uuid").unwrap().as_boolean();
+        assert_eq!((0..4).map(|i| flags.value(i)).collect::<Vec<_>>(), vec![true, false, true, false]);
+        assert_eq!(tables.duplicate_uuids, 2);
     }
 
     #[test]
     fn client_side_filters_keep_unreadable_rows_and_sorting_is_newest_first() {
-        let mut builder = ObservationTableBuilder::new(&[]);
+        let mut builder = ObservationTableBuilder::new(Layout::Long, &[]);
         let heart = |t: &str| b64(&HEART.replace("2024-05-02T15:30:00Z", t));
         let (early, late) = (heart("2024-05-01T00:00:00Z"), heart("2024-05-03T00:00:00Z"));
         let mut row = input("1", "omh:heart-rate:2.0", &early);
@@ -572,17 +1061,17 @@ mod tests {
         let since = time::parse_date_time("2024-05-02T00:00:00Z").unwrap().utc_micros;
         tables.retain(&ClientFilter { since: Some(since), codes: vec!["omh:heart-rate:2.0".into()], ..Default::default() });
         tables.sort_newest_first();
-        let ids = tables.observations.column(0).as_primitive::<Int64Type>().values().to_vec();
+        let ids = tables.tables[0].1.column(0).as_primitive::<Int64Type>().values().to_vec();
         // 1 is too early, 4 is another code; 3 has no readable time and is kept
         assert_eq!(ids, vec![3, 2]);
     }
 
     #[test]
-    fn requested_code_columns_exist_without_rows() {
-        let tables = ObservationTableBuilder::new(&["omh:blood-pressure:4.0"]).finish();
-        let schema = tables.observations.schema();
+    fn requested_codes_have_their_columns_without_rows() {
+        let tables = ObservationTableBuilder::new(Layout::Wide, &["omh:blood-pressure:4.0"]).finish();
+        let schema = tables.tables[0].1.schema();
         assert!(schema.field_with_name("systolic_mmhg").is_ok());
         assert!(schema.field_with_name("diastolic_mmhg").is_ok());
-        assert_eq!(tables.observations.num_rows(), 0);
+        assert_eq!(tables.tables[0].1.num_rows(), 0);
     }
 }

@@ -80,3 +80,8 @@ def query_of(record: dict[str, Any]) -> dict[str, list[str]]:
     import urllib.parse
 
     return urllib.parse.parse_qs(record["query"] or "", keep_blank_values=True)
+
+
+def observation_ids(df: "pd.DataFrame") -> list[int]:
+    """Observation ids in row order; in the long layout an observation spans several rows."""
+    return [int(i) for i in df["observation_id"].drop_duplicates()]

@@ -11,7 +11,7 @@ import pytest
 import jhe
 from jhe.testing import FakeExchange
 
-from conftest import MG_DL_PER_MMOL_L, effective_start, http_get, utc
+from conftest import MG_DL_PER_MMOL_L, effective_start, http_get, observation_ids, utc
 
 GLUCOSE = "omh:blood-glucose:4.0"
 BLOOD_PRESSURE = "omh:blood-pressure:4.0"
@@ -123,15 +123,18 @@ def test_heart_rate_for_one_patient(fx: FakeExchange) -> None:
 
 def test_every_code_of_a_study_is_kept(fx: FakeExchange) -> None:
     client = jhe.Client(fx.url, fx.token)
-    df = client.fetch_dataframe(study_id=fx.main_study_id)
+    frames = client.fetch_dataframe(study_id=fx.main_study_id, layout="wide")
     expected = fx.expected_observations(study_id=fx.main_study_id)
-    assert len(df) == len(expected) == server_total(fx, **{"patient._has:Group:member:_id": fx.main_study_id})
-    assert df["code"].nunique() == len({row["code"] for row in expected}) >= 15
-    # typed columns of the three catalogued types sit side by side, null elsewhere
-    glucose_rows = df["code"] == GLUCOSE
-    assert df.loc[glucose_rows, "glucose_mg_dl"].notna().all()
-    assert df.loc[~glucose_rows, "glucose_mg_dl"].isna().all()
-    assert df["timestamp"].notna().all()
+    assert isinstance(frames, dict)
+    total = server_total(fx, **{"patient._has:Group:member:_id": fx.main_study_id})
+    assert sum(len(frame) for frame in frames.values()) == len(expected) == total
+    assert set(frames) == {row["code"] for row in expected}
+    assert len(frames) == 16
+    for code, frame in frames.items():
+        assert (frame["code"] == code).all()
+        assert frame["timestamp"].notna().all()
+        assert frame.attrs["jhe_errors"] == []
+    assert frames[GLUCOSE]["glucose_mg_dl"].notna().all()
 
 
 def test_several_codes_at_once(fx: FakeExchange) -> None:
@@ -139,7 +142,10 @@ def test_several_codes_at_once(fx: FakeExchange) -> None:
     df = client.fetch_dataframe(study_id=fx.main_study_id, code=[BLOOD_PRESSURE, HEART_RATE])
     n_bp = len(fx.expected_observations(study_id=fx.main_study_id, code=BLOOD_PRESSURE))
     n_hr = len(fx.expected_observations(study_id=fx.main_study_id, code=HEART_RATE))
-    assert len(df) == n_bp + n_hr
+    # several codes: the long layout by default, one row per observation and measure
+    assert len(observation_ids(df)) == n_bp + n_hr
+    counts = df["measure"].value_counts()
+    assert (counts["systolic_blood_pressure"], counts["diastolic_blood_pressure"], counts["heart_rate"]) == (n_bp, n_bp, n_hr)
     assert set(df["code"]) == {BLOOD_PRESSURE, HEART_RATE}
 
 

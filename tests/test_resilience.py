@@ -14,6 +14,8 @@ import pytest
 import jhe
 from jhe.testing import FakeExchange
 
+from conftest import observation_ids
+
 GLUCOSE = "omh:blood-glucose:4.0"
 BLOOD_PRESSURE = "omh:blood-pressure:4.0"
 
@@ -31,7 +33,7 @@ def test_a_large_fetch_survives_errors_rate_limits_and_token_expiry(caplog: pyte
         df = client.fetch_dataframe(study_id=fx.main_study_id, api="fhir")
         expected = fx.expected_observations(study_id=fx.main_study_id)
         assert len(expected) >= 100_000
-        assert df["observation_id"].tolist() == [row["id"] for row in expected]
+        assert observation_ids(df) == [row["id"] for row in expected]
         seen = statuses(fx)
         assert seen[503] > 0 and seen[429] > 0, "the faults were really injected"
         token_requests = [r for r in fx.requests() if r["path"] == "/o/token/"]
@@ -100,7 +102,7 @@ def test_client_id_and_secret_from_the_environment(monkeypatch: pytest.MonkeyPat
         monkeypatch.setenv("JHE_CLIENT_SECRET", fx.client_secret)
         client = jhe.Client()
         assert "client_credentials" in repr(client)
-        assert len(client.fetch_dataframe(study_id=fx.main_study_id)) == len(
+        assert len(observation_ids(client.fetch_dataframe(study_id=fx.main_study_id))) == len(
             fx.expected_observations(study_id=fx.main_study_id)
         )
         assert client.profile()["id"] == fx.directory["user_id"]
@@ -188,6 +190,4 @@ def test_gzip_responses_are_decoded() -> None:
             assert response.headers["Content-Encoding"] == "gzip"
             assert gzip.decompress(response.read()).startswith(b"{")
         df = jhe.Client(fx.url, fx.token).fetch_dataframe(study_id=fx.main_study_id)
-        assert df["observation_id"].tolist() == [
-            row["id"] for row in fx.expected_observations(study_id=fx.main_study_id)
-        ]
+        assert observation_ids(df) == [row["id"] for row in fx.expected_observations(study_id=fx.main_study_id)]

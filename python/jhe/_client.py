@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from jhe._jhe import NativeFetchResult
 
 Api = Literal["auto", "fhir", "rest"]
+Layout = Literal["wide", "long"]
 TimeLike = str | _dt.datetime | _dt.date
 
 
@@ -122,6 +123,7 @@ class Client:
         updated_since: TimeLike | None,
         patient_identifier: tuple[str, str] | None,
         organization_id: int | None,
+        layout: Layout,
     ) -> NativeFetchResult:
         return self._native.fetch(
             study_id=study_id,
@@ -133,6 +135,7 @@ class Client:
             until=_time_text("until", until),
             updated_since=_time_text("updated_since", updated_since),
             api=api,
+            layout=layout,
         )
 
     def fetch_dataframe(
@@ -147,8 +150,10 @@ class Client:
         updated_since: TimeLike | None = None,
         patient_identifier: tuple[str, str] | None = None,
         organization_id: int | None = None,
-    ) -> pd.DataFrame:
-        """Fetch observations, every page, into a pandas DataFrame.
+        layout: Layout | None = None,
+        strict: bool = False,
+    ) -> pd.DataFrame | dict[str, pd.DataFrame]:
+        """Fetch observations, every page, into pandas.
 
         Every filter is applied by the server (on older servers that ignore time filters,
         jhe applies them itself, so none is silently dropped).
@@ -164,14 +169,23 @@ class Client:
             updated_since: Stored or changed on the server at or after this.
             patient_identifier: ``(system, value)``, e.g. an MRN.
             organization_id: Patients of this organization.
+            layout: ``"wide"``: one row per observation with the data type's typed columns;
+                for several codes (or none), a dict of DataFrames keyed by code.
+                ``"long"``: one tidy DataFrame for any mix, one row per observation and
+                measure. Default: wide when one code is asked for, otherwise long.
+            strict: Raise :class:`jhe.DecodeError` naming the first record that could not be
+                decoded, instead of keeping it and warning.
 
         Returns:
-            One row per observation, newest first: ``observation_id``, ``patient_id``,
-            ``code``, ``timestamp`` (UTC; the start of an interval), ``effective_end``,
-            ``last_updated``, ``uuid``, ``modality``, ``source_name``, then typed columns per
-            data type, e.g. ``glucose_mg_dl`` and ``meal_context``. Records that could not
-            be decoded are kept and listed in ``df.attrs["jhe_errors"]``, with a
-            :class:`jhe.DecodeWarning`.
+            Newest first. Every layout has ``observation_id``, ``patient_id``, ``code``,
+            ``effective_start``, ``effective_end`` (UTC), ``utc_offset`` (the payload's own
+            offset), ``last_updated``, ``uuid``, ``duplicate_uuid``, ``modality``,
+            ``source_name``, and ``patient_name`` / ``data_source`` where the API gives them.
+            Wide adds ``timestamp`` (the guide's name for ``effective_start``) and the data
+            type's columns, e.g. ``glucose_mg_dl`` and ``meal_context``; long adds
+            ``measure``, ``value``, ``unit``, ``canonical_value``, ``canonical_unit`` and
+            ``text``. Records that could not be decoded are kept and listed in
+            ``df.attrs["jhe_errors"]``, with a :class:`jhe.DecodeWarning`.
 
         Raises:
             jhe.InconsistentResult: the rows received do not match the server's total even
@@ -179,18 +193,24 @@ class Client:
 
         >>> df = client.fetch_dataframe(study_id=30001, code="omh:heart-rate:2.0", since="2025-06-01")  # doctest: +SKIP
         """
+        codes = _codes(code)
+        if layout is None:
+            layout = "wide" if len(codes) == 1 else "long"
         result = self._fetch(
             study_id=study_id,
             patient_id=patient_id,
-            code=code,
+            code=codes,
             api=api,
             since=since,
             until=until,
             updated_since=updated_since,
             patient_identifier=patient_identifier,
             organization_id=organization_id,
+            layout=layout,
         )
-        return _convert.to_pandas(result)
+        # One code in the wide layout is one DataFrame; the key is the code without its system.
+        single = codes[0].rsplit("|", 1)[-1].strip() if layout == "wide" and len(codes) == 1 else None
+        return _convert.to_pandas(result, single_code=single, strict=strict)
 
     # Listing calls: small, so they come back as JSON and become DataFrames or dicts.
 
@@ -234,6 +254,6 @@ def fetch_dataframe(
     patient_id: int | None = None,
     code: str | Sequence[str] | None = None,
     **filters: Any,
-) -> pd.DataFrame:
+) -> pd.DataFrame | dict[str, pd.DataFrame]:
     """:meth:`Client.fetch_dataframe` with a client made from the environment."""
     return Client().fetch_dataframe(study_id=study_id, patient_id=patient_id, code=code, **filters)

@@ -32,30 +32,58 @@ def to_pyarrow(table: ArrowStreamExportable) -> Any:
     return pa.table(table)
 
 
-def to_pandas(result: NativeFetchResult) -> pd.DataFrame:
-    """The observations as a DataFrame; undecodable records listed in ``df.attrs["jhe_errors"]``.
-
-    Timestamps stay timezone-aware (UTC) and enumerations become categoricals.
-    """
-    _require("pandas", "pandas")
-    frame = to_pyarrow(result.observations).to_pandas()
-    errors = to_pyarrow(result.errors).to_pylist()
-    # A list of dicts, not a DataFrame: pandas compares attrs when concatenating, and
+def _with_attrs(frame: pd.DataFrame, errors: list[dict[str, Any]], source: dict[str, Any]) -> pd.DataFrame:
+    # Lists and dicts, not DataFrames: pandas compares attrs when concatenating, and
     # comparing DataFrames there would raise.
     frame.attrs[ERRORS_ATTR] = errors
-    frame.attrs[SOURCE_ATTR] = {
+    frame.attrs[SOURCE_ATTR] = source
+    return frame
+
+
+def to_pandas(
+    result: NativeFetchResult, *, single_code: str | None = None, strict: bool = False
+) -> pd.DataFrame | dict[str, pd.DataFrame]:
+    """The fetched tables as pandas: one DataFrame (long layout, or wide for one code) or a
+    dict of DataFrames keyed by code (wide layout, several codes).
+
+    Timestamps stay timezone-aware (UTC), ``utc_offset`` is a timedelta, enumerations become
+    categoricals. Records that could not be decoded are listed in ``df.attrs["jhe_errors"]``
+    with one :class:`DecodeWarning`, or raise :class:`jhe.DecodeError` with ``strict=True``.
+    """
+    from jhe._jhe import DecodeError
+
+    _require("pandas", "pandas")
+    errors: list[dict[str, Any]] = to_pyarrow(result.errors).to_pylist()
+    if errors and strict:
+        first = errors[0]
+        raise DecodeError(
+            f"observation {first['observation_id']} ({first['code']}) could not be decoded: "
+            f"{first['reason']} ({len(errors)} such records in all)"
+        )
+    source = {
         "api": result.api,
         "generation": result.generation,
         "total": result.total,
+        "observations": result.observations,
         "requests": result.requests,
+        "duplicate_uuids": result.duplicate_uuids,
     }
     if errors:
         first = errors[0]
         warnings.warn(
-            f"{len(errors)} of {len(frame)} observations could not be fully decoded "
+            f"{len(errors)} of {result.observations} observations could not be fully decoded "
             f"(first: observation {first['observation_id']}: {first['reason']}); "
             f'they are kept, with the problems listed in df.attrs["{ERRORS_ATTR}"]',
             DecodeWarning,
             stacklevel=3,
         )
-    return frame
+    frames = {code: to_pyarrow(table).to_pandas() for code, table in result.tables}
+    if result.layout == "long":
+        return _with_attrs(frames[None], errors, source)
+    by_code = {
+        str(code): _with_attrs(frame, [e for e in errors if e["code"] == code], source)
+        for code, frame in frames.items()
+    }
+    if single_code is not None:
+        return by_code[single_code]
+    return by_code

@@ -3,6 +3,7 @@
 //! back as a reason string, so the caller can keep the record and report it.
 
 pub mod catalog;
+pub mod codes;
 pub mod time;
 
 use base64::Engine as _;

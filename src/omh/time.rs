@@ -80,9 +80,20 @@ fn part_of_day_hours(part: &str) -> Result<(u32, u32), String> {
     }
 }
 
-/// Resolve `effective_time_frame`: `{date_time}` or `{time_interval: start+end |
-/// start+duration | end+duration | date+part_of_day}`.
+/// Resolve `effective_time_frame`: `{date_time}`, `{time_interval: start+end |
+/// start+duration | end+duration | date+part_of_day}`, or IEEE food entries' `{full_date}`
+/// (that whole UTC day).
 pub fn parse_time_frame(frame: &Value) -> Result<TimeFrame, String> {
+    if let Some(full_date) = frame.get("full_date") {
+        let text = full_date.as_str().ok_or("full_date is not a string")?;
+        let day = NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| format!("{text:?} is not a YYYY-MM-DD date"))?;
+        let start = day.and_time(NaiveTime::MIN).and_utc().timestamp_micros();
+        return Ok(TimeFrame {
+            start,
+            end: Some(start + 86_400_000_000),
+            offset_seconds: None,
+        });
+    }
     if let Some(date_time) = frame.get("date_time") {
         let instant = parse_date_time(date_time.as_str().ok_or("date_time is not a string")?)?;
         return Ok(TimeFrame {
@@ -172,6 +183,8 @@ mod tests {
         assert_eq!((f.start, f.end), (midnight + 18 * hour, Some(midnight + 24 * hour)));
         assert!(parse_time_frame(&json!({"time_interval": {"start_date_time": "2024-05-02T15:30:00Z"}})).is_err());
         assert!(parse_time_frame(&json!({})).is_err());
+        let day = parse_time_frame(&json!({"full_date": "2024-05-02"})).unwrap();
+        assert_eq!((day.start, day.end), (midnight, Some(midnight + 24 * hour)));
         assert!(parse_time_frame(&json!({"time_interval": {"date": "2024-05-02", "part_of_day": "teatime"}})).is_err());
     }
 }

@@ -10,6 +10,7 @@ use pyo3_arrow::PyTable;
 use crate::config::{ClientConfig, ClientOptions};
 use crate::fetch::{Api, Session, fetch_observations};
 use crate::query::{ObservationQuery, QueryArgs};
+use crate::table::Layout;
 use crate::rest::{list_all, rest_url};
 
 use super::errors::to_py_err;
@@ -20,14 +21,18 @@ pub struct NativeClient {
     session: Arc<Session>,
 }
 
-/// One fetch's result: the observations, the records that could not be decoded, and counts.
+/// One fetch's result: the tables (one per code in the wide layout, one in the long), the
+/// records that could not be decoded, and counts.
 #[pyclass(module = "jhe._jhe", frozen, get_all)]
 pub struct NativeFetchResult {
-    pub observations: Py<PyTable>,
+    pub tables: Vec<(Option<String>, Py<PyTable>)>,
     pub errors: Py<PyTable>,
+    pub layout: &'static str,
     pub total: u64,
+    pub observations: u64,
     pub requests: u64,
     pub duplicates: u64,
+    pub duplicate_uuids: u64,
     pub api: &'static str,
     pub generation: &'static str,
 }
@@ -114,7 +119,7 @@ impl NativeClient {
 
     #[pyo3(signature = (
         *, study_id=None, patient_id=None, organization_id=None, codes=Vec::new(),
-        patient_identifier=None, since=None, until=None, updated_since=None, api="auto"
+        patient_identifier=None, since=None, until=None, updated_since=None, api="auto", layout="long"
     ))]
     #[allow(clippy::too_many_arguments)]
     fn fetch(
@@ -129,7 +134,13 @@ impl NativeClient {
         until: Option<String>,
         updated_since: Option<String>,
         api: &str,
+        layout: &str,
     ) -> PyResult<NativeFetchResult> {
+        let layout = match layout {
+            "wide" => Layout::Wide,
+            "long" => Layout::Long,
+            other => return Err(config_error(py, format!("layout must be \"wide\" or \"long\", got {other:?}"))),
+        };
         let query = ObservationQuery::from_args(QueryArgs {
             study_id,
             patient_id,
@@ -143,7 +154,7 @@ impl NativeClient {
         .map_err(|e| to_py_err(py, e))?;
         let api = Api::parse(api).map_err(|e| to_py_err(py, e))?;
         let session = self.session.clone();
-        let outcome = wait_for(py, async move { fetch_observations(&session, &query, api).await })?
+        let outcome = wait_for(py, async move { fetch_observations(&session, &query, api, layout).await })?
             .map_err(|e| to_py_err(py, e))?;
         let tables = outcome.tables;
         let table = |batch: arrow_array::RecordBatch| -> PyResult<Py<PyTable>> {
@@ -151,11 +162,21 @@ impl NativeClient {
             Py::new(py, PyTable::try_new(vec![batch], schema)?)
         };
         Ok(NativeFetchResult {
-            observations: table(tables.observations)?,
+            tables: tables
+                .tables
+                .into_iter()
+                .map(|(code, batch)| Ok((code, table(batch)?)))
+                .collect::<PyResult<_>>()?,
             errors: table(tables.errors)?,
+            layout: match layout {
+                Layout::Wide => "wide",
+                Layout::Long => "long",
+            },
             total: outcome.total,
+            observations: tables.observations,
             requests: outcome.requests,
             duplicates: tables.duplicates,
+            duplicate_uuids: tables.duplicate_uuids,
             api: outcome.api.name(),
             generation: match outcome.generation {
                 crate::fhir::Generation::Current => "current",

@@ -18,6 +18,7 @@ create_exception!(jhe, ServerError, JHEError, "5xx: the server failed.");
 create_exception!(jhe, TransportError, JHEError, "No HTTP answer: connection refused, reset or timed out.");
 create_exception!(jhe, ProtocolError, JHEError, "The server answered with something the API does not promise.");
 create_exception!(jhe, InconsistentResult, JHEError, "The rows received differ from the total the server announced.");
+create_exception!(jhe, DecodeError, JHEError, "With strict=True: an observation could not be fully decoded.");
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
@@ -31,6 +32,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("TransportError", py.get_type::<TransportError>())?;
     m.add("ProtocolError", py.get_type::<ProtocolError>())?;
     m.add("InconsistentResult", py.get_type::<InconsistentResult>())?;
+    m.add("DecodeError", py.get_type::<DecodeError>())?;
     Ok(())
 }
 

@@ -23,6 +23,7 @@ from jhe._jhe import (
     ServerError,
     TransportError,
     __version__,
+    catalog,
 )
 from jhe._convert import DecodeWarning
 
@@ -41,5 +42,6 @@ __all__ = [
     "ServerError",
     "TransportError",
     "__version__",
+    "catalog",
     "fetch_dataframe",
 ]

@@ -4,6 +4,11 @@ from typing import Any, Protocol
 
 __version__: str
 
+def catalog() -> list[dict[str, Any]]:
+    """The codes jhe decodes into typed columns: for each, its measures with their wide
+    column name, dotted path (the long layout's ``measure``), kind, whether required, allowed
+    units (canonical first) and the stem of the stated ``_value``/``_unit`` columns."""
+
 class ArrowStreamExportable(Protocol):
     """Any object exporting an Arrow C stream (pyarrow, polars, arro3, ...)."""
 

@@ -368,7 +368,7 @@ mod tests {
     use super::*;
 
     fn world() -> World {
-        super::super::world::build(1, 1, 3)
+        super::super::world::build(1, 1, 3, false)
     }
 
     fn with_bearer(token: &str) -> HeaderMap {

@@ -1,9 +1,12 @@
 //! The OMH / IEEE codes the fake Exchange serves: one scope (codeable concept) per code,
-//! in the order of the table in API.md, so scope ids are stable (50001 + index).
+//! in the order of the table in API.md, so scope ids are stable (50001 + index), then
+//! [`Code::AmbientSound`], a code no client catalogue knows (served only with
+//! `unknown_codes`).
 
 pub(crate) use crate::omh::catalog::{IEEE_SYSTEM, OMH_SYSTEM};
 
-/// Every code in API.md's table. `repr(u8)` keeps stored observations small.
+/// Every code in API.md's table, then one it does not list. `repr(u8)` keeps stored
+/// observations small.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(u8)]
 pub(crate) enum Code {
@@ -23,6 +26,9 @@ pub(crate) enum Code {
     SleepDuration,
     SleepStageSummary,
     FoodEntry,
+    /// `omh:ambient-sound:1.0`: not in API.md and not a published OMH schema, so a client's
+    /// catalogue does not know it. Only generated with `FakeConfig::unknown_codes`.
+    AmbientSound,
 }
 
 pub(crate) struct CodeSpec {
@@ -58,7 +64,7 @@ const fn spec(
     }
 }
 
-const SPECS: [CodeSpec; 16] = [
+const SPECS: [CodeSpec; 17] = [
     spec(
         "omh:blood-glucose:4.0",
         "Blood glucose",
@@ -171,13 +177,21 @@ const SPECS: [CodeSpec; 16] = [
         "food-entry",
         "0.1",
     ),
+    spec(
+        "omh:ambient-sound:1.0",
+        "Ambient sound",
+        "omh",
+        "ambient-sound",
+        "1.0",
+    ),
 ];
 
 /// First codeable-concept (scope) id, as on real servers.
 pub(crate) const FIRST_SCOPE_ID: i64 = 50001;
 
 impl Code {
-    pub const ALL: [Code; 16] = [
+    /// API.md's 16 codes, in its table's order.
+    pub const STANDARD: [Code; 16] = [
         Code::BloodGlucose,
         Code::BloodPressure,
         Code::HeartRate,
@@ -195,6 +209,17 @@ impl Code {
         Code::SleepStageSummary,
         Code::FoodEntry,
     ];
+
+    /// Every code the fake can serve: [`Code::STANDARD`] and [`Code::AmbientSound`].
+    pub const ALL: [Code; 17] = {
+        let mut all = [Code::AmbientSound; 17];
+        let mut i = 0;
+        while i < 16 {
+            all[i] = Code::STANDARD[i];
+            i += 1;
+        }
+        all
+    };
 
     pub fn spec(self) -> &'static CodeSpec {
         &SPECS[self as usize]
@@ -224,7 +249,7 @@ pub(crate) fn mask_of(codes: &[Code]) -> u32 {
     codes.iter().fold(0, |m, c| m | c.bit())
 }
 
-pub(crate) const ALL_CODES_MASK: u32 = (1 << 16) - 1;
+pub(crate) const ALL_CODES_MASK: u32 = (1 << 17) - 1;
 
 #[cfg(test)]
 mod tests {
@@ -243,6 +268,11 @@ mod tests {
             assert_eq!(s.system, want, "{}", s.code);
             assert_eq!(s.code, format!("{}:{}:{}", s.namespace, s.name, s.version));
             assert_eq!(Code::from_system_code(s.system, s.code), Some(c));
+            assert_eq!(c.scope_id(), FIRST_SCOPE_ID + c as i64);
         }
+        assert_eq!(Code::ALL.len(), 17);
+        assert_eq!(Code::ALL[16], Code::AmbientSound);
+        assert!(!Code::STANDARD.contains(&Code::AmbientSound));
+        assert_eq!(mask_of(&Code::ALL), ALL_CODES_MASK);
     }
 }

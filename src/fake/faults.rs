@@ -220,7 +220,7 @@ pub(crate) fn insert_observations(state: &AppState, n: u32) -> std::ops::Range<i
         return 0..0;
     }
     let new = (0..n as usize)
-        .map(|k| templates[k % templates.len()])
+        .map(|k| templates[k % templates.len()].clean())
         .collect();
     state.store.append(new)
 }

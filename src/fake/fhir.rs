@@ -10,7 +10,6 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use base64::Engine as _;
 use serde::Serialize;
 
 use super::catalog::Code;
@@ -645,8 +644,7 @@ pub(crate) fn push_observation(out: &mut String, world: &World, id: i64, o: &Obs
     out.push_str(JHE_USER_ID_SYSTEM);
     out.push_str(r#"","value":""#);
     out.push_str(&p.jhe_user_id.to_string());
-    out.push_str(r#""}},"valueAttachment":{"contentType":"application/json","data":""#);
-    let payload = omh::payload_json(world, id, o);
-    base64::engine::general_purpose::STANDARD.encode_string(payload.as_bytes(), out);
-    out.push_str(r#""},"resourceType":"Observation"}"#);
+    out.push_str(r#""}},"valueAttachment":{"contentType":"application/json","data":"#);
+    omh::push_fhir_data(out, world, id, o, false);
+    out.push_str(r#"},"resourceType":"Observation"}"#);
 }

@@ -8,7 +8,7 @@ use rand::{RngExt, SeedableRng};
 use rand_pcg::Pcg64;
 
 use super::catalog::Code;
-use super::omh::{FOODS, WORKOUTS};
+use super::omh::{FOODS, SOUND_ENVIRONMENTS, WORKOUTS};
 use super::store::{Frame, Obs};
 use super::time::{MICROS_PER_SEC, SECS_PER_DAY};
 use super::world::{Patient, World, mix2};
@@ -92,6 +92,8 @@ impl Gen<'_> {
             frame,
             variant,
             has_identifier: false,
+            damage: None,
+            uuid_back: 0,
         });
         true
     }
@@ -136,6 +138,18 @@ pub(crate) fn observations(world: &World) -> Vec<Obs> {
             out: &mut out,
         };
         patient_observations(&mut g);
+        if world.unknown_codes {
+            // Its own stream, so the other codes' data does not change.
+            let mut g = Gen {
+                rng: Pcg64::seed_from_u64(mix2(world.seed ^ 0xA3B1_E175, p.id as u64)),
+                patient: i as u32,
+                p,
+                window_start,
+                anchor: world.anchor,
+                out: &mut out,
+            };
+            ambient_sound(&mut g);
+        }
     }
     // Ids follow upload order; make last_updated strictly increasing so the default
     // order (-last_updated) is total and ids increase with it.
@@ -148,6 +162,33 @@ pub(crate) fn observations(world: &World) -> Vec<Obs> {
         previous = o.last_updated_us;
     }
     out
+}
+
+/// The unknown code: two to four sound-level readings a day, in the patient's waking hours.
+fn ambient_sound(g: &mut Gen) {
+    let offset = g.p.offset.seconds();
+    let first_day = (g.window_start + offset).div_euclid(SECS_PER_DAY) - 1;
+    let last_day = (g.anchor + offset).div_euclid(SECS_PER_DAY);
+    for day in first_day..=last_day {
+        let midnight = day * SECS_PER_DAY - offset;
+        let readings = g.rng.random_range(2..=4);
+        for _ in 0..readings {
+            let when = midnight + g.secs(8 * HOUR, 22 * HOUR);
+            let environment = g.rng.random_range(0..SOUND_ENVIRONMENTS.len());
+            let level = (SOUND_ENVIRONMENTS[environment].2 + g.noise(4.0)).clamp(30.0, 95.0);
+            let uploaded = when + g.secs(MINUTE, HOUR);
+            g.push(
+                Code::AmbientSound,
+                Frame::Instant,
+                when,
+                0,
+                level,
+                0.0,
+                environment as u8,
+                uploaded,
+            );
+        }
+    }
 }
 
 fn patient_observations(g: &mut Gen) {

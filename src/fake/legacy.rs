@@ -20,7 +20,6 @@ use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
-use base64::Engine as _;
 
 use super::catalog::Code;
 use super::faults::ObservationPage;
@@ -313,19 +312,6 @@ fn push_utc_plus(out: &mut String, us: i64) {
     out.push_str("+00:00");
 }
 
-/// Python's `base64.encodebytes` without the final newline: lines of 76 characters. The
-/// newlines are written as the JSON escape `\n`.
-fn push_wrapped_base64(out: &mut String, bytes: &[u8]) {
-    let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
-    for (i, line) in encoded.as_bytes().chunks(76).enumerate() {
-        if i > 0 {
-            out.push_str("\\n");
-        }
-        // Base64 is ASCII.
-        out.push_str(std::str::from_utf8(line).unwrap_or_default());
-    }
-}
-
 /// One v0.0.11 Observation resource, keys in the order that server writes them.
 pub(crate) fn push_fhir_observation(out: &mut String, world: &World, id: i64, o: &Obs) {
     let p = &world.patients[o.patient as usize];
@@ -340,9 +326,9 @@ pub(crate) fn push_fhir_observation(out: &mut String, world: &World, id: i64, o:
     out.push_str(spec.code);
     out.push_str(r#"","system":""#);
     out.push_str(spec.system);
-    out.push_str(r#""}]},"valueAttachment":{"data":""#);
-    push_wrapped_base64(out, omh::payload_json(world, id, o).as_bytes());
-    out.push_str(r#"","contentType":"application/json"}}"#);
+    out.push_str(r#""}]},"valueAttachment":{"data":"#);
+    omh::push_fhir_data(out, world, id, o, true);
+    out.push_str(r#","contentType":"application/json"}}"#);
 }
 
 /// One REST observation row as the user guide documents it (no released server sends
@@ -376,7 +362,7 @@ pub(crate) fn push_guide_observation(out: &mut String, world: &World, id: i64, o
     out.push_str(",\"dataSourceName\":");
     push_str(out, source_name, Style::Compact);
     out.push_str(",\"status\":\"final\",\"valueAttachmentData\":");
-    omh::payload(world, id, o).write(out, Style::Compact);
+    omh::push_rest_data(out, world, id, o);
     // Generated rows are never modified after they are written.
     out.push_str(",\"created\":\"");
     push_utc_micros(out, o.last_updated_us);
@@ -387,6 +373,8 @@ pub(crate) fn push_guide_observation(out: &mut String, world: &World, id: i64, o
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine as _;
+
     use super::*;
 
     #[test]
@@ -427,7 +415,7 @@ mod tests {
 
     #[test]
     fn resources_are_minimal_and_wrapped() {
-        let w = super::super::world::build(2, 1, 0);
+        let w = super::super::world::build(2, 1, 0, false);
         let obs = super::super::generate::observations(&w);
         let o = obs
             .iter()

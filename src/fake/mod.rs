@@ -10,7 +10,8 @@
 //! search returns.
 //!
 //! Layout: `world` (users, organizations, studies, patients), `generate` (observations),
-//! `store` (compact storage, queries, cache), `omh` (payloads), `rest` and `fhir`
+//! `store` (compact storage, queries, cache), `omh` (payloads), `quality` (damaged
+//! payloads and repeated uuids, off by default), `rest` and `fhir`
 //! (endpoints), `legacy` (the v0.0.11 FHIR API and REST rows), `auth` (tokens, `/o/token/`),
 //! `faults` (fault injection and the request log), `http` (Django/DRF behaviours),
 //! `server` (routes).
@@ -24,6 +25,7 @@ mod http;
 mod json;
 mod legacy;
 mod omh;
+mod quality;
 mod rest;
 mod server;
 mod store;
@@ -61,6 +63,19 @@ pub struct FakeConfig {
     pub faults: Faults,
     /// Gzip responses for clients that accept it (off by default: it costs server CPU).
     pub gzip: bool,
+    /// Every Nth generated visible observation (by id; N >= 2; 0 = off) is served with a
+    /// damaged payload, the kinds in rotation (see [`FakeExchange::damaged`]): FHIR data
+    /// that is not base64, base64 of text that is not JSON, a body missing its required
+    /// measure, a unit its schema does not allow, no `effective_time_frame`, a time frame
+    /// whose date-time is `"yesterday"`. The same in every generation and both APIs.
+    pub damaged_every: u32,
+    /// Add `omh:ambient-sound:1.0`, a code no client catalogue knows: requested by the
+    /// main study (scope 50017, consents, data source "Soundscape"), two to four readings
+    /// per patient per day.
+    pub unknown_codes: bool,
+    /// Every Nth generated visible observation (by id; N >= 2; 0 = off) reuses the OMH
+    /// header `uuid` of the visible observation before it, as when a device re-uploads.
+    pub duplicate_uuid_every: u32,
 }
 
 impl Default for FakeConfig {
@@ -72,6 +87,9 @@ impl Default for FakeConfig {
             generation: Generation::Current,
             faults: Faults::default(),
             gzip: false,
+            damaged_every: 0,
+            unknown_codes: false,
+            duplicate_uuid_every: 0,
         }
     }
 }
@@ -209,8 +227,12 @@ pub struct ExpectedObservation {
     pub code: String,
     /// `meta.lastUpdated` / `lastUpdated` exactly as served.
     pub last_updated: String,
-    /// Exactly the JSON the FHIR `valueAttachment.data` base64 encodes.
+    /// Exactly the JSON the FHIR `valueAttachment.data` base64 encodes (the damaged JSON
+    /// for a damaged payload), or the text that is not JSON (`not_json`) or not base64
+    /// (`not_base64`) that it holds.
     pub omh_json: String,
+    /// How the payload is damaged ([`FakeExchange::damaged`]'s kind names), if it is.
+    pub damage: Option<&'static str>,
 }
 
 /// A running fake Exchange. Stops when dropped.
@@ -246,6 +268,16 @@ fn check(config: &FakeConfig) -> Result<(), FakeError> {
             return Err(FakeError::Config(format!(
                 "token_ttl_s = {ttl} (must be positive and at most {} s)",
                 auth::MAX_TTL_S
+            )));
+        }
+    }
+    for (name, every) in [
+        ("damaged_every", config.damaged_every),
+        ("duplicate_uuid_every", config.duplicate_uuid_every),
+    ] {
+        if every == 1 {
+            return Err(FakeError::Config(format!(
+                "{name} = 1 (0 = off, or at least 2)"
             )));
         }
     }
@@ -334,8 +366,19 @@ fn directory(w: &World) -> Directory {
 
 /// Build the world and its observations (CPU-bound; seconds for millions of rows).
 fn build(config: FakeConfig) -> (World, Store) {
-    let w = world::build(config.patients, config.days, config.seed);
-    let observations = generate::observations(&w);
+    let w = world::build(
+        config.patients,
+        config.days,
+        config.seed,
+        config.unknown_codes,
+    );
+    let mut observations = generate::observations(&w);
+    quality::mark(
+        &w,
+        &mut observations,
+        config.damaged_every,
+        config.duplicate_uuid_every,
+    );
     (w, Store::new(observations))
 }
 
@@ -474,7 +517,30 @@ impl FakeExchange {
                     code: o.code.spec().code.to_string(),
                     last_updated: time::utc_micros(o.last_updated_us),
                     omh_json: omh::payload_json(w, id, o),
+                    damage: o.damage.map(quality::Damage::name),
                 }
+            })
+            .collect()
+    }
+
+    /// The damaged observations (`damaged_every`), by id ascending: `(id, kind)`, the kind
+    /// one of `not_base64` (FHIR `valueAttachment.data` is the payload's JSON text,
+    /// unencoded and cut off halfway; REST `omhData` is that text as a JSON string),
+    /// `not_json` (`data` is the base64 of `not json`; REST `omhData` is `"not json"`),
+    /// `missing_measure` (the body lacks its required measure, e.g. `blood_glucose`),
+    /// `bad_unit` (a unit the schema does not allow: `g/L` for glucose, `stone` for
+    /// weight, ...), `no_time_frame` (no `effective_time_frame`) and `bad_date_time`
+    /// (every date and date-time in `effective_time_frame` is `"yesterday"`). The Nth
+    /// damaged observation gets the Nth kind in that order, or the next kind that breaks
+    /// its code's schema (sleep-episode requires no measure; rr-interval and
+    /// physical-activity no time frame; the unknown code has no schema).
+    pub fn damaged(&self) -> Vec<(i64, &'static str)> {
+        let obs = self.state.store.read();
+        obs.iter()
+            .enumerate()
+            .filter_map(|(i, o)| {
+                o.damage
+                    .map(|d| (FIRST_OBSERVATION_ID + i as i64, d.name()))
             })
             .collect()
     }

@@ -3,7 +3,10 @@
 //! on every request.
 
 use super::catalog::Code;
-use super::json::{J, Style, int, obj, round1, round2, unit_value};
+use base64::Engine as _;
+
+use super::json::{J, Style, int, obj, push_str, round1, round2, unit_value};
+use super::quality::{Damage, NOT_JSON, damage_payload};
 use super::store::{Frame, Obs};
 use super::time::{MICROS_PER_SEC, Offset, SECS_PER_DAY, push_date, push_local};
 use super::world::{Patient, World, mix, mix2};
@@ -44,6 +47,14 @@ pub(crate) const FOODS: [(&str, f32, f32); 10] = [
     ("Apple", 0.5, 0.14),
 ];
 pub(crate) const MEALS: [&str; 4] = ["breakfast", "lunch", "dinner", "snack"];
+
+/// Environments of the unknown code's readings: (label, indoor, typical dB, tag).
+pub(crate) const SOUND_ENVIRONMENTS: [(&str, bool, f32, &str); 4] = [
+    ("home", true, 42.0, "quiet"),
+    ("office", true, 55.0, "conversation"),
+    ("street", false, 68.0, "traffic"),
+    ("transit", false, 76.0, "engine"),
+];
 
 const PARTS_OF_DAY: [&str; 4] = ["night", "morning", "afternoon", "evening"];
 
@@ -336,13 +347,29 @@ fn body(world: &World, id: i64, o: &Obs, p: &Patient) -> J {
                 etf,
             ])
         }
+        Code::AmbientSound => {
+            let (label, indoor, _, tag) =
+                SOUND_ENVIRONMENTS[o.variant as usize % SOUND_ENVIRONMENTS.len()];
+            obj(vec![
+                ("sound_level", unit_value("dB", round1(o.value))),
+                (
+                    "environment",
+                    obj(vec![("label", J::S(label)), ("indoor", J::Bool(indoor))]),
+                ),
+                ("tags", J::Arr(vec![J::S(tag), J::S("a-weighted")])),
+                etf,
+            ])
+        }
     }
 }
 
 /// The data source (by id) that reports a code, consistent with [`source_name`].
 pub(crate) fn data_source_id(code: Code) -> i64 {
-    use super::world::{DEXCOM_ID, FOOD_APP_ID, IHEALTH_ID, OURA_ID, SPIROMETER_ID};
+    use super::world::{
+        DEXCOM_ID, FOOD_APP_ID, IHEALTH_ID, OURA_ID, SOUNDSCAPE_ID, SPIROMETER_ID,
+    };
     match code {
+        Code::AmbientSound => SOUNDSCAPE_ID,
         Code::BloodGlucose => DEXCOM_ID,
         Code::BloodPressure | Code::BodyTemperature | Code::BodyWeight => IHEALTH_ID,
         Code::ForcedVitalCapacity | Code::ForcedExpiratoryVolume1Second => SPIROMETER_ID,
@@ -357,6 +384,7 @@ fn source_name(code: Code) -> &'static str {
         Code::BloodPressure | Code::BodyTemperature | Code::BodyWeight => "iHealth",
         Code::ForcedVitalCapacity | Code::ForcedExpiratoryVolume1Second => "SpiroHome",
         Code::FoodEntry => "Food Diary",
+        Code::AmbientSound => "Soundscape Noise Monitor",
         _ => "Oura Ring Gen3",
     }
 }
@@ -370,7 +398,7 @@ fn header(world: &World, id: i64, o: &Obs, p: &Patient) -> J {
     let lag = 1 + (mix2(world.seed ^ 0xC4EA7E, id as u64) % 30) as i64;
     let created = o.last_updated_us.div_euclid(MICROS_PER_SEC) - lag;
     let mut e = vec![
-        ("uuid", J::Str(uuid(world.seed, id))),
+        ("uuid", J::Str(uuid(world.seed, id - o.uuid_back as i64))),
         (
             "modality",
             J::S(if self_reported {
@@ -422,7 +450,80 @@ pub(crate) fn payload(world: &World, id: i64, o: &Obs) -> J {
     ])
 }
 
-/// The OMH JSON exactly as the FHIR `valueAttachment.data` base64 encodes it.
+/// The payload as served: JSON (damaged or not), or text that is not JSON.
+pub(crate) enum Served {
+    Json(J),
+    /// [`Damage::NotBase64`] (FHIR serves it unencoded) or [`Damage::NotJson`].
+    Text(String),
+}
+
+/// The payload with the observation's damage, if any.
+pub(crate) fn served(world: &World, id: i64, o: &Obs) -> Served {
+    let mut p = payload(world, id, o);
+    match o.damage {
+        None => Served::Json(p),
+        Some(Damage::NotJson) => Served::Text(NOT_JSON.to_string()),
+        Some(Damage::NotBase64) => {
+            // The JSON text cut off halfway (ASCII: non-ASCII is escaped).
+            let mut text = p.to_string(Style::Python);
+            let mut cut = text.len() / 2;
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            text.truncate(cut);
+            Served::Text(text)
+        }
+        Some(d) => {
+            damage_payload(&mut p, o.code, d);
+            Served::Json(p)
+        }
+    }
+}
+
+/// The text FHIR `valueAttachment.data` holds, and whether it is base64-encoded there:
+/// the OMH JSON (`json.dumps` style) encoded, or a damaged payload's text.
+pub(crate) fn fhir_text(world: &World, id: i64, o: &Obs) -> (String, bool) {
+    match served(world, id, o) {
+        Served::Json(j) => (j.to_string(Style::Python), true),
+        Served::Text(t) => (t, o.damage != Some(Damage::NotBase64)),
+    }
+}
+
+/// The OMH JSON exactly as the FHIR `valueAttachment.data` base64 encodes it (or, for a
+/// damaged payload, the text it holds).
 pub(crate) fn payload_json(world: &World, id: i64, o: &Obs) -> String {
-    payload(world, id, o).to_string(Style::Python)
+    fhir_text(world, id, o).0
+}
+
+/// `valueAttachment.data` as a JSON string: standard base64 (wrapped every 76
+/// characters with `\n` for v0.0.11), or the unencoded text of a [`Damage::NotBase64`].
+pub(crate) fn push_fhir_data(out: &mut String, world: &World, id: i64, o: &Obs, wrap: bool) {
+    let (text, encode) = fhir_text(world, id, o);
+    if !encode {
+        push_str(out, &text, Style::Compact);
+        return;
+    }
+    out.push('"');
+    if wrap {
+        let encoded = base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
+        for (i, line) in encoded.as_bytes().chunks(76).enumerate() {
+            if i > 0 {
+                out.push_str("\\n");
+            }
+            // Base64 is ASCII.
+            out.push_str(std::str::from_utf8(line).unwrap_or_default());
+        }
+    } else {
+        base64::engine::general_purpose::STANDARD.encode_string(text.as_bytes(), out);
+    }
+    out.push('"');
+}
+
+/// REST `omhData` / `valueAttachmentData`: the payload object, or a damaged payload's
+/// text as a JSON string.
+pub(crate) fn push_rest_data(out: &mut String, world: &World, id: i64, o: &Obs) {
+    match served(world, id, o) {
+        Served::Json(j) => j.write(out, Style::Compact),
+        Served::Text(t) => push_str(out, &t, Style::Compact),
+    }
 }

@@ -531,7 +531,7 @@ fn push_row(out: &mut String, world: &World, id: i64, o: &Obs, legacy: bool) {
     out.push_str("\",\"lastUpdated\":\"");
     super::time::push_utc_micros(out, o.last_updated_us);
     out.push_str(if legacy { "\",\"valueAttachmentData\":" } else { "\",\"omhData\":" });
-    omh::payload(world, id, o).write(out, Style::Compact);
+    omh::push_rest_data(out, world, id, o);
     out.push('}');
 }
 

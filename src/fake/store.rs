@@ -1,6 +1,6 @@
 //! Compact observation storage, filtered and sorted queries, and a cache of query results.
 //!
-//! Observations are numbers and small enums (about 40 bytes each); JSON and base64 are
+//! Observations are numbers and small enums (40 bytes each); JSON and base64 are
 //! rendered per request from them. Ids are `FIRST_OBSERVATION_ID + index` and both ids
 //! and `last_updated` strictly increase with the index, so "newest first" is reverse index
 //! order and an appended observation simply goes at the end.
@@ -9,6 +9,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, RwLock};
 
 use super::catalog::Code;
+use super::quality::Damage;
 use super::time::{MICROS_PER_DAY, MICROS_PER_SEC};
 use super::world::{FIRST_OBSERVATION_ID, World};
 
@@ -47,9 +48,25 @@ pub(crate) struct Obs {
     pub variant: u8,
     /// Whether the FHIR resource carries an `identifier`.
     pub has_identifier: bool,
+    /// How the payload is damaged (`FakeConfig::damaged_every`); `None` for most.
+    pub damage: Option<Damage>,
+    /// 0, or how many rows back the observation whose OMH header uuid this one reuses is
+    /// (`FakeConfig::duplicate_uuid_every`).
+    pub uuid_back: u16,
 }
 
+// Millions of them are kept in memory.
+const _: () = assert!(std::mem::size_of::<Obs>() == 40);
+
 impl Obs {
+    /// A plain observation: no damage, its own uuid.
+    pub fn clean(self) -> Obs {
+        Obs {
+            damage: None,
+            uuid_back: 0,
+            ..self
+        }
+    }
     pub fn start_us(&self) -> i64 {
         self.start * MICROS_PER_SEC
     }

@@ -23,6 +23,8 @@ pub(crate) const OURA_ID: i64 = 70002;
 pub(crate) const IHEALTH_ID: i64 = 70003;
 pub(crate) const SPIROMETER_ID: i64 = 70004;
 pub(crate) const FOOD_APP_ID: i64 = 70005;
+/// Reports [`Code::AmbientSound`]; exists only with `unknown_codes`.
+pub(crate) const SOUNDSCAPE_ID: i64 = 70006;
 
 /// Hidden patients: enrolled only in the hidden study, in the organization the user is
 /// not a member of. Their observations must never be served.
@@ -125,6 +127,9 @@ impl Patient {
 
 pub(crate) struct World {
     pub seed: u64,
+    /// Whether [`Code::AmbientSound`] is generated, requested by the main study and
+    /// reported by its data source.
+    pub unknown_codes: bool,
     pub anchor: i64,
     pub days: u32,
     pub token: String,
@@ -211,8 +216,10 @@ const FAMILY: [&str; 24] = [
 /// Home offsets (minutes); `None` is UTC written as `Z`.
 const OFFSETS: [Option<i32>; 6] = [Some(-420), Some(-300), None, Some(0), Some(60), Some(330)];
 
-/// The organizations, studies and data sources are fixed; patients vary with the seed.
-pub(crate) fn build(patients: u32, days: u32, seed: u64) -> World {
+/// The organizations, studies and data sources are fixed (but for `unknown_codes`, which
+/// adds [`Code::AmbientSound`] to the main study and its data source); patients vary with
+/// the seed.
+pub(crate) fn build(patients: u32, days: u32, seed: u64, unknown_codes: bool) -> World {
     let mut rng = Pcg64::seed_from_u64(mix2(seed, 0x5EED_0001));
     let token: String = (0..30)
         .map(|_| {
@@ -250,7 +257,7 @@ pub(crate) fn build(patients: u32, days: u32, seed: u64) -> World {
             part_of: None,
         },
     ];
-    let data_sources = vec![
+    let mut data_sources = vec![
         DataSource {
             id: DEXCOM_ID,
             name: "Dexcom",
@@ -300,7 +307,18 @@ pub(crate) fn build(patients: u32, days: u32, seed: u64) -> World {
             codes: vec![Code::FoodEntry],
         },
     ];
-    let all = Code::ALL.to_vec();
+    let mut all = Code::STANDARD.to_vec();
+    let mut main_sources = vec![DEXCOM_ID, OURA_ID, IHEALTH_ID, SPIROMETER_ID, FOOD_APP_ID];
+    if unknown_codes {
+        all.push(Code::AmbientSound);
+        main_sources.push(SOUNDSCAPE_ID);
+        data_sources.push(DataSource {
+            id: SOUNDSCAPE_ID,
+            name: "Soundscape",
+            kind: "personal_device",
+            codes: vec![Code::AmbientSound],
+        });
+    }
     let bp = vec![Code::BloodPressure, Code::HeartRate];
     let sleep = vec![
         Code::HeartRate,
@@ -317,7 +335,7 @@ pub(crate) fn build(patients: u32, days: u32, seed: u64) -> World {
             organization_id: INSTITUTE_ID,
             code_mask: mask_of(&all),
             codes: all,
-            data_source_ids: vec![DEXCOM_ID, OURA_ID, IHEALTH_ID, SPIROMETER_ID, FOOD_APP_ID],
+            data_source_ids: main_sources,
         },
         Study {
             id: BP_STUDY_ID,
@@ -438,6 +456,7 @@ pub(crate) fn build(patients: u32, days: u32, seed: u64) -> World {
     }
     World {
         seed,
+        unknown_codes,
         anchor,
         days,
         token,

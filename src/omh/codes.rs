@@ -11,7 +11,7 @@
 use super::catalog::{CodeSpec, Measure, MeasureKind, UnitConversion, affine, unit};
 
 /// mg/dL per mmol/L of glucose (molar mass 180.156 g/mol).
-const GLUCOSE_MG_DL_PER_MMOL_L: f64 = 18.0;
+const GLUCOSE_MG_DL_PER_MMOL_L: f64 = 18.0156;
 
 // Units: the canonical unit first (factor 1), then every other unit the schema allows, in
 // the schema's order, with its exact factor to the canonical unit.

@@ -66,7 +66,13 @@ pub fn parse_duration(value: &Value) -> Result<i64, String> {
         "yr" => 31_556_952.0, // 365.2425 days
         other => return Err(format!("unknown duration unit {other:?}")),
     };
-    Ok((amount * seconds_per_unit * MICROS_PER_SECOND).round() as i64)
+    let micros = (amount * seconds_per_unit * MICROS_PER_SECOND).round();
+    // Beyond about ±290,000 years nothing is a real observation, and the arithmetic below
+    // must not overflow.
+    if !micros.is_finite() || micros.abs() >= 9.0e18 {
+        return Err(format!("duration {value} is out of range"));
+    }
+    Ok(micros as i64)
 }
 
 /// `part_of_day` hours as the Exchange documents them.
@@ -117,8 +123,14 @@ pub fn parse_time_frame(frame: &Value) -> Result<TimeFrame, String> {
     let duration = interval.get("duration").map(parse_duration).transpose()?;
     let (start_us, end_us, offset) = match (start, end, duration) {
         (Some(s), Some(e), _) => (s.utc_micros, e.utc_micros, s.offset_seconds),
-        (Some(s), None, Some(d)) => (s.utc_micros, s.utc_micros + d, s.offset_seconds),
-        (None, Some(e), Some(d)) => (e.utc_micros - d, e.utc_micros, e.offset_seconds),
+        (Some(s), None, Some(d)) => {
+            let end = s.utc_micros.checked_add(d).ok_or("start_date_time + duration is out of range")?;
+            (s.utc_micros, end, s.offset_seconds)
+        }
+        (None, Some(e), Some(d)) => {
+            let start = e.utc_micros.checked_sub(d).ok_or("end_date_time - duration is out of range")?;
+            (start, e.utc_micros, e.offset_seconds)
+        }
         (None, None, _) => {
             let date = interval.get("date").and_then(Value::as_str);
             let part = interval.get("part_of_day").and_then(Value::as_str);
@@ -183,6 +195,8 @@ mod tests {
         assert_eq!((f.start, f.end), (midnight + 18 * hour, Some(midnight + 24 * hour)));
         assert!(parse_time_frame(&json!({"time_interval": {"start_date_time": "2024-05-02T15:30:00Z"}})).is_err());
         assert!(parse_time_frame(&json!({})).is_err());
+        let huge = json!({"time_interval": {"start_date_time": "2024-05-02T15:30:00Z", "duration": {"value": -1e300, "unit": "yr"}}});
+        assert!(parse_time_frame(&huge).unwrap_err().contains("out of range"));
         let day = parse_time_frame(&json!({"full_date": "2024-05-02"})).unwrap();
         assert_eq!((day.start, day.end), (midnight, Some(midnight + 24 * hour)));
         assert!(parse_time_frame(&json!({"time_interval": {"date": "2024-05-02", "part_of_day": "teatime"}})).is_err());

@@ -61,6 +61,17 @@ fn rate(name: &str, value: f64) -> PyResult<f64> {
     }
 }
 
+/// 0 (off) or an N >= 2.
+fn every(name: &str, value: i64) -> PyResult<u32> {
+    match u32::try_from(value) {
+        Ok(n) if n != 1 => Ok(n),
+        _ => Err(PyValueError::new_err(format!(
+            "{name} must be 0 (off) or an integer from 2 to {}, got {value}",
+            u32::MAX
+        ))),
+    }
+}
+
 #[pymethods]
 impl NativeFakeExchange {
     #[new]
@@ -79,6 +90,9 @@ impl NativeFakeExchange {
         drop_connection_rate=0.0,
         insert_during_fetch=0,
         gzip=false,
+        damaged_every=0,
+        unknown_codes=false,
+        duplicate_uuid_every=0,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -96,6 +110,9 @@ impl NativeFakeExchange {
         drop_connection_rate: f64,
         insert_during_fetch: i64,
         gzip: bool,
+        damaged_every: i64,
+        unknown_codes: bool,
+        duplicate_uuid_every: i64,
     ) -> PyResult<Self> {
         let generation = match legacy {
             None => Generation::Current,
@@ -132,6 +149,9 @@ impl NativeFakeExchange {
             generation,
             faults,
             gzip,
+            damaged_every: every("damaged_every", damaged_every)?,
+            unknown_codes,
+            duplicate_uuid_every: every("duplicate_uuid_every", duplicate_uuid_every)?,
         };
         let server =
             wait_for(py, FakeExchange::start(config))?.map_err(|e| PyValueError::new_err(e.to_string()))?;
@@ -221,9 +241,15 @@ impl NativeFakeExchange {
                 dict.set_item("code", row.code)?;
                 dict.set_item("last_updated", row.last_updated)?;
                 dict.set_item("omh_json", row.omh_json)?;
+                dict.set_item("damage", row.damage)?;
                 Ok(dict)
             })
             .collect()
+    }
+
+    /// The damaged observations (`damaged_every`), by id: `(id, kind)` tuples.
+    fn damaged(&self) -> PyResult<Vec<(i64, &'static str)>> {
+        self.with_server(|server| server.damaged())
     }
 
     /// Every request served so far, in completion order: dicts with `method`, `path`,

@@ -1,5 +1,6 @@
 //! The pyo3 layer: argument conversion, the shared runtime, exceptions. No logic lives here.
 
+mod catalog;
 mod client;
 mod errors;
 mod fake;
@@ -22,6 +23,7 @@ fn jhe_extension(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<client::NativeClient>()?;
     m.add_class::<client::NativeFetchResult>()?;
     m.add_class::<fake::NativeFakeExchange>()?;
+    m.add_function(wrap_pyfunction!(catalog::catalog, m)?)?;
     errors::register(m)?;
     Ok(())
 }

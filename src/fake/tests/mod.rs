@@ -4,6 +4,7 @@
 mod contract;
 mod faults;
 mod legacy;
+mod quality;
 mod reference;
 mod scale;
 mod schemas;

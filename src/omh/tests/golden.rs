@@ -103,7 +103,7 @@ fn real_payloads() {
         "omh:heart-rate:2.0",
         &[
             ("heart_rate_bpm", q(61.3, "beats/min", 61.3)),
-
+            ("heart_rate_statistic", Text("average")),
             ("heart_rate_sleep_context", Text("during sleep")),
         ],
     );

@@ -1,0 +1,45 @@
+//! `jhe._jhe.catalog()`: the codes jhe decodes into typed columns, and how.
+
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use crate::omh::catalog::{CATALOG, MeasureKind};
+
+/// One dict per code: `code`, and `measures`, each with `column` (the wide layout's column
+/// name), `path` (dotted, the long layout's `measure`), `kind`, `required`, `units` (allowed
+/// units, the canonical one first) and `stated` (the stem of the `_value`/`_unit` columns).
+#[pyfunction]
+pub fn catalog(py: Python<'_>) -> PyResult<Vec<Bound<'_, PyDict>>> {
+    CATALOG
+        .iter()
+        .map(|spec| {
+            let measures = spec
+                .measures
+                .iter()
+                .map(|measure| {
+                    let entry = PyDict::new(py);
+                    entry.set_item("column", measure.column)?;
+                    entry.set_item("path", measure.dotted_path())?;
+                    entry.set_item("required", measure.required)?;
+                    let (kind, units, stated): (&str, Vec<&str>, Option<&str>) = match &measure.kind {
+                        MeasureKind::Quantity { units, stated } => ("quantity", units.iter().map(|u| u.unit).collect(), *stated),
+                        MeasureKind::Amount => ("amount", vec![], None),
+                        MeasureKind::Number => ("number", vec![], None),
+                        MeasureKind::Count { unit } => ("count", unit.iter().copied().collect(), None),
+                        MeasureKind::Category => ("category", vec![], None),
+                        MeasureKind::Text => ("text", vec![], None),
+                        MeasureKind::Boolean => ("boolean", vec![], None),
+                    };
+                    entry.set_item("kind", kind)?;
+                    entry.set_item("units", units)?;
+                    entry.set_item("stated", stated)?;
+                    Ok(entry)
+                })
+                .collect::<PyResult<Vec<_>>>()?;
+            let dict = PyDict::new(py);
+            dict.set_item("code", spec.code)?;
+            dict.set_item("measures", measures)?;
+            Ok(dict)
+        })
+        .collect()
+}

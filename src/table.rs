@@ -476,7 +476,13 @@ impl LongTable {
             }
             MeasureValue::Amount { value, unit } => self.push(record, name, Some(*value), *unit, None, None),
             MeasureValue::Number(n) => self.push(record, name, Some(*n), None, None, None),
-            MeasureValue::Count(n) => self.push(record, name, Some(*n as f64), None, None, None),
+            MeasureValue::Count(n) => {
+                let unit = match measure.kind {
+                    MeasureKind::Count { unit } => unit,
+                    _ => None,
+                };
+                self.push(record, name, Some(*n as f64), unit, None, None)
+            }
             MeasureValue::Text(t) => self.push(record, name, None, None, None, Some(t)),
             MeasureValue::Bool(b) => {
                 self.push(record, name, Some(if *b { 1.0 } else { 0.0 }), None, None, Some(if *b { "true" } else { "false" }))

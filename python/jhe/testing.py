@@ -6,8 +6,10 @@
 
 The server is written in Rust and runs in this process on 127.0.0.1 with a free port. Its
 data is generated from ``seed``: the same arguments always give the same data. It can
-speak the older API generation (``legacy=True``) and inject faults (errors, rate limits,
-expiring tokens, dropped connections, rows written during a fetch) for resilience tests.
+speak the older API generation (``legacy=True``), inject faults (errors, rate limits,
+expiring tokens, dropped connections, rows written during a fetch) for resilience tests, and
+serve data-quality problems (damaged payloads, a code no catalogue knows, repeated uuids) for
+tests that nothing is lost.
 """
 
 from __future__ import annotations
@@ -58,6 +60,28 @@ class FakeExchange:
             change and rows shift between pages.
         gzip: Compress responses for clients that accept gzip (off by default: it costs
             the server's CPU, which benchmarks share with the client).
+        damaged_every: Every Nth generated visible observation (in id order; N >= 2, 0: off)
+            is served damaged, the same in every generation and both APIs, the kinds in
+            rotation (see ``damaged()``): ``"not_base64"`` (FHIR ``valueAttachment.data`` is
+            the payload's JSON text unencoded and cut off halfway; REST ``omhData`` is that
+            text as a JSON string), ``"not_json"`` (``data`` is the base64 of ``not json``;
+            REST ``omhData`` is ``"not json"``), ``"missing_measure"`` (the body lacks its
+            required measure, e.g. ``blood_glucose``), ``"bad_unit"`` (a unit the schema does
+            not allow, e.g. ``g/L`` for glucose, ``stone`` for weight), ``"no_time_frame"``
+            (no ``effective_time_frame``) and ``"bad_date_time"`` (every date-time in
+            ``effective_time_frame`` is ``"yesterday"``). A kind that cannot break an
+            observation's code (sleep-episode requires no measure, rr-interval and
+            physical-activity no time frame, the unknown code has no schema) is skipped for
+            the next one.
+        unknown_codes: Add ``omh:ambient-sound:1.0``, a code no client catalogue knows: the
+            main study requests it (scope 50017, consents, data source ``"Soundscape"``) and
+            each patient has two to four readings a day, with bodies like ``{"sound_level":
+            {"unit": "dB", "value": 55.2}, "environment": {"label": "office", "indoor":
+            true}, "tags": ["conversation", "a-weighted"], "effective_time_frame":
+            {"date_time": ...}}``.
+        duplicate_uuid_every: Every Nth generated visible observation (in id order; N >= 2,
+            0: off) reuses the OMH header ``uuid`` of the visible observation before it, as
+            when a device uploads a reading twice.
 
     Attributes:
         url: The server's address, e.g. ``http://127.0.0.1:53211``.
@@ -70,7 +94,8 @@ class FakeExchange:
     refresh token; the previous access token is revoked).
 
     Raises:
-        ValueError: an argument is out of range (naming it), e.g. ``error_rate=1.5``.
+        ValueError: an argument is out of range (naming it), e.g. ``error_rate=1.5`` or
+            ``damaged_every=1``.
     """
 
     def __init__(
@@ -89,6 +114,9 @@ class FakeExchange:
         drop_connection_rate: float = 0.0,
         insert_during_fetch: int = 0,
         gzip: bool = False,
+        damaged_every: int = 0,
+        unknown_codes: bool = False,
+        duplicate_uuid_every: int = 0,
     ) -> None:
         self._native = NativeFakeExchange(
             patients=patients,
@@ -104,6 +132,9 @@ class FakeExchange:
             drop_connection_rate=drop_connection_rate,
             insert_during_fetch=insert_during_fetch,
             gzip=gzip,
+            damaged_every=damaged_every,
+            unknown_codes=unknown_codes,
+            duplicate_uuid_every=duplicate_uuid_every,
         )
         self.url: str = self._native.url
         self.token: str = self._native.token
@@ -157,13 +188,27 @@ class FakeExchange:
         code: str | None = None,
     ) -> list[dict[str, Any]]:
         """The generator's ground truth for an Observation search with these filters, newest
-        first: dicts with ``id``, ``patient_id``, ``code``, ``last_updated`` and ``omh`` (the
-        payload as a dict). Reads the data as it is now (rows added by
+        first: dicts with ``id``, ``patient_id``, ``code``, ``last_updated``, ``omh`` (the
+        payload as served, as a dict; ``None`` when it is not JSON), ``damage`` (``None``, or
+        the kind of damage, see ``damaged()``) and ``omh_text`` (``None``, or for
+        ``"not_base64"`` and ``"not_json"`` the text FHIR ``valueAttachment.data`` holds,
+        unencoded or base64-encoded). Reads the data as it is now (rows added by
         ``insert_during_fetch`` included); sends no request and meets no fault."""
         rows = self._native.expected_observations(study_id, patient_id, code)
         for row in rows:
-            row["omh"] = json.loads(row.pop("omh_json"))
+            text = row.pop("omh_json")
+            if row["damage"] in ("not_base64", "not_json"):
+                row["omh"], row["omh_text"] = None, text
+            else:
+                row["omh"], row["omh_text"] = json.loads(text), None
         return rows
+
+    def damaged(self) -> list[tuple[int, str]]:
+        """The observations served damaged (``damaged_every``), by id ascending: ``(id, kind)``
+        tuples, the kind one of ``"not_base64"``, ``"not_json"``, ``"missing_measure"``,
+        ``"bad_unit"``, ``"no_time_frame"``, ``"bad_date_time"`` (see the class docstring).
+        Empty when ``damaged_every`` is 0."""
+        return self._native.damaged()
 
     def requests(self) -> list[dict[str, Any]]:
         """Every request served so far, in the order they completed: dicts with ``method``,

@@ -365,9 +365,7 @@ fn body(world: &World, id: i64, o: &Obs, p: &Patient) -> J {
 
 /// The data source (by id) that reports a code, consistent with [`source_name`].
 pub(crate) fn data_source_id(code: Code) -> i64 {
-    use super::world::{
-        DEXCOM_ID, FOOD_APP_ID, IHEALTH_ID, OURA_ID, SOUNDSCAPE_ID, SPIROMETER_ID,
-    };
+    use super::world::{DEXCOM_ID, FOOD_APP_ID, IHEALTH_ID, OURA_ID, SOUNDSCAPE_ID, SPIROMETER_ID};
     match code {
         Code::AmbientSound => SOUNDSCAPE_ID,
         Code::BloodGlucose => DEXCOM_ID,

@@ -135,20 +135,20 @@ pub(crate) fn mark(world: &World, obs: &mut [Obs], damaged_every: u32, duplicate
     let mut visible = 0u64;
     let mut damaged = 0u64;
     let mut previous: Option<usize> = None;
-    for i in 0..obs.len() {
-        if !world.patients[obs[i].patient as usize].visible {
+    for (i, o) in obs.iter_mut().enumerate() {
+        if !world.patients[o.patient as usize].visible {
             continue;
         }
         visible += 1;
-        if duplicate_every > 0 && visible.is_multiple_of(duplicate_every as u64) {
+        if duplicate_every > 0 && visible % duplicate_every as u64 == 0 {
             // The gap is a few rows (only hidden patients' rows fall between); a gap
             // too wide to store (never seen) keeps the observation's own uuid.
             if let Some(back) = previous.and_then(|p| u16::try_from(i - p).ok()) {
-                obs[i].uuid_back = back;
+                o.uuid_back = back;
             }
         }
-        if damaged_every > 0 && visible.is_multiple_of(damaged_every as u64) {
-            obs[i].damage = Some(kind_for(damaged, obs[i].code));
+        if damaged_every > 0 && visible % damaged_every as u64 == 0 {
+            o.damage = Some(kind_for(damaged, o.code));
             damaged += 1;
         }
         previous = Some(i);
@@ -225,8 +225,10 @@ mod tests {
                 assert!(kind_for(n, code).applies(code));
             }
             // The kinds that apply are taken in order.
-            let applicable: Vec<Damage> =
-                Damage::ALL.into_iter().filter(|d| d.applies(code)).collect();
+            let applicable: Vec<Damage> = Damage::ALL
+                .into_iter()
+                .filter(|d| d.applies(code))
+                .collect();
             let chosen: std::collections::BTreeSet<&str> =
                 (0..6).map(|n| kind_for(n, code).name()).collect();
             assert_eq!(chosen.len(), applicable.len(), "{code:?}");

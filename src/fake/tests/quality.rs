@@ -86,7 +86,8 @@ async fn fetch_all(c: &Client) -> Wire {
         };
         let body = c.ok(&path).await;
         for row in body["results"].as_array().unwrap() {
-            wire.rest.insert(row["id"].as_i64().unwrap(), row[key].clone());
+            wire.rest
+                .insert(row["id"].as_i64().unwrap(), row[key].clone());
         }
         if body["next"].is_null() {
             break;
@@ -136,7 +137,12 @@ async fn check_damage(generation: Generation) -> BTreeMap<&'static str, usize> {
         let data = &wire.fhir[&e.id];
         let rest = &wire.rest[&e.id];
         let Some(kind) = e.damage else {
-            assert_eq!(decode(data).as_deref(), Some(e.omh_json.as_str()), "{}", e.id);
+            assert_eq!(
+                decode(data).as_deref(),
+                Some(e.omh_json.as_str()),
+                "{}",
+                e.id
+            );
             let v: Value = serde_json::from_str(&e.omh_json).unwrap();
             assert_eq!(rest, &v, "{}", e.id);
             continue;
@@ -230,8 +236,12 @@ async fn damaged_payloads_are_broken_on_the_wire() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn damage_is_deterministic_and_off_by_default() {
-    let a = FakeExchange::start(config(Generation::Current)).await.unwrap();
-    let b = FakeExchange::start(config(Generation::Legacy)).await.unwrap();
+    let a = FakeExchange::start(config(Generation::Current))
+        .await
+        .unwrap();
+    let b = FakeExchange::start(config(Generation::Legacy))
+        .await
+        .unwrap();
     assert_eq!(a.damaged(), b.damaged());
     assert_eq!(
         a.expected_observations(None, None, None),
@@ -261,21 +271,25 @@ async fn damage_is_deterministic_and_off_by_default() {
             .iter()
             .all(|e| e.damage.is_none())
     );
-    for every in [1u32] {
-        for config in [
+    for (name, config) in [
+        (
+            "damaged_every",
             FakeConfig {
-                damaged_every: every,
+                damaged_every: 1,
                 ..FakeConfig::default()
             },
+        ),
+        (
+            "duplicate_uuid_every",
             FakeConfig {
-                duplicate_uuid_every: every,
+                duplicate_uuid_every: 1,
                 ..FakeConfig::default()
             },
-        ] {
-            let err = FakeExchange::start(config).await.err().expect("refused");
-            assert!(matches!(err, FakeError::Config(_)), "{err}");
-            assert!(err.to_string().contains("_every = 1"), "{err}");
-        }
+        ),
+    ] {
+        let err = FakeExchange::start(config).await.err().expect("refused");
+        assert!(matches!(err, FakeError::Config(_)), "{err}");
+        assert!(err.to_string().contains(&format!("{name} = 1")), "{err}");
     }
 }
 
@@ -369,9 +383,7 @@ async fn the_unknown_code_is_served_and_counted() {
     assert!(d.codes_by_study[&STUDY].iter().any(|x| x == UNKNOWN));
     assert_eq!(d.codes_by_study[&STUDY].len(), 17);
     let patient = d.patients_by_study[&STUDY][0];
-    let consents = c
-        .ok(&format!("/api/v1/patients/{patient}/consents"))
-        .await;
+    let consents = c.ok(&format!("/api/v1/patients/{patient}/consents")).await;
     let scopes = consents["consolidatedConsentedScopes"].as_array().unwrap();
     assert!(
         scopes

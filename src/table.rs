@@ -297,6 +297,8 @@ impl MeasureColumns {
 enum Leaf {
     /// Kept as JSON wrote it, so text columns show `4`, not `4.0`.
     Number(serde_json::Number),
+    /// `{value, unit}`, the OMH shape of a measurement.
+    Quantity(serde_json::Number, Option<String>),
     Text(String),
     Bool(bool),
     /// An array, kept as JSON text: it does not flatten into columns.
@@ -316,9 +318,23 @@ fn flatten(body: &Map<String, Value>, prefix: &str, out: &mut Vec<(String, Leaf)
             Value::Number(n) => out.push((path, Leaf::Number(n.clone()))),
             Value::String(s) => out.push((path, Leaf::Text(s.clone()))),
             Value::Array(_) => out.push((path, Leaf::Json(value.to_string()))),
-            Value::Object(map) => flatten(map, &path, out),
+            Value::Object(map) => match quantity(map) {
+                Some((number, unit)) => out.push((path, Leaf::Quantity(number, unit))),
+                None => flatten(map, &path, out),
+            },
         }
     }
+}
+
+/// `{value: <number>, unit: <string>?}` and nothing else.
+fn quantity(map: &Map<String, Value>) -> Option<(serde_json::Number, Option<String>)> {
+    let Value::Number(number) = map.get("value")? else { return None };
+    let unit = match map.get("unit") {
+        None => None,
+        Some(Value::String(unit)) => Some(unit.clone()),
+        Some(_) => return None,
+    };
+    (map.len() == 1 + usize::from(unit.is_some())).then(|| (number.clone(), unit))
 }
 
 /// One code's table in the wide layout.
@@ -364,6 +380,23 @@ impl WideTable {
 /// Columns by key path, typed by what every row holds: all numbers → float64, all
 /// booleans → boolean, anything else → text (numbers and booleans written as JSON).
 fn finish_flattened(rows: &[Vec<(String, Leaf)>], fields: &mut Vec<Field>, columns: &mut Vec<ArrayRef>) {
+    // A quantity becomes two columns, `{path}_value` and `{path}_unit`.
+    let expanded: Vec<Vec<(String, Leaf)>> = rows
+        .iter()
+        .map(|row| {
+            row.iter()
+                .flat_map(|(path, leaf)| match leaf {
+                    Leaf::Quantity(number, unit) => {
+                        let mut parts = vec![(format!("{path}_value"), Leaf::Number(number.clone()))];
+                        parts.extend(unit.clone().map(|u| (format!("{path}_unit"), Leaf::Text(u))));
+                        parts
+                    }
+                    other => vec![(path.clone(), other.clone())],
+                })
+                .collect()
+        })
+        .collect();
+    let rows = &expanded;
     let mut paths: Vec<&str> = Vec::new();
     let mut seen = HashSet::new();
     for row in rows {
@@ -415,6 +448,7 @@ fn leaf_text(leaf: &Leaf) -> String {
         Leaf::Text(t) => t.clone(),
         Leaf::Bool(b) => b.to_string(),
         Leaf::Json(j) => j.clone(),
+        Leaf::Quantity(n, unit) => format!("{n} {}", unit.as_deref().unwrap_or("")).trim_end().to_string(),
     }
 }
 
@@ -498,6 +532,7 @@ impl LongTable {
                 self.push(record, Some(path), Some(if *b { 1.0 } else { 0.0 }), None, None, Some(if *b { "true" } else { "false" }))
             }
             Leaf::Text(t) | Leaf::Json(t) => self.push(record, Some(path), None, None, None, Some(t)),
+            Leaf::Quantity(n, unit) => self.push(record, Some(path), n.as_f64(), unit.as_deref(), None, None),
         }
     }
 
@@ -946,7 +981,7 @@ mod tests {
 
     const GLUCOSE: &str = r#"{"header":{"uuid":"u1","modality":"sensed"},"body":{"effective_time_frame":{"date_time":"2024-05-02T08:30:00-07:00"},"blood_glucose":{"value":105,"unit":"mg/dL"},"temporal_relationship_to_meal":"fasting"}}"#;
     const HEART: &str = r#"{"header":{"uuid":"u2"},"body":{"effective_time_frame":{"date_time":"2024-05-02T15:30:00Z"},"heart_rate":{"value":61.5,"unit":"beats/min"}}}"#;
-    const UNKNOWN: &str = r#"{"header":{"uuid":"u3"},"body":{"effective_time_frame":{"date_time":"2024-05-02T15:30:00Z"},"mood":{"score":4,"label":"good"},"tags":["a","b"],"ok":true}}"#;
+    const UNKNOWN: &str = r#"{"header":{"uuid":"u3"},"body":{"effective_time_frame":{"date_time":"2024-05-02T15:30:00Z"},"mood":{"score":4,"label":"good"},"tags":["a","b"],"ok":true,"level":{"value":55.5,"unit":"dB"}}}"#;
 
     fn table<'a>(tables: &'a ObservationTables, code: &str) -> &'a RecordBatch {
         &tables.tables.iter().find(|(c, _)| c.as_deref() == Some(code)).unwrap().1
@@ -998,10 +1033,13 @@ mod tests {
             .collect();
         // newest first by id (same lastUpdated); catalogue order within an observation; the
         // undecodable observation keeps one row; unknown keys sorted by path
-        assert_eq!(measures, ["-", "mood.label", "mood.score", "ok", "tags", "blood_glucose", "temporal_relationship_to_meal"]);
+        assert_eq!(measures, ["-", "level", "mood.label", "mood.score", "ok", "tags", "blood_glucose", "temporal_relationship_to_meal"]);
         let value = long.column_by_name("value").unwrap().as_primitive::<Float64Type>();
-        assert_eq!(value.value(5), 105.0);
-        assert_eq!(value.value(2), 4.0);
+        assert_eq!(value.value(6), 105.0);
+        assert_eq!(value.value(3), 4.0);
+        assert_eq!(value.value(1), 55.5);
+        let unit = long.column_by_name("unit").unwrap().as_dictionary::<Int32Type>();
+        assert_eq!(unit.values().as_string::<i32>().value(unit.keys().value(1) as usize), "dB");
         assert!(long.column_by_name("patient_name").is_some());
         assert!(long.column_by_name("sequence").is_none());
         assert_eq!(tables.errors.num_rows(), 1);
@@ -1021,6 +1059,8 @@ mod tests {
         // a number in one row and text in another: text, nothing lost
         let score = mood.column_by_name("mood_score").unwrap().as_string::<i32>();
         assert_eq!((score.value(0), score.value(1)), ("4", "high"));
+        assert_eq!(mood.schema().field_with_name("level_value").unwrap().data_type(), &DataType::Float64);
+        assert_eq!(mood.column_by_name("level_unit").unwrap().as_string::<i32>().value(0), "dB");
     }
 
     #[test]

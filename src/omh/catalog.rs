@@ -194,7 +194,8 @@ impl Measure {
                     Some(_) => (raw.get("value").and_then(Value::as_f64), raw.get("unit").and_then(Value::as_str)),
                 };
                 if unit != *expected {
-                    return Reading::bad(format!("{} has unit {unit:?}, expected {expected:?}", name()));
+                    let shown = |u: Option<&str>| u.map_or_else(|| "no unit".to_string(), |u| format!("unit {u:?}"));
+                    return Reading::bad(format!("{} has {}, expected {}", name(), shown(unit), shown(*expected)));
                 }
                 match number.and_then(whole_number) {
                     Some(n) => Reading::ok(MeasureValue::Count(n)),

@@ -4,84 +4,13 @@
 //! and UTC offsets.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
 use super::super::catalog::Code;
 use super::super::{FakeConfig, build, omh};
-use super::manifest_dir;
 
-const OMH_BASE: &str = "https://w3id.org/openmhealth/schemas/omh/";
-const IEEE_BASE: &str = "https://w3id.org/ieee/ieee-1752-schema/";
-
-fn schema_root() -> PathBuf {
-    manifest_dir().join("tests/reference/omh-schemas/schema")
-}
-
-fn find(dir: &Path, name: &str) -> Option<PathBuf> {
-    for entry in std::fs::read_dir(dir).ok()? {
-        let path = entry.ok()?.path();
-        if path.is_dir() {
-            if let Some(found) = find(&path, name) {
-                return Some(found);
-            }
-        } else if path.file_name().is_some_and(|n| n == name) {
-            return Some(path);
-        }
-    }
-    None
-}
-
-/// Reads a schema file; a `*.x.json` holding just another file's name (a git symlink
-/// checked out as text) is followed.
-fn load(path: &Path) -> Result<Value, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let trimmed = text.trim();
-    if trimmed.ends_with(".json") && !trimmed.starts_with('{') {
-        return load(&path.with_file_name(trimmed));
-    }
-    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
-}
-
-/// Resolves the schemas' `$ref`s to the vendored files, never the network.
-struct Vendored;
-
-impl jsonschema::Retrieve for Vendored {
-    fn retrieve(
-        &self,
-        uri: &jsonschema::Uri<String>,
-    ) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
-        let uri = uri.as_str();
-        let (dir, name) = if let Some(name) = uri.strip_prefix(OMH_BASE) {
-            ("omh", name)
-        } else if let Some(name) = uri.strip_prefix(IEEE_BASE) {
-            ("ieee", name)
-        } else {
-            return Err(format!("no vendored schema for {uri}").into());
-        };
-        let path = find(&schema_root().join(dir), name)
-            .ok_or_else(|| format!("no vendored schema for {uri}"))?;
-        Ok(load(&path)?)
-    }
-}
-
-pub(super) fn validator(namespace: &str, file: &str) -> jsonschema::Validator {
-    let (dir, base) = if namespace == "ieee" {
-        ("ieee", IEEE_BASE)
-    } else {
-        ("omh", OMH_BASE)
-    };
-    let path = find(&schema_root().join(dir), file)
-        .unwrap_or_else(|| panic!("schema {file} not vendored"));
-    let schema = load(&path).unwrap();
-    jsonschema::options()
-        .with_retriever(Vendored)
-        .with_base_uri(format!("{base}{file}"))
-        .should_validate_formats(true)
-        .build(&schema)
-        .unwrap_or_else(|e| panic!("{file}: {e}"))
-}
+pub(super) use crate::omh::vendored_schemas::validator;
 
 #[test]
 fn payloads_validate_against_the_omh_schemas() {

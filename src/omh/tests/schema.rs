@@ -10,8 +10,8 @@ use serde_json::Value;
 
 use crate::omh::catalog::{CATALOG, CodeSpec, Measure, MeasureKind};
 
-const OMH_BASE: &str = "https://w3id.org/openmhealth/schemas/omh/";
-const IEEE_BASE: &str = "https://w3id.org/ieee/ieee-1752-schema/";
+pub(super) use crate::omh::vendored_schemas::body_validator;
+use crate::omh::vendored_schemas::{IEEE_BASE, OMH_BASE, find, schema_file, schema_root};
 
 /// Body properties the data model cannot hold as a column, with why. Each must still be in
 /// its schema (and be what the reason says), so this list cannot go stale silently.
@@ -41,43 +41,9 @@ pub(super) const CODES: [&str; 16] = [
     "ieee:food-entry:0.1",
 ];
 
-fn schema_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference/omh-schemas/schema")
-}
-
-fn find(dir: &Path, name: &str) -> Option<PathBuf> {
-    for entry in std::fs::read_dir(dir).ok()? {
-        let path = entry.ok()?.path();
-        if path.is_dir() {
-            if let Some(found) = find(&path, name) {
-                return Some(found);
-            }
-        } else if path.file_name().is_some_and(|n| n == name) {
-            return Some(path);
-        }
-    }
-    None
-}
-
-/// A schema file; a `*.x.json` holding just another file's name (a git symlink checked out
-/// as text) is followed.
+/// A schema file, panicking with the reason when it cannot be read.
 fn load(path: &Path) -> Value {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let trimmed = text.trim();
-    if trimmed.ends_with(".json") && !trimmed.starts_with('{') {
-        return load(&path.with_file_name(trimmed));
-    }
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// The vendored file of a code's body schema (`omh:blood-glucose:4.0` → `omh/blood-glucose-4.0.json`).
-pub(super) fn schema_file(code: &str) -> PathBuf {
-    let mut parts = code.split(':');
-    let (Some(namespace), Some(name), Some(version), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
-        panic!("{code} is not namespace:name:version");
-    };
-    let file = format!("{name}-{version}.json");
-    find(&schema_root().join(namespace), &file).unwrap_or_else(|| panic!("no vendored schema {namespace}/{file} for {code}"))
+    crate::omh::vendored_schemas::load(path).unwrap_or_else(|e| panic!("{e}"))
 }
 
 struct Doc {
@@ -495,35 +461,6 @@ fn the_schema_check_catches_wrong_entries() {
     let stages = [Node::root(&schema_file("ieee:sleep-stage-summary:1.0"))];
     assert!(at_path(&stages, &["sleep_stage_summary", "total_sleep_time"]).unwrap().required);
     assert!(!at_path(&stages, &["sleep_stage_summary", "rem_sleep_duration"]).unwrap().required);
-}
-
-/// Validators for whole bodies, for the golden payloads.
-struct Vendored;
-
-impl jsonschema::Retrieve for Vendored {
-    fn retrieve(&self, uri: &jsonschema::Uri<String>) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
-        let uri = uri.as_str();
-        let path = if let Some(name) = uri.strip_prefix(OMH_BASE) {
-            Some(schema_root().join("omh").join(name)).filter(|p| p.exists())
-        } else if let Some(name) = uri.strip_prefix(IEEE_BASE) {
-            find(&schema_root().join("ieee"), name)
-        } else {
-            None
-        };
-        Ok(load(&path.ok_or_else(|| format!("no vendored schema for {uri}"))?))
-    }
-}
-
-pub(super) fn body_validator(code: &str) -> jsonschema::Validator {
-    let path = schema_file(code);
-    let name = path.file_name().unwrap().to_str().unwrap();
-    let base = if code.starts_with("ieee:") { IEEE_BASE } else { OMH_BASE };
-    jsonschema::options()
-        .with_retriever(Vendored)
-        .with_base_uri(format!("{base}{name}"))
-        .should_validate_formats(true)
-        .build(&load(&path))
-        .unwrap_or_else(|e| panic!("{code}: {e}"))
 }
 
 /// Every Arrow column the catalogue makes (a quantity's stated `{stem}_value`/`{stem}_unit`,

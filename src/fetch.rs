@@ -8,6 +8,9 @@
 //! ends by asking the server for the total once more: the rows returned match it, or
 //! `InconsistentResult` is raised. Rows are de-duplicated by observation id throughout.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use futures::StreamExt as _;
 use tokio::sync::OnceCell;
 use url::Url;
@@ -47,6 +50,27 @@ impl Session {
             .get_or_try_init(|| fhir::discover_generation(&self.http, &self.config.base_url))
             .await
             .copied()
+    }
+}
+
+/// How far a fetch has got, readable from another thread while it runs (for progress bars).
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub pages_done: AtomicU64,
+    pub pages_total: AtomicU64,
+    pub rows_done: AtomicU64,
+    pub rows_total: AtomicU64,
+}
+
+impl Progress {
+    /// `(pages done, pages planned, observations received, observations announced)`.
+    pub fn snapshot(&self) -> (u64, u64, u64, u64) {
+        (
+            self.pages_done.load(Ordering::Relaxed),
+            self.pages_total.load(Ordering::Relaxed),
+            self.rows_done.load(Ordering::Relaxed),
+            self.rows_total.load(Ordering::Relaxed),
+        )
     }
 }
 
@@ -166,12 +190,18 @@ struct Reader<'a> {
     session: &'a Session,
     builder: &'a mut ObservationTableBuilder,
     requests: u64,
+    progress: Arc<Progress>,
 }
 
 impl Reader<'_> {
     async fn get(&mut self, url: &Url) -> Result<bytes::Bytes> {
         self.requests += 1;
         self.session.http.get_json(url).await
+    }
+
+    fn page_read(&self) {
+        self.progress.pages_done.fetch_add(1, Ordering::Relaxed);
+        self.progress.rows_done.store(self.builder.rows() as u64, Ordering::Relaxed);
     }
 
     /// Every page of `search` into the builder. With `freeze`, pages after the first are
@@ -184,6 +214,9 @@ impl Reader<'_> {
         self.builder.start_page();
         let first = search.read(&body, &first_url, origin, self.builder)?;
         drop(body);
+        self.progress.pages_total.fetch_add(1, Ordering::Relaxed);
+        self.progress.rows_total.fetch_add(first.total.unwrap_or(first.entries as u64), Ordering::Relaxed);
+        self.page_read();
         // Newest first: the first page holds the newest row of the whole search.
         let frozen_at = self.builder.page_newest_last_updated().filter(|_| freeze);
         let total = first.total.unwrap_or(first.entries as u64);
@@ -215,6 +248,7 @@ impl Reader<'_> {
         let session = self.session;
         let concurrency = session.config.concurrency;
         self.requests += urls.len() as u64;
+        self.progress.pages_total.fetch_add(urls.len() as u64, Ordering::Relaxed);
         let mut pages = futures::stream::iter(urls)
             .map(|url| async move {
                 let body = session.http.get_json(&url).await;
@@ -225,6 +259,7 @@ impl Reader<'_> {
             match body {
                 Ok(body) => {
                     search.read(&body, &url, &session.config.base_url, self.builder)?;
+                    self.page_read();
                 }
                 // The result shrank while it was read: the final count check reconciles.
                 Err(JheError::Http { status: 404, .. }) => {
@@ -246,7 +281,9 @@ impl Reader<'_> {
                 });
             }
             let body = self.get(&next).await?;
+            self.progress.pages_total.fetch_add(1, Ordering::Relaxed);
             let page = search.read(&body, &next, &self.session.config.base_url, self.builder)?;
+            self.page_read();
             match page.next {
                 Some(url) if page.entries > 0 => next = url,
                 _ => return Ok(()),
@@ -331,6 +368,17 @@ async fn check_rest_access(session: &Session, query: &ObservationQuery) -> Resul
 }
 
 pub async fn fetch_observations(session: &Session, query: &ObservationQuery, api: Api, layout: Layout) -> Result<FetchOutcome> {
+    fetch_with_progress(session, query, api, layout, Arc::default()).await
+}
+
+/// [`fetch_observations`], counting pages and rows into `progress` as it goes.
+pub async fn fetch_with_progress(
+    session: &Session,
+    query: &ObservationQuery,
+    api: Api,
+    layout: Layout,
+    progress: Arc<Progress>,
+) -> Result<FetchOutcome> {
     let (api, generation) = choose_api(session, query, api).await?;
     if api == Api::Rest {
         check_rest_access(session, query).await?;
@@ -362,6 +410,7 @@ pub async fn fetch_observations(session: &Session, query: &ObservationQuery, api
         session,
         builder: &mut builder,
         requests: 0,
+        progress,
     };
     // Per search: the instant its result set was frozen at, for the catch-up.
     let mut frozen_at = Vec::with_capacity(searches.len());

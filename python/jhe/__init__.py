@@ -9,7 +9,7 @@ all happen in Rust; Python only converts the finished table.
 
 from __future__ import annotations
 
-from jhe._client import Client, fetch_dataframe
+from jhe._client import Client, Filters, fetch_dataframe
 from jhe._jhe import (
     AuthenticationError,
     BadRequest,
@@ -26,6 +26,7 @@ from jhe._jhe import (
     catalog,
 )
 from jhe._convert import DecodeWarning
+from jhe._result import Observations
 
 __all__ = [
     "AuthenticationError",
@@ -34,9 +35,11 @@ __all__ = [
     "ConfigurationError",
     "DecodeError",
     "DecodeWarning",
+    "Filters",
     "InconsistentResult",
     "JHEError",
     "NotFound",
+    "Observations",
     "PermissionDenied",
     "ProtocolError",
     "ServerError",

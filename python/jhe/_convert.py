@@ -32,6 +32,33 @@ def to_pyarrow(table: ArrowStreamExportable) -> Any:
     return pa.table(table)
 
 
+def arrow_to_pandas(table: Any) -> pd.DataFrame:
+    """pyarrow → pandas keeping tz-aware timestamps, categoricals, and nullable dtypes: an
+    integer or boolean column with missing values becomes ``Int64``/``boolean`` instead of
+    float64/object (columns without missing values keep ``int64``/``bool``)."""
+    import pandas as pd
+    import pyarrow as pa
+
+    frame = table.to_pandas()
+    nullable = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
+    for field, column in zip(table.schema, table.columns, strict=True):
+        if field.type in nullable and column.null_count:
+            frame[field.name] = column.to_pandas(types_mapper=nullable.get)
+    return frame
+
+
+def source_of(result: NativeFetchResult) -> dict[str, Any]:
+    """Where a result came from and what it took."""
+    return {
+        "api": result.api,
+        "generation": result.generation,
+        "total": result.total,
+        "observations": result.observations,
+        "requests": result.requests,
+        "duplicate_uuids": result.duplicate_uuids,
+    }
+
+
 def _with_attrs(frame: pd.DataFrame, errors: list[dict[str, Any]], source: dict[str, Any]) -> pd.DataFrame:
     # Lists and dicts, not DataFrames: pandas compares attrs when concatenating, and
     # comparing DataFrames there would raise.
@@ -60,14 +87,7 @@ def to_pandas(
             f"observation {first['observation_id']} ({first['code']}) could not be decoded: "
             f"{first['reason']} ({len(errors)} such records in all)"
         )
-    source = {
-        "api": result.api,
-        "generation": result.generation,
-        "total": result.total,
-        "observations": result.observations,
-        "requests": result.requests,
-        "duplicate_uuids": result.duplicate_uuids,
-    }
+    source = source_of(result)
     if errors:
         first = errors[0]
         warnings.warn(
@@ -77,7 +97,7 @@ def to_pandas(
             DecodeWarning,
             stacklevel=3,
         )
-    frames = {code: to_pyarrow(table).to_pandas() for code, table in result.tables}
+    frames = {code: arrow_to_pandas(to_pyarrow(table)) for code, table in result.tables}
     if result.layout == "long":
         return _with_attrs(frames[None], errors, source)
     by_code = {

@@ -1,5 +1,6 @@
 """Type stubs for the native core ``jhe._jhe`` (Rust)."""
 
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 __version__: str
@@ -93,7 +94,22 @@ class NativeClient:
         updated_since: str | None = None,
         api: str = "auto",
         layout: str = "long",
+        progress: Callable[[int, int, int, int], object] | None = None,
     ) -> NativeFetchResult: ...
+    def fetch_async(
+        self,
+        *,
+        study_id: int | None = None,
+        patient_id: int | None = None,
+        organization_id: int | None = None,
+        codes: list[str] = ...,
+        patient_identifier: tuple[str, str] | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        updated_since: str | None = None,
+        api: str = "auto",
+        layout: str = "long",
+    ) -> Awaitable[NativeFetchResult]: ...
     def list_json(self, path: str, params: list[tuple[str, str]] = ...) -> str: ...
     def get_json(self, path: str) -> str: ...
 

@@ -8,13 +8,13 @@ use pyo3::prelude::*;
 use pyo3_arrow::PyTable;
 
 use crate::config::{ClientConfig, ClientOptions};
-use crate::fetch::{Api, Session, fetch_observations};
+use crate::fetch::{Api, FetchOutcome, Progress, Session, fetch_observations, fetch_with_progress};
 use crate::query::{ObservationQuery, QueryArgs};
 use crate::table::Layout;
 use crate::rest::{list_all, rest_url};
 
 use super::errors::to_py_err;
-use super::runtime::wait_for;
+use super::runtime::{wait_for, wait_for_ticking};
 
 #[pyclass(module = "jhe._jhe", frozen)]
 pub struct NativeClient {
@@ -22,19 +22,96 @@ pub struct NativeClient {
 }
 
 /// One fetch's result: the tables (one per code in the wide layout, one in the long), the
-/// records that could not be decoded, and counts.
-#[pyclass(module = "jhe._jhe", frozen, get_all)]
+/// records that could not be decoded, and counts. Arrow data stays in Rust until asked for.
+#[pyclass(module = "jhe._jhe", frozen)]
 pub struct NativeFetchResult {
-    pub tables: Vec<(Option<String>, Py<PyTable>)>,
-    pub errors: Py<PyTable>,
-    pub layout: &'static str,
-    pub total: u64,
-    pub observations: u64,
-    pub requests: u64,
-    pub duplicates: u64,
-    pub duplicate_uuids: u64,
-    pub api: &'static str,
-    pub generation: &'static str,
+    outcome: FetchOutcome,
+}
+
+fn to_py_table(py: Python<'_>, batch: &arrow_array::RecordBatch) -> PyResult<Py<PyTable>> {
+    Py::new(py, PyTable::try_new(vec![batch.clone()], batch.schema())?)
+}
+
+#[pymethods]
+impl NativeFetchResult {
+    /// `(code, table)` pairs: one per code in the wide layout, one `(None, table)` in the long.
+    #[getter]
+    fn tables(&self, py: Python<'_>) -> PyResult<Vec<(Option<String>, Py<PyTable>)>> {
+        self.outcome
+            .tables
+            .tables
+            .iter()
+            .map(|(code, batch)| Ok((code.clone(), to_py_table(py, batch)?)))
+            .collect()
+    }
+
+    #[getter]
+    fn errors(&self, py: Python<'_>) -> PyResult<Py<PyTable>> {
+        to_py_table(py, &self.outcome.tables.errors)
+    }
+
+    #[getter]
+    fn layout(&self) -> &'static str {
+        match self.outcome.tables.layout {
+            Layout::Wide => "wide",
+            Layout::Long => "long",
+        }
+    }
+
+    #[getter]
+    fn total(&self) -> u64 {
+        self.outcome.total
+    }
+
+    #[getter]
+    fn observations(&self) -> u64 {
+        self.outcome.tables.observations
+    }
+
+    #[getter]
+    fn requests(&self) -> u64 {
+        self.outcome.requests
+    }
+
+    #[getter]
+    fn duplicates(&self) -> u64 {
+        self.outcome.tables.duplicates
+    }
+
+    #[getter]
+    fn duplicate_uuids(&self) -> u64 {
+        self.outcome.tables.duplicate_uuids
+    }
+
+    #[getter]
+    fn api(&self) -> &'static str {
+        self.outcome.api.name()
+    }
+
+    #[getter]
+    fn generation(&self) -> &'static str {
+        match self.outcome.generation {
+            crate::fhir::Generation::Current => "current",
+            crate::fhir::Generation::Legacy => "legacy",
+        }
+    }
+}
+
+/// Filters and layout as Python passes them, checked before anything is sent.
+fn parse_request(
+    py: Python<'_>,
+    args: QueryArgs,
+    api: &str,
+    layout: &str,
+) -> PyResult<(ObservationQuery, Api, Layout)> {
+    let query = ObservationQuery::from_args(args).map_err(|e| to_py_err(py, e))?;
+    let api = Api::parse(api).map_err(|e| to_py_err(py, e))?;
+    let layout = match layout {
+        "wide" => Layout::Wide,
+        "long" => Layout::Long,
+        other => return Err(config_error(py, format!("layout must be \"wide\" or \"long\", got {other:?}"))),
+    };
+    Ok((query, api, layout))
 }
 
 fn config_error(py: Python<'_>, message: String) -> PyErr {
@@ -117,9 +194,12 @@ impl NativeClient {
         }
     }
 
+    /// Fetch observations; `progress(pages_done, pages_total, rows_done, rows_total)` is
+    /// called from this thread every tenth of a second while it runs.
     #[pyo3(signature = (
         *, study_id=None, patient_id=None, organization_id=None, codes=Vec::new(),
-        patient_identifier=None, since=None, until=None, updated_since=None, api="auto", layout="long"
+        patient_identifier=None, since=None, until=None, updated_since=None, api="auto", layout="long",
+        progress=None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn fetch(
@@ -135,53 +215,50 @@ impl NativeClient {
         updated_since: Option<String>,
         api: &str,
         layout: &str,
+        progress: Option<Py<PyAny>>,
     ) -> PyResult<NativeFetchResult> {
-        let layout = match layout {
-            "wide" => Layout::Wide,
-            "long" => Layout::Long,
-            other => return Err(config_error(py, format!("layout must be \"wide\" or \"long\", got {other:?}"))),
-        };
-        let query = ObservationQuery::from_args(QueryArgs {
-            study_id,
-            patient_id,
-            organization_id,
-            codes,
-            patient_identifier,
-            since,
-            until,
-            updated_since,
-        })
-        .map_err(|e| to_py_err(py, e))?;
-        let api = Api::parse(api).map_err(|e| to_py_err(py, e))?;
+        let args = QueryArgs { study_id, patient_id, organization_id, codes, patient_identifier, since, until, updated_since };
+        let (query, api, layout) = parse_request(py, args, api, layout)?;
         let session = self.session.clone();
-        let outcome = wait_for(py, async move { fetch_observations(&session, &query, api, layout).await })?
-            .map_err(|e| to_py_err(py, e))?;
-        let tables = outcome.tables;
-        let table = |batch: arrow_array::RecordBatch| -> PyResult<Py<PyTable>> {
-            let schema = batch.schema();
-            Py::new(py, PyTable::try_new(vec![batch], schema)?)
-        };
-        Ok(NativeFetchResult {
-            tables: tables
-                .tables
-                .into_iter()
-                .map(|(code, batch)| Ok((code, table(batch)?)))
-                .collect::<PyResult<_>>()?,
-            errors: table(tables.errors)?,
-            layout: match layout {
-                Layout::Wide => "wide",
-                Layout::Long => "long",
-            },
-            total: outcome.total,
-            observations: tables.observations,
-            requests: outcome.requests,
-            duplicates: tables.duplicates,
-            duplicate_uuids: tables.duplicate_uuids,
-            api: outcome.api.name(),
-            generation: match outcome.generation {
-                crate::fhir::Generation::Current => "current",
-                crate::fhir::Generation::Legacy => "legacy",
-            },
+        let counters = Arc::new(Progress::default());
+        let shared = counters.clone();
+        let future = async move { fetch_with_progress(&session, &query, api, layout, shared).await };
+        let outcome = wait_for_ticking(py, future, |py| match &progress {
+            Some(callback) => callback.call1(py, counters.snapshot()).map(drop),
+            None => Ok(()),
+        })?
+        .map_err(|e| to_py_err(py, e))?;
+        Ok(NativeFetchResult { outcome })
+    }
+
+    /// [`Self::fetch`] as an awaitable on the shared runtime (no progress callback).
+    #[pyo3(signature = (
+        *, study_id=None, patient_id=None, organization_id=None, codes=Vec::new(),
+        patient_identifier=None, since=None, until=None, updated_since=None, api="auto", layout="long"
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn fetch_async<'py>(
+        &self,
+        py: Python<'py>,
+        study_id: Option<i64>,
+        patient_id: Option<i64>,
+        organization_id: Option<i64>,
+        codes: Vec<String>,
+        patient_identifier: Option<(String, String)>,
+        since: Option<String>,
+        until: Option<String>,
+        updated_since: Option<String>,
+        api: &str,
+        layout: &str,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let args = QueryArgs { study_id, patient_id, organization_id, codes, patient_identifier, since, until, updated_since };
+        let (query, api, layout) = parse_request(py, args, api, layout)?;
+        let session = self.session.clone();
+        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+            let outcome = fetch_observations(&session, &query, api, layout)
+                .await
+                .map_err(|e| Python::attach(|py| to_py_err(py, e)))?;
+            Ok(NativeFetchResult { outcome })
         })
     }
 

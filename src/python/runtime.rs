@@ -20,6 +20,16 @@ where
     T: Send + 'static,
     F: Future<Output = T> + Send + 'static,
 {
+    wait_for_ticking(py, future, |_| Ok(()))
+}
+
+/// [`wait_for`], calling `tick` with the GIL held every tenth of a second and once at the
+/// end (progress bars are drawn from the waiting thread, never from the runtime's).
+pub fn wait_for_ticking<T, F>(py: Python<'_>, future: F, mut tick: impl FnMut(Python<'_>) -> PyResult<()>) -> PyResult<T>
+where
+    T: Send + 'static,
+    F: Future<Output = T> + Send + 'static,
+{
     let runtime = runtime();
     let mut task = runtime.spawn(future);
     loop {
@@ -28,10 +38,11 @@ where
         });
         match finished {
             Ok(joined) => {
+                tick(py)?;
                 return joined.map_err(|e| PyRuntimeError::new_err(format!("jhe's background task failed: {e}")));
             }
             Err(_still_running) => {
-                if let Err(interrupt) = py.check_signals() {
+                if let Err(interrupt) = py.check_signals().and_then(|()| tick(py)) {
                     task.abort();
                     return Err(interrupt);
                 }

@@ -1,0 +1,145 @@
+"""The result of a fetch: Arrow tables held by Rust, converted to pandas, polars or pyarrow
+only when asked for, with a summary for notebooks."""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING, Any
+
+from jhe import _convert
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import polars as pl
+    import pyarrow as pa
+
+    from jhe._jhe import NativeFetchResult
+
+
+class Observations:
+    """Observations fetched from an Exchange.
+
+    One table in the long layout (or the wide layout of one code), or one table per code in
+    the wide layout. Convert with :meth:`to_pandas`, :meth:`to_polars` or :meth:`to_arrow`;
+    a single table also exports the Arrow PyCapsule stream (``__arrow_c_stream__``), so
+    ``pyarrow.table(obs)`` or ``polars.DataFrame(obs)`` read it without a copy.
+
+    Attributes:
+        layout: ``"wide"`` or ``"long"``.
+        codes: The codes of the wide tables (empty in the long layout).
+        total: The server's count of matching observations.
+        errors: One dict per record that could not be fully decoded
+            (``observation_id``, ``code``, ``reason``, ``raw``).
+        source: The API and generation used, the server's total, requests made, duplicate uuids.
+    """
+
+    def __init__(self, native: NativeFetchResult, *, single_code: str | None = None) -> None:
+        self._native = native
+        self._tables = native.tables
+        self._single_code = single_code
+        self.layout: str = native.layout
+        self.codes: list[str] = [code for code, _ in self._tables if code is not None]
+        self.total: int = native.total
+        self.errors: list[dict[str, Any]] = _convert.to_pyarrow(native.errors).to_pylist()
+        self.source: dict[str, Any] = _convert.source_of(native)
+
+    @property
+    def is_single_table(self) -> bool:
+        """Whether this result is one table (long layout, or wide for one code asked for)."""
+        return self.layout == "long" or self._single_code is not None
+
+    def _single(self) -> Any:
+        if self.layout == "long":
+            return self._tables[0][1]
+        for code, table in self._tables:
+            if code == self._single_code:
+                return table
+        raise TypeError(
+            f"this result holds one table per code ({', '.join(self.codes)}): "
+            "convert it with to_pandas() / to_arrow() / to_polars(), which give a dict keyed by code"
+        )
+
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
+        """The Arrow C stream of a single-table result."""
+        return self._single().__arrow_c_stream__(requested_schema)
+
+    def to_arrow(self) -> pa.Table | dict[str, pa.Table]:
+        """A pyarrow Table, or a dict of them keyed by code (wide layout, several codes)."""
+        if self.is_single_table:
+            return _convert.to_pyarrow(self._single())
+        return {str(code): _convert.to_pyarrow(table) for code, table in self._tables}
+
+    def to_pandas(self, *, strict: bool = False) -> pd.DataFrame | dict[str, pd.DataFrame]:
+        """A pandas DataFrame, or a dict of them keyed by code (wide layout, several codes).
+
+        Records that could not be decoded are listed in ``df.attrs["jhe_errors"]`` with one
+        :class:`jhe.DecodeWarning`; with ``strict=True`` they raise :class:`jhe.DecodeError`.
+        """
+        return _convert.to_pandas(self._native, single_code=self._single_code, strict=strict)
+
+    def to_polars(self) -> pl.DataFrame | dict[str, pl.DataFrame]:
+        """A polars DataFrame, or a dict of them keyed by code (wide layout, several codes)."""
+        polars = _convert._require("polars", "polars")
+        if self.is_single_table:
+            return polars.DataFrame(self._single())
+        return {str(code): polars.DataFrame(table) for code, table in self._tables}
+
+    def summary(self) -> list[dict[str, Any]]:
+        """Per code: rows, patients, first and last effective time, and errors."""
+        import pyarrow.compute as pc
+
+        errors_by_code: dict[str, int] = {}
+        for error in self.errors:
+            errors_by_code[str(error["code"])] = errors_by_code.get(str(error["code"]), 0) + 1
+        tables = [_convert.to_pyarrow(table) for _, table in self._tables]
+        rows = []
+        for table in tables:
+            if table.num_rows == 0:
+                continue
+            codes = pc.unique(table["code"].cast("string")).to_pylist()
+            for code in codes:
+                part = table.filter(pc.equal(table["code"].cast("string"), code))
+                observations = pc.count_distinct(part["observation_id"]).as_py()
+                start = pc.min_max(part["effective_start"]).as_py()
+                rows.append(
+                    {
+                        "code": code,
+                        "observations": observations,
+                        "patients": pc.count_distinct(part["patient_id"]).as_py(),
+                        "first": start["min"],
+                        "last": start["max"],
+                        "errors": errors_by_code.get(str(code), 0),
+                    }
+                )
+        return rows
+
+    def __repr__(self) -> str:
+        lines = [
+            f"<jhe.Observations: {self.source['observations']:,} observations, {self.layout} layout, "
+            f"from {self.source['api'].upper()} ({self.source['generation']} API), {len(self.errors)} errors"
+        ]
+        for row in self.summary():
+            lines.append(
+                f"  {row['code']}: {row['observations']:,} observations, {row['patients']} patients, "
+                f"{row['first']:%Y-%m-%d} to {row['last']:%Y-%m-%d}"
+                + (f", {row['errors']} errors" if row["errors"] else "")
+            )
+        return "\n".join(lines) + ">"
+
+    def _repr_html_(self) -> str:
+        head = (
+            f"<p><b>jhe.Observations</b>: {self.source['observations']:,} observations, {self.layout} layout, "
+            f"from {html.escape(self.source['api'].upper())} ({html.escape(self.source['generation'])} API), "
+            f"<b>{len(self.errors)}</b> errors</p>"
+        )
+        cells = "".join(
+            f"<tr><td><code>{html.escape(str(r['code']))}</code></td><td>{r['observations']:,}</td>"
+            f"<td>{r['patients']}</td><td>{r['first']:%Y-%m-%d %H:%M}</td><td>{r['last']:%Y-%m-%d %H:%M}</td>"
+            f"<td>{r['errors']}</td></tr>"
+            for r in self.summary()
+        )
+        table = (
+            "<table><thead><tr><th>code</th><th>observations</th><th>patients</th><th>first</th>"
+            f"<th>last</th><th>errors</th></tr></thead><tbody>{cells}</tbody></table>"
+        )
+        return head + table

@@ -59,6 +59,7 @@ def test_damaged_records_are_kept_and_reported(dirty: FakeExchange, api: str) ->
         assert error["raw"], "the raw payload is kept"
     assert len(decode_warnings) == 1
     assert f"{len(errors)} of {len(expected)} observations" in str(decode_warnings[0].message)
+    assert decode_warnings[0].filename == __file__, "the warning points at the caller's line"
 
 
 def test_wide_frames_carry_their_codes_errors(dirty: FakeExchange) -> None:

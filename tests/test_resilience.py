@@ -164,6 +164,7 @@ def test_listing_calls(fx: FakeExchange) -> None:
     assert sorted(patients["id"]) == sorted(fx.directory["patients_by_study"][fx.main_study_id])
     studies = client.list_studies()
     assert set(studies["id"]) == set(fx.directory["visible_study_ids"])
+    assert set(studies["organizationId"]) <= set(fx.directory["organization_ids"])
     organizations = client.list_organizations()
     assert set(fx.directory["member_organization_ids"]) <= set(organizations["id"])
     patient = client.get_patient(int(patients["id"].iloc[0]))

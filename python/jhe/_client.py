@@ -348,7 +348,8 @@ class Client:
         **filters: Unpack[Filters],
     ) -> Path:
         """Fetch and write Parquet: one file, or with ``partition_by=["code"]`` or
-        ``["patient_id"]`` a directory of Hive partitions (``code=.../part-0.parquet``).
+        ``["patient_id"]`` a directory of Hive partitions (``code=<value>/part-0.parquet``,
+        the value URL-escaped as pyarrow writes it: ``code=omh%3Aheart-rate%3A2.0``).
 
         Several codes in the wide layout need ``partition_by=["code"]`` (one schema per code).
         Written to a temporary name and renamed when complete. Returns the path written.
@@ -421,8 +422,12 @@ class Client:
         return self._list("patients", organization_id=organization_id, study_id=study_id)
 
     def list_studies(self, organization_id: int | None = None) -> pd.DataFrame:
-        """The studies you may see: ``id``, ``name``, ``description``, ``organization``."""
-        return self._list("studies", organization_id=organization_id)
+        """The studies you may see: ``id``, ``name``, ``description``, ``organization`` (a
+        dict) and ``organizationId`` (its id, for :meth:`export_study`)."""
+        studies = self._list("studies", organization_id=organization_id)
+        if "organization" in studies.columns:
+            studies["organizationId"] = [(o or {}).get("id") for o in studies["organization"]]
+        return studies
 
     def list_organizations(self) -> pd.DataFrame:
         """The organizations: ``id``, ``name``, ``type``, ``partOf``, ``currentUserRole``."""

@@ -47,6 +47,21 @@ def arrow_to_pandas(table: Any) -> pd.DataFrame:
     return frame
 
 
+def _caller_stacklevel() -> int:
+    """The stack level of the first frame outside the jhe package, so a warning points at
+    the caller's own line (a notebook cell), whichever jhe function it went through."""
+    import inspect
+    import os
+
+    package = os.path.dirname(__file__)
+    level = 1
+    frame = inspect.currentframe()
+    while frame is not None and os.path.dirname(frame.f_code.co_filename) == package:
+        frame = frame.f_back
+        level += 1
+    return level - 1
+
+
 def source_of(result: NativeFetchResult) -> dict[str, Any]:
     """Where a result came from and what it took."""
     return {
@@ -95,7 +110,7 @@ def to_pandas(
             f"(first: observation {first['observation_id']}: {first['reason']}); "
             f'they are kept, with the problems listed in df.attrs["{ERRORS_ATTR}"]',
             DecodeWarning,
-            stacklevel=3,
+            stacklevel=_caller_stacklevel(),
         )
     frames = {code: arrow_to_pandas(to_pyarrow(table)) for code, table in result.tables}
     if result.layout == "long":

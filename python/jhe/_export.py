@@ -111,14 +111,19 @@ def guide_glucose_table(observations: Observations, patients: pd.DataFrame) -> p
     names = pa.array((patients["nameGiven"] + " " + patients["nameFamily"]).tolist() if len(patients) else [], pa.string())
     positions = pc.index_in(table["patient_id"], value_set=ids)
     iso = "%Y-%m-%dT%H:%M:%SZ"
+
+    def seconds(column: Any) -> Any:
+        # pyarrow's %S prints the fraction of a microsecond timestamp: whole seconds, as the guide
+        return pc.strftime(column.cast(pa.timestamp("s", tz="UTC"), safe=False), format=iso)
+
     columns = {
         "observation_id": table["observation_id"],
         "patient_name": pc.take(names, positions),
-        "timestamp": pc.strftime(table["timestamp"], format=iso),
+        "timestamp": seconds(table["timestamp"]),
         "glucose_mg_dl": table["glucose_mg_dl"],
         "meal_context": pc.fill_null(table["meal_context"].cast(pa.string()), "N/A"),
         "source_name": table["source_name"].cast(pa.string()),
-        "last_updated": pc.strftime(table["last_updated"], format=iso),
+        "last_updated": seconds(table["last_updated"]),
     }
     return pa.table([columns[source] for source in GUIDE_GLUCOSE_COLUMNS.values()], names=list(GUIDE_GLUCOSE_COLUMNS))
 
@@ -147,7 +152,9 @@ def write_parquet(observations: Observations, path: Path, partition_by: Sequence
 
     def write(directory: Path) -> None:
         for table in tables:
-            pq.write_to_dataset(table, root_path=directory, partition_cols=partition_by)
+            pq.write_to_dataset(
+                table, root_path=directory, partition_cols=partition_by, basename_template="part-{i}.parquet"
+            )
 
     return atomic_directory(path, write)
 

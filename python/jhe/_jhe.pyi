@@ -1,19 +1,34 @@
 """Type stubs for the native core ``jhe._jhe`` (Rust)."""
 
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any, final
 
+from jhe._typing import ArrowStreamExportable
+
+__all__ = [
+    "__version__",
+    "NativeClient",
+    "NativeFetchResult",
+    "NativeFakeExchange",
+    "catalog",
+    "JHEError",
+    "ConfigurationError",
+    "AuthenticationError",
+    "PermissionDenied",
+    "NotFound",
+    "BadRequest",
+    "ServerError",
+    "TransportError",
+    "ProtocolError",
+    "InconsistentResult",
+    "DecodeError",
+]
 __version__: str
 
 def catalog() -> list[dict[str, Any]]:
     """The codes jhe decodes into typed columns: for each, its measures with their wide
     column name, dotted path (the long layout's ``measure``), kind, whether required, allowed
     units (canonical first) and the stem of the stated ``_value``/``_unit`` columns."""
-
-class ArrowStreamExportable(Protocol):
-    """Any object exporting an Arrow C stream (pyarrow, polars, arro3, ...)."""
-
-    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object: ...
 
 class JHEError(Exception):
     status: int | None
@@ -35,6 +50,7 @@ class InconsistentResult(JHEError):
     expected: int
     received: int
 
+@final
 class NativeFetchResult:
     @property
     def tables(self) -> list[tuple[str | None, ArrowStreamExportable]]: ...
@@ -57,9 +73,10 @@ class NativeFetchResult:
     @property
     def generation(self) -> str: ...
 
+@final
 class NativeClient:
-    def __init__(
-        self,
+    def __new__(
+        cls,
         url: str | None = None,
         token: str | None = None,
         *,
@@ -72,7 +89,7 @@ class NativeClient:
         concurrency: int | None = None,
         page_size: int | None = None,
         allow_insecure: bool = False,
-    ) -> None: ...
+    ) -> NativeClient: ...
     @property
     def url(self) -> str: ...
     @property
@@ -113,14 +130,15 @@ class NativeClient:
     def list_json(self, path: str, params: list[tuple[str, str]] = ...) -> str: ...
     def get_json(self, path: str) -> str: ...
 
+@final
 class NativeFakeExchange:
-    def __init__(
-        self,
+    def __new__(
+        cls,
         *,
         patients: int = 20,
         days: int = 14,
         seed: int = 0,
-        legacy: bool | str = False,
+        legacy: bool | str | None = None,
         latency_ms: int = 0,
         error_rate: float = 0.0,
         error_status: int = 503,
@@ -133,7 +151,7 @@ class NativeFakeExchange:
         damaged_every: int = 0,
         unknown_codes: bool = False,
         duplicate_uuid_every: int = 0,
-    ) -> None: ...
+    ) -> NativeFakeExchange: ...
     @property
     def url(self) -> str: ...
     @property

@@ -16,6 +16,23 @@ def wanted(progress: bool | None) -> bool:
     return bool(getattr(sys.stderr, "isatty", lambda: False)())
 
 
+def _tqdm_class() -> Any:
+    """The notebook widget where ipywidgets is installed, else plain text bars (tqdm.auto
+    would warn on every fetch in a kernel without ipywidgets)."""
+    if "ipykernel" in sys.modules:
+        try:
+            import ipywidgets  # noqa: F401
+
+            from tqdm.notebook import tqdm as notebook_tqdm
+
+            return notebook_tqdm
+        except ImportError:
+            pass
+    from tqdm.std import tqdm as text_tqdm
+
+    return text_tqdm
+
+
 class Bars:
     """Two bars, pages and observations, with totals from the server's count."""
 
@@ -27,10 +44,10 @@ class Bars:
         if pages_total == 0:
             return
         if self._pages is None:
-            from tqdm.auto import tqdm
-
-            self._pages = tqdm(total=pages_total, unit="page", desc="pages", leave=False)
-            self._rows = tqdm(total=rows_total, unit="obs", unit_scale=True, desc="observations", leave=False)
+            tqdm = _tqdm_class()
+            # Shown only once a fetch has taken half a second: quick fetches stay quiet.
+            self._pages = tqdm(total=pages_total, unit="page", desc="pages", leave=False, delay=0.5)
+            self._rows = tqdm(total=rows_total, unit="obs", unit_scale=True, desc="observations", leave=False, delay=0.5)
         for bar, done, total in ((self._pages, pages_done, pages_total), (self._rows, rows_done, rows_total)):
             bar.total = max(total, done)
             bar.n = done

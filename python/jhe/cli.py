@@ -88,8 +88,6 @@ def _patients(args: argparse.Namespace) -> int:
 
 def _studies(args: argparse.Namespace) -> int:
     frame = _client(args).list_studies(organization_id=args.organization)
-    if len(frame) and "organization" in frame.columns:
-        frame["organizationId"] = frame["organization"].map(lambda o: (o or {}).get("id"))
     _print_frame(frame, ["id", "name", "organizationId", "description"], args.csv)
     return 0
 

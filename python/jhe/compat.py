@@ -59,14 +59,14 @@ from __future__ import annotations
 
 import base64
 import functools
+import importlib
 import json
 import logging
 import os
 import warnings
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from enum import Enum
-from itertools import groupby
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlencode
 
 from jhe._client import Client
@@ -75,6 +75,8 @@ from jhe._jhe import JHEError
 
 if TYPE_CHECKING:
     import pandas as pd
+    from pandas import DataFrame as _DataFrame
+    from pandas import Series as _Series
 
 __all__ = ["Code", "JupyterHealthClient", "RequestError", "tidy_observation"]
 
@@ -182,8 +184,7 @@ def _modules() -> tuple[Any, Any, Any, Any]:
     pd = _require("pandas", "pandas")
     np = _require("numpy", "pandas")
     pa = _require("pyarrow", "pyarrow")
-    import pyarrow.compute as pc
-
+    pc = importlib.import_module("pyarrow.compute")
     return pd, np, pa, pc
 
 
@@ -226,7 +227,7 @@ def _to_str(array: Any) -> pd.Series:
     series = pd.Series(array.to_pandas()).astype(_reference_dtypes()["str"])
     if series.dtype == object:
         series = series.where(series.notna(), np.nan)
-    return series
+    return cast("_Series", series)
 
 
 def _str_codes(codes: Any, categories: list[str]) -> pd.Series:
@@ -239,7 +240,7 @@ def _str_codes(codes: Any, categories: list[str]) -> pd.Series:
     return _to_str(pa.DictionaryArray.from_arrays(indices, pa.array(categories, pa.string())).dictionary_decode())
 
 
-def _str_lookup(codes: Any, values: list[str | None]) -> pd.Series:
+def _str_lookup(codes: Any, values: Sequence[str | None]) -> pd.Series:
     """A text column ``values[codes[i]]`` (a ``None`` value and code -1: missing)."""
     _, np, _, _ = _modules()
     categories = list(dict.fromkeys(v for v in values if v is not None))
@@ -355,7 +356,6 @@ def _body_columns(long: pd.DataFrame, positions: Any, n: int, cols: _Columns) ->
         for group in np.split(rows, np.flatnonzero(np.diff(m_codes[rows])) + 1) if len(rows) else []:
             path = (*m_names[m_codes[group[0]]], *((leaf,) if leaf else ()))
             at = positions[group]
-            series: pd.Series
             if kind == "num":
                 column = np.full(n, np.nan)
                 column[at] = source[group]
@@ -392,7 +392,7 @@ def _tidy_frame(
     """The official ``list_observations_df`` table from jhe's long layout."""
     pd, np, pa, _ = _modules()
     if long.empty:
-        return pd.DataFrame()
+        return cast("_DataFrame", pd.DataFrame())
     dtypes = _reference_dtypes()
     obs, positions = _observations(long)
     n = len(obs)
@@ -429,7 +429,10 @@ def _tidy_frame(
     fhir_col("resourceType", lambda: _str_codes(np.zeros(n), ["Observation"]))
 
     cols.add("uuid", _path_key(_HEADER, ["uuid"]), obs["uuid"].astype(object).astype(dtypes["str"]))
-    for name, path in (("modality", ("modality",)), ("source_name", ("acquisition_provenance", "source_name"))):
+    header: tuple[tuple[str, tuple[str, ...]], ...] = (
+        ("modality", ("modality",)), ("source_name", ("acquisition_provenance", "source_name"))
+    )
+    for name, path in header:
         category = _categorical(obs[name])
         cols.add("_".join(path), _path_key(_HEADER, path),
                  _str_codes(category.codes, [str(c) for c in category.categories]))
@@ -460,7 +463,7 @@ def _tidy_frame(
         order.update((ordered[j], None) for j in np.flatnonzero(present[row]) if ordered[j] not in order)
     table = pd.DataFrame({name: cols.values[name] for name in order})
     table.attrs.update(long.attrs)
-    return table
+    return cast("_DataFrame", table)
 
 
 # ---------------------------------------------------------------------------------------
@@ -601,6 +604,8 @@ class JupyterHealthClient:
     Args:
         url: The Exchange's address. Defaults to ``JHE_URL`` (read now, not at import).
         token: An OAuth access token. Defaults to ``JHE_TOKEN``.
+        progress: Show jhe's progress bars while observations are fetched (off by default,
+            as the official client shows none; ``None``: on in a notebook or terminal).
         **options: Passed to :class:`jhe.Client`: ``client_key``, ``client_id``,
             ``client_secret``, ``refresh_token``, ``timeout``, ``retries``, ``concurrency``,
             ``page_size``, ``allow_insecure``. With client credentials (as options or
@@ -616,7 +621,8 @@ class JupyterHealthClient:
 
     _CREDENTIAL_OPTIONS = ("client_key", "client_id", "client_secret", "refresh_token")
 
-    def __init__(self, url: str | None = None, *, token: str | None = None, **options: Any) -> None:
+    def __init__(self, url: str | None = None, *, token: str | None = None, progress: bool | None = False,
+                 **options: Any) -> None:
         if url is None:
             url = os.environ.get("JHE_URL")
         if not url:
@@ -629,6 +635,7 @@ class JupyterHealthClient:
         if token is None and not has_other:
             raise ValueError("Set $JHE_TOKEN environment variable or pass via `token=` argument")
         self._client = Client(url, token, **options)
+        self._progress = progress
         self.url: str = self._client.url
         self._scopes: dict[str, tuple[str | None, str | None]] | None = None
 
@@ -746,11 +753,15 @@ class JupyterHealthClient:
             "use list_observations / list_observations_df, or jhe.Client.fetch_dataframe"
         )
 
-    def get_fhir(self, resource_type: str, id: Any = None, **kwargs: Any) -> Any:
+    def get_fhir(self, resource_type: str, id: Any = None, *, patient_id: int | None = None,
+                 study_id: int | None = None, fhir_source: str | None = None,
+                 params: dict[str, Any] | None = None) -> Any:
         """Not available in the compatibility layer (raises ``NotImplementedError``)."""
         raise self._not_available("get_fhir")
 
-    def list_fhir(self, resource_type: str, **kwargs: Any) -> Any:
+    def list_fhir(self, resource_type: str, *, patient_id: int | None = None, study_id: int | None = None,
+                  fhir_source: str | None = None, limit: int | None = None,
+                  params: dict[str, Any] | None = None) -> Any:
         """Not available in the compatibility layer (raises ``NotImplementedError``)."""
         raise self._not_available("list_fhir")
 
@@ -800,7 +811,8 @@ class JupyterHealthClient:
             raise ValueError(f"limit must be None, 0 (no limit) or positive, not {limit}")
         text = _code_text(code) or None
         long = self._client.fetch_dataframe(
-            study_id=study_id or None, patient_id=patient_id or None, code=text, layout="long"
+            study_id=study_id or None, patient_id=patient_id or None, code=text, layout="long",
+            progress=self._progress,
         )
         assert not isinstance(long, dict)
         if limit:

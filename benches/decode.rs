@@ -1,0 +1,78 @@
+//! Decode throughput: FHIR Bundle pages of every code (served by the fake Exchange, fetched
+//! once into memory) decoded into Arrow on one thread, beside plain `serde_json` parsing of
+//! the same bytes, the practical limit. `cargo bench --bench decode`.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use url::Url;
+
+use jhe::fake::{FakeConfig, FakeExchange};
+use jhe::fhir::read_observation_bundle;
+use jhe::table::{Layout, ObservationTableBuilder};
+
+/// Every page of the main study, 1000 observations each, as the server sends them.
+fn corpus() -> (Vec<Vec<u8>>, usize) {
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    runtime.block_on(async {
+        let fx = FakeExchange::start(FakeConfig { patients: 10, days: 7, seed: 1, ..Default::default() })
+            .await
+            .expect("the fake starts");
+        let client = reqwest::Client::new();
+        let study = fx.directory().main_study_id;
+        let mut pages = Vec::new();
+        let mut observations = 0;
+        for page in 1.. {
+            let url = format!(
+                "{}/FHIR/R5/Observation?patient._has:Group:member:_id={study}&_count=1000&_page={page}",
+                fx.url()
+            );
+            let response = client.get(&url).bearer_auth(fx.token()).send().await.expect("a page");
+            if response.status() != 200 {
+                break;
+            }
+            let bytes = response.bytes().await.expect("a body").to_vec();
+            let bundle: serde_json::Value = serde_json::from_slice(&bytes).expect("JSON");
+            observations += bundle["entry"].as_array().map_or(0, Vec::len);
+            pages.push(bytes);
+        }
+        (pages, observations)
+    })
+}
+
+fn decode(c: &mut Criterion) {
+    let (pages, observations) = corpus();
+    let bytes: usize = pages.iter().map(Vec::len).sum();
+    let origin = Url::parse("http://127.0.0.1/").expect("a URL");
+    let page_url = origin.join("FHIR/R5/Observation").expect("a URL");
+    eprintln!("corpus: {} pages, {observations} observations of every code, {:.1} MB", pages.len(), bytes as f64 / 1e6);
+
+    let mut group = c.benchmark_group("fhir_pages");
+    group.measurement_time(Duration::from_secs(8)).sample_size(20);
+    for (name, unit) in [("bytes", Throughput::Bytes(bytes as u64)), ("observations", Throughput::Elements(observations as u64))] {
+        group.throughput(unit);
+        group.bench_function(format!("serde_json_value/{name}"), |b| {
+            b.iter(|| {
+                for page in &pages {
+                    black_box(serde_json::from_slice::<serde_json::Value>(page).expect("JSON"));
+                }
+            })
+        });
+        for (label, layout) in [("jhe_wide", Layout::Wide), ("jhe_long", Layout::Long)] {
+            group.bench_function(format!("{label}/{name}"), |b| {
+                b.iter(|| {
+                    let mut builder = ObservationTableBuilder::new(layout, &[]);
+                    for page in &pages {
+                        read_observation_bundle(page, &page_url, &origin, &mut builder).expect("a bundle");
+                    }
+                    black_box(builder.finish())
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, decode);
+criterion_main!(benches);

@@ -379,6 +379,19 @@ pub async fn fetch_with_progress(
     layout: Layout,
     progress: Arc<Progress>,
 ) -> Result<FetchOutcome> {
+    fetch_with_options(session, query, api, layout, false, progress).await
+}
+
+/// [`fetch_with_progress`]; with `extras`, the tables also carry each observation's whole
+/// OMH header, `meta.source` and `identifier` (see [`ObservationTableBuilder::with_extras`]).
+pub async fn fetch_with_options(
+    session: &Session,
+    query: &ObservationQuery,
+    api: Api,
+    layout: Layout,
+    extras: bool,
+    progress: Arc<Progress>,
+) -> Result<FetchOutcome> {
     let (api, generation) = choose_api(session, query, api).await?;
     if api == Api::Rest {
         check_rest_access(session, query).await?;
@@ -406,6 +419,9 @@ pub async fn fetch_with_progress(
     let snapshots = api == Api::Fhir && generation.honours_time_filters();
 
     let mut builder = ObservationTableBuilder::new(layout, &query.code_names());
+    if extras {
+        builder = builder.with_extras();
+    }
     let mut reader = Reader {
         session,
         builder: &mut builder,

@@ -152,12 +152,17 @@ struct Observation<'a> {
     subject: Option<Reference<'a>>,
     #[serde(rename = "valueAttachment", borrow)]
     value_attachment: Option<Attachment<'a>>,
+    /// Kept as JSON text (read only for extras).
+    #[serde(borrow)]
+    identifier: Option<&'a serde_json::value::RawValue>,
 }
 
 #[derive(Deserialize)]
 struct Meta<'a> {
     #[serde(rename = "lastUpdated", borrow)]
     last_updated: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    source: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
@@ -225,6 +230,8 @@ pub fn read_observation_bundle(
         let input = ObservationInput {
             patient_name: None,
             data_source: None,
+            meta_source: resource.meta.as_ref().and_then(|m| m.source.as_deref()),
+            identifier: resource.identifier.map(|raw| raw.get()),
             observation_id: resource.id.as_deref().unwrap_or(""),
             patient_id: resource
                 .subject

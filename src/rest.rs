@@ -190,6 +190,8 @@ pub fn read_observation_page(
             },
             patient_name: (!name.is_empty()).then_some(name.as_str()),
             data_source: row.data_source.as_deref(),
+            meta_source: None,
+            identifier: None,
         };
         if builder.append(&input) == Appended::Duplicate {
             duplicates += 1;

@@ -45,6 +45,10 @@ pub struct ObservationInput<'a> {
     /// Where the API gives them (REST): the patient's name and the data source's name.
     pub patient_name: Option<&'a str>,
     pub data_source: Option<&'a str>,
+    /// FHIR `meta.source`, and the resource's `identifier` list as JSON text: only read
+    /// into columns by a builder made [`ObservationTableBuilder::with_extras`].
+    pub meta_source: Option<&'a str>,
+    pub identifier: Option<&'a str>,
 }
 
 impl<'a> ObservationInput<'a> {
@@ -57,6 +61,8 @@ impl<'a> ObservationInput<'a> {
             payload,
             patient_name: None,
             data_source: None,
+            meta_source: None,
+            identifier: None,
         }
     }
 }
@@ -105,6 +111,8 @@ struct Record<'a> {
     source_name: Option<&'a str>,
     patient_name: Option<&'a str>,
     data_source: Option<&'a str>,
+    /// With extras: the observation's index in the builder's extras rows.
+    extras: Option<u32>,
 }
 
 /// The columns every layout has.
@@ -121,6 +129,8 @@ struct CommonColumns {
     source_name: Dictionary,
     patient_name: StringBuilder,
     data_source: Dictionary,
+    /// Per row, the observation's index in the extras rows (only with extras).
+    extras: Vec<u32>,
 }
 
 impl CommonColumns {
@@ -138,6 +148,7 @@ impl CommonColumns {
             source_name: Dictionary::new(),
             patient_name: StringBuilder::new(),
             data_source: Dictionary::new(),
+            extras: Vec::new(),
         }
     }
 
@@ -154,6 +165,17 @@ impl CommonColumns {
         self.source_name.append_option(r.source_name);
         self.patient_name.append_option(r.patient_name);
         self.data_source.append_option(r.data_source);
+        if let Some(index) = r.extras {
+            self.extras.push(index);
+        }
+    }
+
+    /// The extras columns of these rows (nothing without extras).
+    fn finish_extras(&self, extras: Option<&[Vec<(String, Leaf)>]>, fields: &mut Vec<Field>, columns: &mut Vec<ArrayRef>) {
+        if let Some(extras) = extras {
+            let rows: Vec<&[(String, Leaf)]> = self.extras.iter().map(|&i| extras[i as usize].as_slice()).collect();
+            finish_extras(&rows, fields, columns);
+        }
     }
 
     /// `timestamp` is the guide's name for `effective_start` (wide layout only): it shares
@@ -363,7 +385,7 @@ impl WideTable {
         }
     }
 
-    fn finish(mut self) -> RecordBatch {
+    fn finish(mut self, extras: Option<&[Vec<(String, Leaf)>]>) -> RecordBatch {
         let (mut fields, mut columns) = self.common.finish(true);
         match &mut self.kind {
             WideKind::Catalogued(measures) => {
@@ -373,6 +395,7 @@ impl WideTable {
             }
             WideKind::Flattened(rows) => finish_flattened(rows, &mut fields, &mut columns),
         }
+        self.common.finish_extras(extras, &mut fields, &mut columns);
         RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).expect("columns match their schema")
     }
 }
@@ -438,6 +461,89 @@ fn finish_flattened(rows: &[Vec<(String, Leaf)>], fields: &mut Vec<Field>, colum
             }
             fields.push(Field::new(column, DataType::Utf8, true));
             columns.push(Arc::new(values.finish()));
+        }
+    }
+}
+
+/// Only an OMH document's header, whole (for extras).
+#[derive(serde::Deserialize)]
+struct RawHeader {
+    header: Option<Value>,
+}
+
+/// Every scalar of a JSON value by key path, arrays by index (`identifier.0.system`);
+/// nulls are left out.
+fn flatten_all(value: &Value, path: String, out: &mut Vec<(String, Leaf)>) {
+    match value {
+        Value::Null => {}
+        Value::Bool(b) => out.push((path, Leaf::Bool(*b))),
+        Value::Number(n) => out.push((path, Leaf::Number(n.clone()))),
+        Value::String(s) => out.push((path, Leaf::Text(s.clone()))),
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                flatten_all(item, format!("{path}.{i}"), out);
+            }
+        }
+        Value::Object(map) => {
+            for (key, item) in map {
+                flatten_all(item, format!("{path}.{key}"), out);
+            }
+        }
+    }
+}
+
+/// Extras columns, named by key path (sorted), typed by what every row holds: integers →
+/// int64, numbers → float64, booleans → boolean, date-times (a key ending in `date_time`,
+/// every value readable) → UTC timestamp plus `{path}:local`, anything else → text.
+fn finish_extras(rows: &[&[(String, Leaf)]], fields: &mut Vec<Field>, columns: &mut Vec<ArrayRef>) {
+    let mut paths: Vec<&str> = rows.iter().flat_map(|row| row.iter().map(|(p, _)| p.as_str())).collect::<HashSet<_>>().into_iter().collect();
+    paths.sort_unstable();
+    let mut push = |name: String, data_type: DataType, array: ArrayRef| {
+        fields.push(Field::new(name, data_type, true));
+        columns.push(array);
+    };
+    for path in paths {
+        let cells: Vec<Option<&Leaf>> = rows.iter().map(|row| row.iter().find(|(p, _)| p == path).map(|(_, l)| l)).collect();
+        let present = || cells.iter().flatten();
+        if present().all(|l| matches!(l, Leaf::Number(n) if n.is_i64())) {
+            let array: arrow_array::Int64Array = cells.iter().map(|c| match c {
+                Some(Leaf::Number(n)) => n.as_i64(),
+                _ => None,
+            }).collect();
+            push(path.to_string(), DataType::Int64, Arc::new(array));
+        } else if present().all(|l| matches!(l, Leaf::Number(_))) {
+            let array: arrow_array::Float64Array = cells.iter().map(|c| match c {
+                Some(Leaf::Number(n)) => n.as_f64(),
+                _ => None,
+            }).collect();
+            push(path.to_string(), DataType::Float64, Arc::new(array));
+        } else if present().all(|l| matches!(l, Leaf::Bool(_))) {
+            let array: BooleanArray = cells.iter().map(|c| match c {
+                Some(Leaf::Bool(b)) => Some(*b),
+                _ => None,
+            }).collect();
+            push(path.to_string(), DataType::Boolean, Arc::new(array));
+        } else {
+            let instants: Option<Vec<Option<time::Instant>>> = path.ends_with("date_time").then(|| {
+                cells.iter().map(|c| match c {
+                    Some(Leaf::Text(t)) => time::parse_date_time(t).ok().map(Some),
+                    Some(_) => None,
+                    None => Some(None),
+                }).collect::<Option<Vec<_>>>()
+            }).flatten();
+            if let Some(instants) = instants {
+                let mut utc = timestamp_builder();
+                let mut local = TimestampMicrosecondBuilder::new();
+                for instant in &instants {
+                    utc.append_option(instant.map(|i| i.utc_micros));
+                    local.append_option(instant.map(|i| i.utc_micros + i64::from(i.offset_seconds.unwrap_or(0)) * 1_000_000));
+                }
+                push(path.to_string(), utc_timestamp_type(), Arc::new(utc.finish()));
+                push(format!("{path}:local"), DataType::Timestamp(TimeUnit::Microsecond, None), Arc::new(local.finish()));
+            } else {
+                let array: arrow_array::StringArray = cells.iter().map(|c| c.map(leaf_text)).collect();
+                push(path.to_string(), DataType::Utf8, Arc::new(array));
+            }
         }
     }
 }
@@ -536,8 +642,9 @@ impl LongTable {
         }
     }
 
-    fn finish(mut self) -> RecordBatch {
+    fn finish(mut self, extras: Option<&[Vec<(String, Leaf)>]>) -> RecordBatch {
         let (mut fields, mut columns) = self.common.finish(false);
+        self.common.finish_extras(extras, &mut fields, &mut columns);
         let mut add = |name: &str, data_type: DataType, array: ArrayRef| {
             fields.push(Field::new(name, data_type, true));
             columns.push(array);
@@ -623,6 +730,8 @@ pub struct ObservationTableBuilder {
     scratch: Vec<u8>,
     /// Reused for flattening bodies of unknown codes.
     leaves: Vec<(String, Leaf)>,
+    /// With extras: per observation, its OMH header, `meta.source` and `identifier` leaves.
+    extras: Option<Vec<Vec<(String, Leaf)>>>,
 }
 
 impl ObservationTableBuilder {
@@ -643,6 +752,7 @@ impl ObservationTableBuilder {
             errors: ErrorsBuilder::default(),
             scratch: Vec::new(),
             leaves: Vec::new(),
+            extras: None,
         };
         if layout == Layout::Wide {
             for code in expected_codes {
@@ -650,6 +760,16 @@ impl ObservationTableBuilder {
             }
         }
         builder
+    }
+
+    /// Also carry, as extra columns, every observation's whole OMH header by key path
+    /// (`header.schema_id.name`, ...), the FHIR `meta.source` and the resource's
+    /// `identifier` list (`identifier.0.system`, ...). Leaves under a key ending in
+    /// `date_time` that all parse become UTC timestamps, with a `{path}:local` twin (wall
+    /// time in the offset written, no timezone).
+    pub fn with_extras(mut self) -> Self {
+        self.extras = Some(Vec::new());
+        self
     }
 
     /// Distinct observations so far.
@@ -722,6 +842,21 @@ impl ObservationTableBuilder {
             Payload::Json(bytes) => Ok(bytes),
             Payload::Missing => Err("the observation carries no OMH payload".into()),
         };
+        if let Some(extras) = &mut self.extras {
+            let mut leaves = Vec::new();
+            if let Some(source) = input.meta_source {
+                leaves.push(("meta.source".to_string(), Leaf::Text(source.to_string())));
+            }
+            if let Some(Ok(value)) = input.identifier.map(serde_json::from_str::<Value>) {
+                flatten_all(&value, "identifier".to_string(), &mut leaves);
+            }
+            if let Ok(bytes) = &json {
+                if let Ok(RawHeader { header: Some(header) }) = serde_json::from_slice::<RawHeader>(bytes) {
+                    flatten_all(&header, "header".to_string(), &mut leaves);
+                }
+            }
+            extras.push(leaves);
+        }
         let document = json.and_then(omh::parse_document);
         let mut record = Record {
             id,
@@ -730,6 +865,7 @@ impl ObservationTableBuilder {
             last_updated,
             patient_name: input.patient_name,
             data_source: input.data_source,
+            extras: self.extras.as_ref().map(|e| (e.len() - 1) as u32),
             ..Record::default()
         };
         let body = match &document {
@@ -839,11 +975,15 @@ impl ObservationTableBuilder {
                 };
                 let mut wide = std::mem::take(&mut self.wide);
                 wide.sort_by_key(|table| rank(&table.code));
+                let extras = self.extras.as_deref();
                 wide.into_iter()
-                    .map(|table| (Some(table.code.clone()), table.finish()))
+                    .map(|table| (Some(table.code.clone()), table.finish(extras)))
                     .collect()
             }
-            Layout::Long => vec![(None, self.long.finish())],
+            Layout::Long => {
+                let long = std::mem::replace(&mut self.long, LongTable::new());
+                vec![(None, long.finish(self.extras.as_deref()))]
+            }
         };
         let tables = tables
             .into_iter()
@@ -1110,6 +1250,38 @@ mod tests {
         let ids = tables.tables[0].1.column(0).as_primitive::<Int64Type>().values().to_vec();
         // 1 is too early, 4 is another code; 3 has no readable time and is kept
         assert_eq!(ids, vec![3, 2]);
+    }
+
+    #[test]
+    fn extras_carry_the_header_meta_source_and_identifier_typed() {
+        let doc = r#"{"header":{"uuid":"u9","schema_id":{"name":"blood-glucose","version":"4.0"},"source_creation_date_time":"2024-05-02T08:29:00-07:00","external_datasheets":[{"datasheet_type":"manufacturer"}],"n":3},"body":{"effective_time_frame":{"date_time":"2024-05-02T08:30:00-07:00"},"blood_glucose":{"value":105,"unit":"mg/dL"}}}"#;
+        let data = b64(doc);
+        for layout in [Layout::Long, Layout::Wide] {
+            // off by default: the normal layouts are unchanged
+            let mut plain = ObservationTableBuilder::new(layout, &[]);
+            plain.append(&input("1", "omh:blood-glucose:4.0", &data));
+            assert!(plain.finish().tables[0].1.column_by_name("header.uuid").is_none());
+            let mut builder = ObservationTableBuilder::new(layout, &[]).with_extras();
+            let mut row = input("1", "omh:blood-glucose:4.0", &data);
+            row.meta_source = Some("urn:src");
+            row.identifier = Some(r#"[{"system":"urn:sys","value":"ih-1"}]"#);
+            builder.append(&row);
+            builder.append(&input("2", "omh:blood-glucose:4.0", &b64(GLUCOSE)));
+            let tables = builder.finish();
+            let batch = &tables.tables[0].1;
+            let text = |name: &str, i: usize| batch.column_by_name(name).unwrap().as_string::<i32>().value(i).to_string();
+            assert_eq!(text("meta.source", 0), "urn:src");
+            assert_eq!(text("identifier.0.value", 0), "ih-1");
+            assert_eq!(text("header.schema_id.version", 0), "4.0");
+            assert_eq!(text("header.external_datasheets.0.datasheet_type", 0), "manufacturer");
+            assert!(batch.column_by_name("meta.source").unwrap().is_null(batch.num_rows() - 1));
+            assert_eq!(batch.column_by_name("header.n").unwrap().data_type(), &DataType::Int64);
+            let utc = batch.column_by_name("header.source_creation_date_time").unwrap().as_primitive::<TimestampMicrosecondType>();
+            assert_eq!(utc.value(0), 1_714_663_740_000_000);
+            let local = batch.column_by_name("header.source_creation_date_time:local").unwrap();
+            assert_eq!(local.data_type(), &DataType::Timestamp(TimeUnit::Microsecond, None));
+            assert_eq!(local.as_primitive::<TimestampMicrosecondType>().value(0), 1_714_663_740_000_000 - 7 * 3_600_000_000);
+        }
     }
 
     #[test]

@@ -112,6 +112,7 @@ class NativeClient:
         api: str = "auto",
         layout: str = "long",
         progress: Callable[[int, int, int, int], object] | None = None,
+        extras: bool = False,
     ) -> NativeFetchResult: ...
     def fetch_async(
         self,

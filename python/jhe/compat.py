@@ -24,12 +24,11 @@ Differences from the official client (deliberate or unavoidable):
 * **IEEE codes are found.** A code without a system gets its own (``https://w3id.org/ieee1752``
   for ``ieee:*``); the official client always sends the Open mHealth system, so
   ``Code.SLEEP_STAGE_SUMMARY`` and ``Code.FOOD_ENTRY`` match nothing on current servers.
-* **Columns the engine does not carry are absent.** jhe decodes the measures, time frame,
-  ``uuid``, ``modality`` and ``acquisition_provenance.source_name``; it does not pass through
-  ``meta.source``, the resource ``identifier``, the header's ``schema_id``,
-  ``creation_date_time``, ``source_creation_date_time`` or ``external_datasheets``, so the
-  columns made from those (``meta_source``, ``identifier_0_*``, ``schema_id_*``,
-  ``*creation_date_time*``, ``external_datasheets_*``) are not produced.
+* **Every official column.** The resource's ``meta.source`` and ``identifier`` and the whole
+  OMH header (``schema_id``, ``creation_date_time``, ``source_creation_date_time``,
+  ``external_datasheets``, ...) come from the engine's opt-in extras (``NativeClient.fetch(...,
+  extras=True)``: flattened by key path and typed in Rust, date-times as UTC timestamps with
+  wall-time twins); jhe's own layouts do not carry them.
   ``code_coding_0_display`` and ``code_coding_0_system`` come from the Exchange's data-source
   scopes and ``subject_identifier_value`` from the patient's ``jheUserId`` (one small REST
   listing each, cached per client).
@@ -44,8 +43,8 @@ Differences from the official client (deliberate or unavoidable):
   ``df.attrs["jhe_errors"]`` with a :class:`jhe.DecodeWarning`; the official client raises on
   the first payload it cannot decode.
 * :meth:`~JupyterHealthClient.list_observations` yields Observation resources rebuilt from
-  the decoded data (the fields above; the ``valueAttachment`` holds the decoded OMH header
-  and body, keys in the server's order), so ``tidy_observation`` on them gives the rows of
+  the decoded data (the fields above, ``meta.source`` and ``identifier``; the
+  ``valueAttachment`` holds the decoded OMH header and body, keys in the server's order), so ``tidy_observation`` on them gives the rows of
   ``list_observations_df``. Listing calls yield the same dicts as the official client (keys
   in alphabetical order). ``JHE_URL`` is read when the client is made (the official client
   reads it at import). Errors are :class:`jhe.JHEError` (``RequestError`` is an alias), not
@@ -69,7 +68,9 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlencode
 
+from jhe import _progress
 from jhe._client import Client
+from jhe._result import Observations
 from jhe._convert import _require
 from jhe._jhe import JHEError
 
@@ -381,6 +382,61 @@ def _body_columns(long: pd.DataFrame, positions: Any, n: int, cols: _Columns) ->
         cols.add("_".join(map(str, path)), _path_key(_BODY, path), pd.Series(items))  # inferred, as from_records
 
 
+def _extras_path(column: str) -> tuple[str, tuple[str | int, ...]]:
+    """An extras column's section and key path: ``header.schema_id.name`` →
+    ``("header", ("schema_id", "name"))``; list indices as integers."""
+    section, *path = column.split(".")
+    return section, tuple(int(p) if p.isdigit() else p for p in path)
+
+
+def _extras(obs: pd.DataFrame) -> list[str]:
+    """The engine's extras columns (``fetch(extras=True)``), without the local twins."""
+    return [c for c in obs.columns if "." in c and not c.endswith(":local")]
+
+
+def _extras_columns(obs: pd.DataFrame, fhir: dict[str, int], cols: _Columns) -> None:
+    """The resource's ``meta_source`` and ``identifier_*`` and the OMH header's fields
+    (``schema_id_*``, ``*creation_date_time`` and twins, ``external_datasheets_*``, ...),
+    from the engine's extras columns: typed in Rust, converted here per column."""
+    pd, np, _, _ = _modules()
+    dtypes = _reference_dtypes()
+    n = len(obs)
+    for column in _extras(obs):
+        section, path = _extras_path(column)
+        name = "_".join(map(str, (section, *path) if section != "header" else path))
+        if section == "header":
+            key = _path_key(_HEADER, path)
+        elif name in fhir:
+            key = (_FHIR, fhir[name])
+        elif section == "identifier" and "identifier_0_value" in fhir:
+            key = (_FHIR, fhir["identifier_0_value"], *(_jsonb_key(p) for p in path))
+        else:
+            continue  # a field the official layout of this API generation does not have
+        if name in cols.values:
+            continue  # uuid, modality, source_name: already there
+        values = obs[column]
+        kind = str(values.dtype)
+        if f"{column}:local" in obs.columns:
+            cols.add(name, key, values.astype(dtypes["utc"]))
+            cols.add(name + "_local", (_LOCAL, key), obs[f"{column}:local"].astype(dtypes["local"]))
+            continue
+        present = values.notna().to_numpy()
+        if kind in ("int64", "Int64", "float64"):
+            numbers = values.astype("float64").to_numpy(na_value=np.nan) if kind == "Int64" else values.to_numpy(dtype="float64")
+            series = pd.Series(numbers)
+            if kind != "float64" and present.all():
+                series = series.astype("int64")
+        elif kind in ("bool", "boolean"):
+            flags = values.astype(object).where(present, np.nan).to_numpy()
+            series = pd.Series(flags.astype(bool) if present.all() else flags)
+        else:
+            codes, uniques = pd.factorize(values)
+            series = _str_codes(codes, [str(u) for u in uniques])
+        if n and not present.any():
+            continue
+        cols.add(name, key, series)
+
+
 def _tidy_frame(
     long: pd.DataFrame,
     *,
@@ -428,6 +484,7 @@ def _tidy_frame(
              lambda: _str_lookup(p_codes, [str(user_ids[p]) if p in user_ids else None for p in patients]))
     fhir_col("resourceType", lambda: _str_codes(np.zeros(n), ["Observation"]))
 
+    _extras_columns(obs, fhir, cols)
     cols.add("uuid", _path_key(_HEADER, ["uuid"]), obs["uuid"].astype(object).astype(dtypes["str"]))
     header: tuple[tuple[str, tuple[str, ...]], ...] = (
         ("modality", ("modality",)), ("source_name", ("acquisition_provenance", "source_name"))
@@ -492,6 +549,44 @@ def _pylist(series: pd.Series) -> list[Any]:
     return series.astype(object).where(series.notna(), None).tolist()
 
 
+def _set_nested(root: dict[Any, Any], path: Sequence[str | int], value: Any) -> None:
+    for part in path[:-1]:
+        root = root.setdefault(part, {})
+    root[path[-1]] = value
+
+
+def _listify(node: Any) -> Any:
+    """Nested dicts whose keys are all list indices back into lists."""
+    if not isinstance(node, dict):
+        return node
+    if node and all(isinstance(k, int) for k in node):
+        return [_listify(node[k]) for k in sorted(node)]
+    return {k: _listify(v) for k, v in node.items()}
+
+
+def _extras_values(obs: pd.DataFrame) -> list[tuple[str, tuple[str | int, ...], list[Any]]]:
+    """Per extras column: section, key path and the values as JSON would hold them
+    (date-times as ISO text in the offset they were written in)."""
+    pd, np, _, _ = _modules()
+    out = []
+    for column in _extras(obs):
+        section, path = _extras_path(column)
+        values = obs[column]
+        if f"{column}:local" in obs.columns:
+            utc = values
+            local = obs[f"{column}:local"]
+            offset = local - utc.dt.tz_localize(None)
+            texts = _pylist(_iso(local, _offset_suffixes(offset.where(offset.notna(), pd.NaT))))
+        elif str(values.dtype) in ("int64", "Int64"):
+            texts = [int(v) if v is not None else None for v in _pylist(values)]
+        elif str(values.dtype) in ("bool", "boolean"):
+            texts = [bool(v) if v is not None else None for v in _pylist(values)]
+        else:
+            texts = _pylist(values)
+        out.append((section, path, texts))
+    return out
+
+
 def _resources(
     long: pd.DataFrame,
     *,
@@ -515,6 +610,7 @@ def _resources(
     local_end = _pylist(_iso(end.dt.tz_localize(None) + zero, suffix))
     utc_start, utc_end, updated = _pylist(_iso(start)), _pylist(_iso(end)), _pylist(_iso(obs["last_updated"]))
     current = generation == "current"
+    extras = _extras_values(obs)
 
     # Bodies: one pass over the measure rows.
     bodies: list[dict[str, Any]] = [{} for _ in range(len(obs))]
@@ -548,13 +644,20 @@ def _resources(
             body["effective_time_frame"] = {
                 "time_interval": {"start_date_time": local_start[i], "end_date_time": local_end[i]}
             }
-        header: dict[str, Any] = {}
+        header: dict[Any, Any] = {}
         if uuid is not None:
             header["uuid"] = uuid
         if modality is not None:
             header["modality"] = modality
         if source is not None:
             header["acquisition_provenance"] = {"source_name": source}
+        resource_fields: dict[Any, Any] = {}
+        for section, key_path, cells in extras:
+            if cells[i] is not None:
+                target = header if section == "header" else resource_fields
+                _set_nested(target, key_path if section == "header" else (section, *key_path), cells[i])
+        header = _listify(header)
+        resource_fields = _listify(resource_fields)
         document = json.dumps(_jsonb_sorted({"body": body, "header": header}))
         attachment = {"contentType": "application/json", "data": base64.b64encode(document.encode()).decode()}
         system = _system(code, scopes, systems)
@@ -569,9 +672,13 @@ def _resources(
         display = (scopes.get(code) or (None, None))[1]
         if display is not None:
             coding["display"] = display
-        resource: dict[str, Any] = {
-            "meta": {"lastUpdated": updated[i]}, "id": str(oid), "status": "final", "code": {"coding": [coding]},
-        }
+        meta = {"lastUpdated": updated[i]}
+        if "source" in resource_fields.get("meta", {}):
+            meta["source"] = resource_fields["meta"]["source"]
+        resource: dict[str, Any] = {"meta": meta, "id": str(oid)}
+        if "identifier" in resource_fields:
+            resource["identifier"] = resource_fields["identifier"]
+        resource.update({"status": "final", "code": {"coding": [coding]}})
         if point[i]:
             resource["effectiveDateTime"] = utc_start[i]
         elif interval[i]:
@@ -810,10 +917,16 @@ class JupyterHealthClient:
         if limit is not None and limit < 0:
             raise ValueError(f"limit must be None, 0 (no limit) or positive, not {limit}")
         text = _code_text(code) or None
-        long = self._client.fetch_dataframe(
-            study_id=study_id or None, patient_id=patient_id or None, code=text, layout="long",
-            progress=self._progress,
-        )
+        # The engine's fetch with extras: the resource's meta.source and identifier and the
+        # whole OMH header as typed columns, for the official layout's columns made from them.
+        arguments, _ = self._client._request(study_id or None, patient_id or None, text, {"layout": "long"})
+        bars = _progress.Bars() if _progress.wanted(self._progress) else None
+        try:
+            native = self._client._native.fetch(**arguments, progress=bars, extras=True)
+        finally:
+            if bars is not None:
+                bars.close()
+        long = Observations(native).to_pandas()
         assert not isinstance(long, dict)
         if limit:
             pd = _require("pandas", "pandas")

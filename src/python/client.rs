@@ -8,7 +8,7 @@ use pyo3::prelude::*;
 use pyo3_arrow::PyTable;
 
 use crate::config::{ClientConfig, ClientOptions};
-use crate::fetch::{Api, FetchOutcome, Progress, Session, fetch_observations, fetch_with_progress};
+use crate::fetch::{Api, FetchOutcome, Progress, Session, fetch_observations, fetch_with_options};
 use crate::query::{ObservationQuery, QueryArgs};
 use crate::table::Layout;
 use crate::rest::{list_all, rest_url};
@@ -196,10 +196,13 @@ impl NativeClient {
 
     /// Fetch observations; `progress(pages_done, pages_total, rows_done, rows_total)` is
     /// called from this thread every tenth of a second while it runs.
+    /// `extras=True` adds, per observation, its whole OMH header by key path
+    /// (`header.schema_id.name`, ...), FHIR `meta.source` and `identifier.{i}.{key}`;
+    /// date-times as UTC timestamps with `{path}:local` wall-time twins.
     #[pyo3(signature = (
         *, study_id=None, patient_id=None, organization_id=None, codes=Vec::new(),
         patient_identifier=None, since=None, until=None, updated_since=None, api="auto", layout="long",
-        progress=None
+        progress=None, extras=false
     ))]
     #[allow(clippy::too_many_arguments)]
     fn fetch(
@@ -216,13 +219,14 @@ impl NativeClient {
         api: &str,
         layout: &str,
         progress: Option<Py<PyAny>>,
+        extras: bool,
     ) -> PyResult<NativeFetchResult> {
         let args = QueryArgs { study_id, patient_id, organization_id, codes, patient_identifier, since, until, updated_since };
         let (query, api, layout) = parse_request(py, args, api, layout)?;
         let session = self.session.clone();
         let counters = Arc::new(Progress::default());
         let shared = counters.clone();
-        let future = async move { fetch_with_progress(&session, &query, api, layout, shared).await };
+        let future = async move { fetch_with_options(&session, &query, api, layout, extras, shared).await };
         let outcome = wait_for_ticking(py, future, |py| match &progress {
             Some(callback) => callback.call1(py, counters.snapshot()).map(drop),
             None => Ok(()),

@@ -383,7 +383,8 @@ pub async fn fetch_with_progress(
 }
 
 /// [`fetch_with_progress`]; with `extras`, the tables also carry each observation's whole
-/// OMH header, `meta.source` and `identifier` (see [`ObservationTableBuilder::with_extras`]).
+/// OMH header, its `effective_time_frame` as written, `meta.source` and `identifier` (see
+/// [`ObservationTableBuilder::with_extras`]).
 pub async fn fetch_with_options(
     session: &Session,
     query: &ObservationQuery,

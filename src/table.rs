@@ -465,10 +465,13 @@ fn finish_flattened(rows: &[Vec<(String, Leaf)>], fields: &mut Vec<Field>, colum
     }
 }
 
-/// Only an OMH document's header, whole (for extras).
+/// Only an OMH document's header and its body's `effective_time_frame`, whole, as written
+/// (for extras). A document without `body` is its own body.
 #[derive(serde::Deserialize)]
 struct RawHeader {
     header: Option<Value>,
+    body: Option<Value>,
+    effective_time_frame: Option<Value>,
 }
 
 /// Every scalar of a JSON value by key path, arrays by index (`identifier.0.system`);
@@ -730,7 +733,8 @@ pub struct ObservationTableBuilder {
     scratch: Vec<u8>,
     /// Reused for flattening bodies of unknown codes.
     leaves: Vec<(String, Leaf)>,
-    /// With extras: per observation, its OMH header, `meta.source` and `identifier` leaves.
+    /// With extras: per observation, its OMH header, `meta.source`, `identifier` and
+    /// `body.effective_time_frame` leaves.
     extras: Option<Vec<Vec<(String, Leaf)>>>,
 }
 
@@ -764,8 +768,9 @@ impl ObservationTableBuilder {
 
     /// Also carry, as extra columns, every observation's whole OMH header by key path
     /// (`header.schema_id.name`, ...), the FHIR `meta.source` and the resource's
-    /// `identifier` list (`identifier.0.system`, ...). Leaves under a key ending in
-    /// `date_time` that all parse become UTC timestamps, with a `{path}:local` twin (wall
+    /// `identifier` list (`identifier.0.system`, ...) and the body's `effective_time_frame`
+    /// as written (`body.effective_time_frame.time_interval.duration.value`, ...). Leaves
+    /// under a key ending in `date_time` that all parse become UTC timestamps, with a `{path}:local` twin (wall
     /// time in the offset written, no timezone).
     pub fn with_extras(mut self) -> Self {
         self.extras = Some(Vec::new());
@@ -851,8 +856,17 @@ impl ObservationTableBuilder {
                 flatten_all(&value, "identifier".to_string(), &mut leaves);
             }
             if let Ok(bytes) = &json {
-                if let Ok(RawHeader { header: Some(header) }) = serde_json::from_slice::<RawHeader>(bytes) {
-                    flatten_all(&header, "header".to_string(), &mut leaves);
+                if let Ok(raw) = serde_json::from_slice::<RawHeader>(bytes) {
+                    if let Some(header) = &raw.header {
+                        flatten_all(header, "header".to_string(), &mut leaves);
+                    }
+                    let frame = match &raw.body {
+                        Some(body) => body.get("effective_time_frame"),
+                        None => raw.effective_time_frame.as_ref(),
+                    };
+                    if let Some(frame) = frame {
+                        flatten_all(frame, "body.effective_time_frame".to_string(), &mut leaves);
+                    }
                 }
             }
             extras.push(leaves);
@@ -1281,7 +1295,27 @@ mod tests {
             let local = batch.column_by_name("header.source_creation_date_time:local").unwrap();
             assert_eq!(local.data_type(), &DataType::Timestamp(TimeUnit::Microsecond, None));
             assert_eq!(local.as_primitive::<TimestampMicrosecondType>().value(0), 1_714_663_740_000_000 - 7 * 3_600_000_000);
+            let frame = batch.column_by_name("body.effective_time_frame.date_time").unwrap().as_primitive::<TimestampMicrosecondType>();
+            assert_eq!(frame.value(0), 1_714_663_800_000_000);
+            assert!(batch.column_by_name("body.effective_time_frame.date_time:local").is_some());
         }
+        // an interval as written: start + duration, date + part_of_day
+        let doc = r#"{"header":{"uuid":"u8"},"body":{"effective_time_frame":{"time_interval":{"start_date_time":"2024-05-02T08:00:00+02:00","duration":{"value":30,"unit":"min"}}},"step_count":{"value":10,"unit":"steps"}}}"#;
+        let other = r#"{"header":{"uuid":"u7"},"body":{"effective_time_frame":{"time_interval":{"date":"2024-05-02","part_of_day":"morning"}},"step_count":{"value":5,"unit":"steps"}}}"#;
+        let mut builder = ObservationTableBuilder::new(Layout::Long, &[]).with_extras();
+        builder.append(&input("1", "omh:step-count:2.0", &b64(doc)));
+        builder.append(&input("2", "omh:step-count:2.0", &b64(other)));
+        let tables = builder.finish();
+        let batch = &tables.tables[0].1;
+        let duration = batch.column_by_name("body.effective_time_frame.time_interval.duration.value").unwrap();
+        assert_eq!(duration.data_type(), &DataType::Int64);
+        let text = |name: &str| batch.column_by_name(name).unwrap().as_string::<i32>().iter().flatten().map(str::to_string).collect::<Vec<_>>();
+        assert_eq!(text("body.effective_time_frame.time_interval.duration.unit"), ["min"]);
+        assert_eq!(text("body.effective_time_frame.time_interval.part_of_day"), ["morning"]);
+        assert_eq!(text("body.effective_time_frame.time_interval.date"), ["2024-05-02"]);
+        let start = batch.column_by_name("body.effective_time_frame.time_interval.start_date_time").unwrap();
+        assert_eq!(start.data_type(), &utc_timestamp_type());
+        assert!(batch.column_by_name("body.effective_time_frame.time_interval.end_date_time").is_none());
     }
 
     #[test]

@@ -3,8 +3,8 @@ Exchange: the same public surface, the same listing results, and the official
 ``list_observations_df`` (``tidy_observation``) layout column by column, value by value
 (including the resource's ``meta.source`` and ``identifier`` and the whole OMH header, which
 the engine carries as extras for compat), and without the official client's silent 2000-row
-cut. The one remaining difference is interval time frames written as start or end plus
-duration, or date plus part of day: compat resolves them (see below)."""
+cut. Time frames are the payload's as written, intervals given as start or end plus
+duration, or as date plus part of day, included (the engine carries them as extras too)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ GLUCOSE = "omh:blood-glucose:4.0"
 IEEE = "https://w3id.org/ieee1752"
 
 # Interval time frames that are not start + end (start or end + duration, date +
-# part_of_day): jhe resolves them, so compat gives ..._start_date_time/_end_date_time instead.
+# part_of_day): the official columns are the payload's, and so are compat's.
 INTERVAL_FORM_COLUMNS = tuple(
     "effective_time_frame_time_interval_" + name
     for name in ("duration_unit", "duration_value", "date", "part_of_day")
@@ -252,36 +252,29 @@ def test_every_code_at_once_matches_official(clients: tuple[Any, Any]) -> None:
     expected = theirs.list_observations_df(patient_id=40001, limit=None)
     actual = ours.list_observations_df(patient_id=40001)
     assert expected["code"].nunique() == actual["code"].nunique() > 10
-    assert set(expected.columns) - set(actual.columns) == {c for c in expected.columns if c in INTERVAL_FORM_COLUMNS}
-    assert set(actual.columns) <= set(expected.columns)
+    assert set(actual.columns) == set(expected.columns)
+    assert any(c in actual.columns for c in INTERVAL_FORM_COLUMNS)
     for column in ("meta_source", "identifier_0_system", "identifier_0_value", "schema_id_name",
                    "source_creation_date_time", "source_creation_date_time_local",
                    "external_datasheets_0_datasheet_type"):
         assert column in actual.columns, column
-    skip = INTERVAL_FORM_COLUMNS + INTERVAL_BOUNDS
-    assert_same_layout(expected, actual, skip=skip)
-    for column in INTERVAL_BOUNDS:  # where the official client has them, they agree
-        known = expected[column].notna()
-        pd.testing.assert_series_equal(actual.loc[known, column], expected.loc[known, column])
+    assert_same_layout(expected, actual)
 
 
 @pytest.mark.parametrize("code", ["omh:rr-interval:1.0", "omh:physical-activity:1.2"])
-def test_resolved_interval_forms(clients: tuple[Any, Any], fake: FakeExchange, code: str) -> None:
-    """Payloads written as start/end + duration or date + part_of_day: compat gives the
-    resolved start and end; everything else matches."""
+def test_interval_forms_as_written(clients: tuple[Any, Any], fake: FakeExchange, code: str) -> None:
+    """Payloads written as start/end + duration or date + part_of_day: compat has the same
+    columns as the official client, ``..._duration_value`` / ``..._part_of_day`` and only the
+    bound that was written, and ``list_observations`` rebuilds them as written."""
     theirs, ours = clients
     expected = theirs.list_observations_df(study_id=fake.main_study_id, code=code, limit=None)
     actual = ours.list_observations_df(study_id=fake.main_study_id, code=code)
     assert any(c in expected.columns for c in INTERVAL_FORM_COLUMNS)
-    assert not any(c in actual.columns for c in INTERVAL_FORM_COLUMNS)
-    skip = INTERVAL_FORM_COLUMNS + INTERVAL_BOUNDS
-    rest = [c for c in expected.columns if c not in skip]
-    assert [c for c in actual.columns if c not in skip] == rest
-    pd.testing.assert_frame_equal(actual[rest], expected[rest])
-    start = "effective_time_frame_time_interval_start_date_time"
-    assert actual[start].notna().all()
-    known = expected[start].notna()
-    pd.testing.assert_series_equal(actual.loc[known, start], expected.loc[known, start])
+    assert any(c in expected.columns for c in INTERVAL_BOUNDS)
+    assert_same_layout(expected, actual)
+    rebuilt = list(ours.list_observations(study_id=fake.main_study_id, code=code))
+    tidied = pd.DataFrame.from_records([official.tidy_observation(r) for r in rebuilt])
+    pd.testing.assert_frame_equal(tidied, actual)
 
 
 def test_ieee_codes_are_found(clients: tuple[Any, Any], fake: FakeExchange) -> None:

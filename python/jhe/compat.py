@@ -24,18 +24,16 @@ Differences from the official client (deliberate or unavoidable):
 * **IEEE codes are found.** A code without a system gets its own (``https://w3id.org/ieee1752``
   for ``ieee:*``); the official client always sends the Open mHealth system, so
   ``Code.SLEEP_STAGE_SUMMARY`` and ``Code.FOOD_ENTRY`` match nothing on current servers.
-* **Every official column.** The resource's ``meta.source`` and ``identifier`` and the whole
+* **Every official column.** The resource's ``meta.source`` and ``identifier``, the whole
   OMH header (``schema_id``, ``creation_date_time``, ``source_creation_date_time``,
-  ``external_datasheets``, ...) come from the engine's opt-in extras (``NativeClient.fetch(...,
+  ``external_datasheets``, ...) and the body's ``effective_time_frame`` as the payload wrote
+  it (a date-time, or an interval as start and end, start or end plus ``duration``, or
+  ``date`` + ``part_of_day``) come from the engine's opt-in extras (``NativeClient.fetch(...,
   extras=True)``: flattened by key path and typed in Rust, date-times as UTC timestamps with
   wall-time twins); jhe's own layouts do not carry them.
   ``code_coding_0_display`` and ``code_coding_0_system`` come from the Exchange's data-source
   scopes and ``subject_identifier_value`` from the patient's ``jheUserId`` (one small REST
   listing each, cached per client).
-* **Time frames are resolved.** An interval is always given as
-  ``effective_time_frame_time_interval_start_date_time`` / ``..._end_date_time``, also when
-  the payload wrote it as start or end plus ``duration`` or as ``date`` + ``part_of_day``
-  (the official client then has ``..._duration_value`` / ``..._part_of_day`` columns instead).
 * **Integer or float.** A numeric column is ``int64`` when every value is present and
   integral, otherwise ``float64``; the official client follows how the JSON wrote each number
   (``3828`` vs ``3828.0``), which the engine does not keep.
@@ -395,17 +393,21 @@ def _extras(obs: pd.DataFrame) -> list[str]:
 
 
 def _extras_columns(obs: pd.DataFrame, fhir: dict[str, int], cols: _Columns) -> None:
-    """The resource's ``meta_source`` and ``identifier_*`` and the OMH header's fields
-    (``schema_id_*``, ``*creation_date_time`` and twins, ``external_datasheets_*``, ...),
+    """The resource's ``meta_source`` and ``identifier_*``, the OMH header's fields
+    (``schema_id_*``, ``*creation_date_time`` and twins, ``external_datasheets_*``, ...) and
+    the body's ``effective_time_frame_*`` as written (``..._date_time``, or the interval's
+    ``start_date_time`` / ``end_date_time`` / ``duration_*`` / ``date`` / ``part_of_day``),
     from the engine's extras columns: typed in Rust, converted here per column."""
     pd, np, _, _ = _modules()
     dtypes = _reference_dtypes()
     n = len(obs)
     for column in _extras(obs):
         section, path = _extras_path(column)
-        name = "_".join(map(str, (section, *path) if section != "header" else path))
+        name = "_".join(map(str, (section, *path) if section not in ("header", "body") else path))
         if section == "header":
             key = _path_key(_HEADER, path)
+        elif section == "body":
+            key = _path_key(_BODY, path)  # effective_time_frame as written
         elif name in fhir:
             key = (_FHIR, fhir[name])
         elif section == "identifier" and "identifier_0_value" in fhir:
@@ -495,18 +497,6 @@ def _tidy_frame(
                  _str_codes(category.codes, [str(c) for c in category.categories]))
 
     _body_columns(long, positions, n, cols)
-
-    offset = obs["utc_offset"].fillna(pd.Timedelta(0))
-    frames = {
-        ("effective_time_frame", "date_time"): start.where(point),
-        ("effective_time_frame", "time_interval", "start_date_time"): start.where(interval),
-        ("effective_time_frame", "time_interval", "end_date_time"): end.where(interval),
-    }
-    for path, stamps in frames.items():
-        key = _path_key(_BODY, path)
-        cols.add("_".join(path), key, stamps.astype(dtypes["utc"]))
-        cols.add("_".join(path) + "_local", (_LOCAL, key),
-                 (stamps.dt.tz_localize(None) + offset).astype(dtypes["local"]))
 
     # Each official row is a dict whose keys follow the order above; from_records puts the
     # columns in the order they are first met, row by row. The distinct presence patterns,
@@ -638,12 +628,6 @@ def _resources(
                   _pylist(obs["uuid"]), _pylist(obs["modality"]), _pylist(obs["source_name"]), strict=True)
     for i, (oid, pid, code, uuid, modality, source) in enumerate(columns):
         body = bodies[i]
-        if point[i]:
-            body["effective_time_frame"] = {"date_time": local_start[i]}
-        elif interval[i]:
-            body["effective_time_frame"] = {
-                "time_interval": {"start_date_time": local_start[i], "end_date_time": local_end[i]}
-            }
         header: dict[Any, Any] = {}
         if uuid is not None:
             header["uuid"] = uuid
@@ -652,10 +636,22 @@ def _resources(
         if source is not None:
             header["acquisition_provenance"] = {"source_name": source}
         resource_fields: dict[Any, Any] = {}
+        frame: dict[Any, Any] = {}
         for section, key_path, cells in extras:
             if cells[i] is not None:
+                if section == "body":  # effective_time_frame as written
+                    _set_nested(frame, key_path, cells[i])
+                    continue
                 target = header if section == "header" else resource_fields
                 _set_nested(target, key_path if section == "header" else (section, *key_path), cells[i])
+        if frame:
+            body.update(_listify(frame))
+        elif point[i]:
+            body["effective_time_frame"] = {"date_time": local_start[i]}
+        elif interval[i]:
+            body["effective_time_frame"] = {
+                "time_interval": {"start_date_time": local_start[i], "end_date_time": local_end[i]}
+            }
         header = _listify(header)
         resource_fields = _listify(resource_fields)
         document = json.dumps(_jsonb_sorted({"body": body, "header": header}))
@@ -918,7 +914,8 @@ class JupyterHealthClient:
             raise ValueError(f"limit must be None, 0 (no limit) or positive, not {limit}")
         text = _code_text(code) or None
         # The engine's fetch with extras: the resource's meta.source and identifier and the
-        # whole OMH header as typed columns, for the official layout's columns made from them.
+        # whole OMH header and the body's effective_time_frame as written, as typed columns,
+        # for the official layout's columns made from them.
         arguments, _ = self._client._request(study_id or None, patient_id or None, text, {"layout": "long"})
         bars = _progress.Bars() if _progress.wanted(self._progress) else None
         try:

@@ -631,7 +631,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-seconds", type=float, default=600, help="skip a peer at a size it would need longer for (default 600)")
     parser.add_argument("--repeat", type=int, help="fresh-process runs of a measurement under 10 s (default 3; --quick: 1)")
     parser.add_argument("--latency-ms", type=int, help="server latency of the latency-bound fetch (default 200; --quick: 20)")
-    parser.add_argument("--latency-size", type=int, help="observations in the latency-bound study (default 50000: 50 pages; --quick: 1000)")
+    parser.add_argument("--latency-size", type=int, help="observations in the latency-bound study (default 100000, the study of the 100,000 size: 101 pages; --quick: 1000)")
     parser.add_argument("--concurrency", default="1,4,8,16", help="jhe concurrencies in the latency-bound fetch (default 1,4,8,16)")
     parser.add_argument("--no-latency", action="store_true", help="skip the latency-bound fetch")
     parser.add_argument("--no-memory", action="store_true", help="skip the memory measurement")
@@ -644,7 +644,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.latency_ms is None:
         args.latency_ms = 20 if args.quick else 200
     if args.latency_size is None:
-        args.latency_size = 1000 if args.quick else 50_000
+        args.latency_size = 1000 if args.quick else 100_000
     args.out = args.out.resolve()
     args.chart = (args.chart or args.out.parent / "results.png").resolve()
     args.json = (args.json or args.out.parent / "results.json").resolve()

@@ -21,7 +21,7 @@ use crate::fhir::{self, Generation, PageSummary, Snapshot};
 use crate::http::{HttpClient, redact_url};
 use crate::query::{Coding, ObservationQuery};
 use crate::rest;
-use crate::table::{ClientFilter, Layout, ObservationTableBuilder, ObservationTables};
+use crate::table::{ClientFilter, Layout, ObservationSink, ObservationTableBuilder, ObservationTables, PreparedPage};
 
 /// Rounds of re-reading before a changing result is reported as inconsistent.
 const MAX_RECONCILE_ROUNDS: usize = 3;
@@ -30,13 +30,15 @@ const MAX_RECONCILE_ROUNDS: usize = 3;
 #[derive(Debug)]
 pub struct Session {
     pub config: ClientConfig,
-    pub http: HttpClient,
+    /// Shared with the tasks that fetch pages.
+    pub http: Arc<HttpClient>,
     generation: OnceCell<Generation>,
 }
 
 impl Session {
     pub fn new(config: ClientConfig) -> Result<Self> {
-        let http = HttpClient::new(&config)?;
+        crate::tune_allocator();
+        let http = Arc::new(HttpClient::new(&config)?);
         Ok(Self {
             config,
             http,
@@ -142,13 +144,71 @@ impl Search {
         url
     }
 
-    fn read(&self, bytes: &[u8], url: &Url, origin: &Url, builder: &mut ObservationTableBuilder) -> Result<PageSummary> {
-        if self.fhir {
-            fhir::read_observation_bundle(bytes, url, origin, builder)
-        } else {
-            rest::read_observation_page(bytes, url, origin, builder)
-        }
+    fn read(&self, bytes: &[u8], url: &Url, origin: &Url, sink: &mut impl ObservationSink) -> Result<PageSummary> {
+        read_page(self.fhir, bytes, url, origin, sink)
     }
+}
+
+fn read_page(fhir: bool, bytes: &[u8], url: &Url, origin: &Url, sink: &mut impl ObservationSink) -> Result<PageSummary> {
+    if fhir {
+        fhir::read_observation_bundle(bytes, url, origin, sink)
+    } else {
+        rest::read_observation_page(bytes, url, origin, sink)
+    }
+}
+
+/// How many rows match `search` now (one row asked for, the total read).
+async fn count_rows(http: &HttpClient, search: &Search, origin: &Url) -> Result<u64> {
+    let url = search.with_page(1, 1);
+    let body = http.get_json(&url).await?;
+    let mut scratch = ObservationTableBuilder::new(Layout::Long, &[]);
+    let page = search.read(&body, &url, origin, &mut scratch)?;
+    page.total.ok_or_else(|| JheError::Protocol {
+        url: redact_url(&url),
+        message: "the response has no total".into(),
+    })
+}
+
+/// A spawned task that is cancelled when dropped, so an abandoned fetch (an error, Ctrl-C)
+/// stops its page requests instead of leaving them running.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl<T> std::future::Future for AbortOnDrop<T> {
+    type Output = T;
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<T> {
+        std::pin::Pin::new(&mut self.0).poll(cx).map(|joined| match joined {
+            Ok(value) => value,
+            Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+            Err(error) => panic!("a page task was cancelled while awaited: {error}"),
+        })
+    }
+}
+
+/// Fetch one page and decode it as far as can be done apart from the builder, on a
+/// blocking thread, so pages are decoded in parallel while the builder appends in order.
+async fn fetch_prepared(
+    http: Arc<HttpClient>,
+    fhir: bool,
+    url: Url,
+    origin: Url,
+    extras: bool,
+) -> (Url, Result<(PageSummary, PreparedPage)>) {
+    let body = match http.get_json(&url).await {
+        Ok(body) => body,
+        Err(error) => return (url, Err(error)),
+    };
+    AbortOnDrop(tokio::task::spawn_blocking(move || {
+        let mut page = PreparedPage::new(extras);
+        let summary = read_page(fhir, &body, &url, &origin, &mut page);
+        (url, summary.map(|summary| (summary, page)))
+    }))
+    .await
 }
 
 /// How later pages are addressed, learnt from the first page's `next` link.
@@ -205,8 +265,14 @@ impl Reader<'_> {
     }
 
     /// Every page of `search` into the builder. With `freeze`, pages after the first are
-    /// bounded by the first page's newest row, which is returned as the snapshot instant.
-    async fn read_all(&mut self, search: &Search, freeze: bool) -> Result<Option<i64>> {
+    /// bounded by the first page's newest row, which is returned as the snapshot instant,
+    /// with the search's count asked while those pages were read.
+    ///
+    /// Asking the count alongside the frozen pages (not after them) saves a round trip and
+    /// checks as much: the frozen pages cannot gain rows, so any change after the count
+    /// (a row deleted or moved out of the snapshot, one written since) makes the rows
+    /// received differ from it and the fetch reconcile, as a count at the end would.
+    async fn read_all(&mut self, search: &Search, freeze: bool) -> Result<(Option<i64>, Option<u64>)> {
         let config = &self.session.config;
         let origin = &config.base_url;
         let first_url = search.with_page(1, config.page_size);
@@ -220,9 +286,9 @@ impl Reader<'_> {
         // Newest first: the first page holds the newest row of the whole search.
         let frozen_at = self.builder.page_newest_last_updated().filter(|_| freeze);
         let total = first.total.unwrap_or(first.entries as u64);
-        let Some(next) = first.next else { return Ok(frozen_at) };
+        let Some(next) = first.next else { return Ok((frozen_at, None)) };
         if first.entries == 0 {
-            return Ok(frozen_at);
+            return Ok((frozen_at, None));
         }
         let rest_of_search = match frozen_at {
             Some(at) => Search {
@@ -236,29 +302,41 @@ impl Reader<'_> {
         let urls: Vec<Url> = match paging_style(&next) {
             Paging::Numbered => (2..=pages).map(|k| rest_of_search.with_page(k, per_page as u32)).collect(),
             Paging::Offset { limit } => (1..total.div_ceil(limit)).map(|k| with_offset(&next, k * limit)).collect(),
-            Paging::FollowNext => return self.follow_next(search, next).await.map(|()| frozen_at),
+            Paging::FollowNext => return self.follow_next(search, next).await.map(|()| (frozen_at, None)),
         };
+        let count = frozen_at.map(|_| {
+            self.requests += 1;
+            let (http, search, origin) = (self.session.http.clone(), search.clone(), self.session.config.base_url.clone());
+            AbortOnDrop(tokio::spawn(async move { count_rows(&http, &search, &origin).await }))
+        });
         self.read_planned(search, urls).await?;
-        Ok(frozen_at)
+        let count = match count {
+            Some(task) => Some(task.await?),
+            None => None,
+        };
+        Ok((frozen_at, count))
     }
 
-    /// Fetch planned pages with a bounded number in flight, decoding in page order as each
-    /// arrives (at most `concurrency` pages are held as bytes).
+    /// Fetch planned pages with a bounded number in flight, each decoded on a thread of its
+    /// own as it arrives and appended in page order (at most `concurrency` pages are held).
     async fn read_planned(&mut self, search: &Search, urls: Vec<Url>) -> Result<()> {
         let session = self.session;
         let concurrency = session.config.concurrency;
         self.requests += urls.len() as u64;
         self.progress.pages_total.fetch_add(urls.len() as u64, Ordering::Relaxed);
+        let extras = self.builder.wants_extras();
         let mut pages = futures::stream::iter(urls)
-            .map(|url| async move {
-                let body = session.http.get_json(&url).await;
-                (url, body)
+            .map(|url| {
+                let task = fetch_prepared(session.http.clone(), search.fhir, url, session.config.base_url.clone(), extras);
+                AbortOnDrop(tokio::spawn(task))
             })
             .buffered(concurrency);
-        while let Some((url, body)) = pages.next().await {
-            match body {
-                Ok(body) => {
-                    search.read(&body, &url, &session.config.base_url, self.builder)?;
+        while let Some((url, page)) = pages.next().await {
+            match page {
+                Ok((_, prepared)) => {
+                    for observation in prepared.observations {
+                        self.builder.append_prepared(observation);
+                    }
                     self.page_read();
                 }
                 // The result shrank while it was read: the final count check reconciles.
@@ -291,16 +369,10 @@ impl Reader<'_> {
         }
     }
 
-    /// How many rows match `search` now (one row asked for, the total read).
+    /// How many rows match `search` now.
     async fn count(&mut self, search: &Search) -> Result<u64> {
-        let url = search.with_page(1, 1);
-        let body = self.get(&url).await?;
-        let mut scratch = ObservationTableBuilder::new(Layout::Long, &[]);
-        let page = search.read(&body, &url, &self.session.config.base_url, &mut scratch)?;
-        page.total.ok_or_else(|| JheError::Protocol {
-            url: redact_url(&url),
-            message: "the response has no total".into(),
-        })
+        self.requests += 1;
+        count_rows(&self.session.http, search, &self.session.config.base_url).await
     }
 }
 
@@ -429,16 +501,24 @@ pub async fn fetch_with_options(
         requests: 0,
         progress,
     };
-    // Per search: the instant its result set was frozen at, for the catch-up.
+    // Per search: the instant its result set was frozen at, for the catch-up, and its
+    // count if it was asked while reading.
     let mut frozen_at = Vec::with_capacity(searches.len());
+    let mut early_counts = Vec::with_capacity(searches.len());
     for search in &searches {
-        frozen_at.push(reader.read_all(search, snapshots).await?);
+        let (frozen, count) = reader.read_all(search, snapshots).await?;
+        frozen_at.push(frozen);
+        early_counts.push(count);
     }
     let mut rounds = 0;
     let total = loop {
         let mut total = 0;
-        for search in &searches {
-            total += reader.count(search).await?;
+        for (search, early) in searches.iter().zip(early_counts.iter_mut()) {
+            // Only the first round can use them: later rounds re-count what they re-read.
+            total += match early.take() {
+                Some(count) => count,
+                None => reader.count(search).await?,
+            };
         }
         let received = reader.builder.rows() as u64;
         if received == total {
@@ -465,7 +545,7 @@ pub async fn fetch_with_options(
                     fhir: true,
                     url: add_snapshot(&search.url, Snapshot::After(at)),
                 };
-                if let Some(newer) = reader.read_all(&since_snapshot, true).await? {
+                if let (Some(newer), _) = reader.read_all(&since_snapshot, true).await? {
                     *frozen = Some(newer.max(at));
                 }
             }

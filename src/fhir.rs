@@ -10,7 +10,7 @@ use crate::error::{JheError, Result};
 use crate::http::redact_url;
 use crate::http::HttpClient;
 use crate::query::{Coding, ObservationQuery};
-use crate::table::{Appended, ObservationInput, ObservationTableBuilder, Payload};
+use crate::table::{Appended, ObservationInput, ObservationSink, Payload};
 
 /// Which of the two deployed API generations a server speaks (see API.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -210,7 +210,7 @@ pub fn read_observation_bundle(
     bytes: &[u8],
     page_url: &Url,
     origin: &Url,
-    builder: &mut ObservationTableBuilder,
+    sink: &mut impl ObservationSink,
 ) -> Result<PageSummary> {
     let bundle: Bundle<'_> = serde_json::from_slice(bytes).map_err(|e| JheError::Protocol {
         url: redact_url(page_url),
@@ -249,7 +249,7 @@ pub fn read_observation_bundle(
                 None => Payload::Missing,
             },
         };
-        if builder.append(&input) == Appended::Duplicate {
+        if sink.accept(&input) == Appended::Duplicate {
             duplicates += 1;
         }
     }
@@ -284,6 +284,7 @@ pub fn on_origin(link: &str, origin: &Url, page_url: &Url) -> Result<Url> {
 mod tests {
     use super::*;
     use crate::query::ObservationQuery;
+    use crate::table::ObservationTableBuilder;
 
     #[test]
     fn search_url_carries_every_filter() {

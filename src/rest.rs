@@ -13,7 +13,7 @@ use crate::error::{JheError, Result};
 use crate::fhir::{PageSummary, on_origin};
 use crate::http::{HttpClient, redact_url};
 use crate::query::ObservationQuery;
-use crate::table::{Appended, ObservationInput, ObservationTableBuilder, Payload};
+use crate::table::{Appended, ObservationInput, ObservationSink, Payload};
 #[cfg(test)]
 use crate::table::Layout;
 
@@ -149,7 +149,7 @@ pub fn read_observation_page(
     bytes: &[u8],
     page_url: &Url,
     origin: &Url,
-    builder: &mut ObservationTableBuilder,
+    sink: &mut impl ObservationSink,
 ) -> Result<PageSummary> {
     let page: ObservationPage<'_> = serde_json::from_slice(bytes).map_err(|e| JheError::Protocol {
         url: redact_url(page_url),
@@ -193,7 +193,7 @@ pub fn read_observation_page(
             meta_source: None,
             identifier: None,
         };
-        if builder.append(&input) == Appended::Duplicate {
+        if sink.accept(&input) == Appended::Duplicate {
             duplicates += 1;
         }
     }
@@ -209,6 +209,7 @@ pub fn read_observation_page(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::table::ObservationTableBuilder;
 
     #[test]
     fn urls_have_no_trailing_slash_and_keep_params() {

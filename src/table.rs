@@ -18,7 +18,6 @@ use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch};
 use arrow_ord::sort::{SortColumn, SortOptions, lexsort_to_indices};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow_select::filter::filter_record_batch;
-use arrow_select::take::take_record_batch;
 use serde_json::{Map, Value};
 
 use crate::omh::catalog::{self, CodeSpec, Measure, MeasureKind, MeasureValue};
@@ -700,6 +699,161 @@ impl ErrorsBuilder {
     }
 }
 
+/// The payload text the errors table shows for a record with problems.
+#[derive(Debug)]
+enum RawPayload {
+    /// The decoded OMH JSON (its document was readable).
+    Decoded(Vec<u8>),
+    /// The payload as the server sent it (it could not be decoded or read).
+    AsSent(String),
+}
+
+/// One observation decoded as far as it can be without a builder: ids and times parsed,
+/// the payload base64-decoded and its OMH document and time frame read. This is most of
+/// the work, and needs no shared state, so pages are prepared on several threads and then
+/// appended in order ([`ObservationTableBuilder::append_prepared`]).
+#[derive(Debug)]
+pub struct PreparedObservation {
+    id: Option<i64>,
+    patient_id: Option<i64>,
+    /// A catalogued code is borrowed from the catalogue: no allocation per row.
+    code: Option<std::borrow::Cow<'static, str>>,
+    last_updated: Option<i64>,
+    patient_name: Option<String>,
+    data_source: Option<String>,
+    json: RawPayload,
+    document: Result<omh::OmhDocument, String>,
+    frame: Option<time::TimeFrame>,
+    extras: Option<Vec<(String, Leaf)>>,
+    /// Problems found so far, in the order the errors table reports them.
+    problems: Vec<String>,
+}
+
+impl PreparedObservation {
+    /// Decode `input`; with `extras`, also collect what
+    /// [`ObservationTableBuilder::with_extras`] carries.
+    pub fn new(input: &ObservationInput<'_>, extras: bool) -> Self {
+        let id = input.observation_id.trim().parse::<i64>().ok();
+        let mut problems: Vec<String> = Vec::new();
+        if id.is_none() {
+            problems.push(format!("observation id {:?} is not an integer", input.observation_id));
+        }
+        if input.patient_id.is_none() {
+            problems.push("the observation names no patient".into());
+        }
+        if input.code.is_none() {
+            problems.push("the observation has no code".into());
+        }
+        let last_updated = input.last_updated.and_then(|text| match time::parse_date_time(text) {
+            Ok(instant) => Some(instant.utc_micros),
+            Err(reason) => {
+                problems.push(format!("lastUpdated: {reason}"));
+                None
+            }
+        });
+        let mut decoded = Vec::new();
+        let json: Result<&[u8], String> = match input.payload {
+            Payload::Base64(data) => omh::decode_base64(data, &mut decoded).map(|()| decoded.as_slice()),
+            Payload::Json(bytes) => Ok(bytes),
+            Payload::Missing => Err("the observation carries no OMH payload".into()),
+        };
+        let extras = extras.then(|| {
+            let mut leaves = Vec::new();
+            if let Some(source) = input.meta_source {
+                leaves.push(("meta.source".to_string(), Leaf::Text(source.to_string())));
+            }
+            if let Some(Ok(value)) = input.identifier.map(serde_json::from_str::<Value>) {
+                flatten_all(&value, "identifier".to_string(), &mut leaves);
+            }
+            if let Ok(bytes) = &json {
+                if let Ok(raw) = serde_json::from_slice::<RawHeader>(bytes) {
+                    if let Some(header) = &raw.header {
+                        flatten_all(header, "header".to_string(), &mut leaves);
+                    }
+                    let frame = match &raw.body {
+                        Some(body) => body.get("effective_time_frame"),
+                        None => raw.effective_time_frame.as_ref(),
+                    };
+                    if let Some(frame) = frame {
+                        flatten_all(frame, "body.effective_time_frame".to_string(), &mut leaves);
+                    }
+                }
+            }
+            leaves
+        });
+        let document = json.and_then(omh::parse_document);
+        let mut frame = None;
+        match &document {
+            Ok(document) => {
+                let body = document.body.as_ref().expect("parse_document checks the body");
+                match body.get("effective_time_frame") {
+                    Some(value) => match time::parse_time_frame(value) {
+                        Ok(parsed) => frame = Some(parsed),
+                        Err(reason) => problems.push(format!("effective_time_frame: {reason}")),
+                    },
+                    None => problems.push("the body has no effective_time_frame".into()),
+                }
+            }
+            Err(reason) => problems.push(reason.clone()),
+        }
+        let json = match (&document, input.payload) {
+            (Ok(_), Payload::Base64(_)) => RawPayload::Decoded(decoded),
+            (Ok(_), Payload::Json(bytes)) => RawPayload::Decoded(bytes.to_vec()),
+            (Ok(_), Payload::Missing) => unreachable!("a missing payload has no document"),
+            (Err(_), payload) => RawPayload::AsSent(payload_as_sent(&payload)),
+        };
+        let code = input.code.map(|code| match catalog::lookup(code) {
+            Some(spec) if spec.code == code => std::borrow::Cow::Borrowed(spec.code),
+            _ => std::borrow::Cow::Owned(code.to_string()),
+        });
+        Self {
+            id,
+            patient_id: input.patient_id,
+            code,
+            last_updated,
+            patient_name: input.patient_name.map(str::to_string),
+            data_source: input.data_source.map(str::to_string),
+            json,
+            document,
+            frame,
+            extras,
+            problems,
+        }
+    }
+}
+
+/// Where an API adapter puts the observations it reads off a page.
+pub trait ObservationSink {
+    fn accept(&mut self, input: &ObservationInput<'_>) -> Appended;
+}
+
+impl ObservationSink for ObservationTableBuilder {
+    fn accept(&mut self, input: &ObservationInput<'_>) -> Appended {
+        self.append(input)
+    }
+}
+
+/// A page's observations prepared for appending later ([`PreparedObservation`]).
+#[derive(Debug, Default)]
+pub struct PreparedPage {
+    pub observations: Vec<PreparedObservation>,
+    extras: bool,
+}
+
+impl PreparedPage {
+    pub fn new(extras: bool) -> Self {
+        Self { observations: Vec::new(), extras }
+    }
+}
+
+impl ObservationSink for PreparedPage {
+    /// Duplicates are only known when appended, so every row is accepted here.
+    fn accept(&mut self, input: &ObservationInput<'_>) -> Appended {
+        self.observations.push(PreparedObservation::new(input, self.extras));
+        Appended::Row
+    }
+}
+
 /// The finished tables of one fetch.
 #[derive(Debug)]
 pub struct ObservationTables {
@@ -724,13 +878,12 @@ pub struct ObservationTableBuilder {
     rows: usize,
     seen_ids: HashSet<i64>,
     duplicates: u64,
-    uuid_counts: HashMap<String, u32>,
+    /// Observations per OMH uuid.
+    uuid_counts: HashMap<UuidKey, u32>,
     newest_last_updated: Option<i64>,
     /// The same, since [`Self::start_page`]: a snapshot bound is per search, not global.
     page_newest_last_updated: Option<i64>,
     errors: ErrorsBuilder,
-    /// Reused base64 output buffer: one allocation for the whole fetch.
-    scratch: Vec<u8>,
     /// Reused for flattening bodies of unknown codes.
     leaves: Vec<(String, Leaf)>,
     /// With extras: per observation, its OMH header, `meta.source`, `identifier` and
@@ -754,7 +907,6 @@ impl ObservationTableBuilder {
             newest_last_updated: None,
             page_newest_last_updated: None,
             errors: ErrorsBuilder::default(),
-            scratch: Vec::new(),
             leaves: Vec::new(),
             extras: None,
         };
@@ -810,111 +962,75 @@ impl ObservationTableBuilder {
         self.wide.len() - 1
     }
 
+    /// Whether [`Self::with_extras`] was asked for (prepared observations must carry them).
+    pub fn wants_extras(&self) -> bool {
+        self.extras.is_some()
+    }
+
     pub fn append(&mut self, input: &ObservationInput<'_>) -> Appended {
-        let id = input.observation_id.trim().parse::<i64>().ok();
+        // Skip a duplicate before decoding it.
+        if let Ok(id) = input.observation_id.trim().parse::<i64>() {
+            if self.seen_ids.contains(&id) {
+                self.duplicates += 1;
+                return Appended::Duplicate;
+            }
+        }
+        let prepared = PreparedObservation::new(input, self.extras.is_some());
+        self.append_prepared(prepared)
+    }
+
+    /// Add an observation decoded by [`PreparedObservation::new`] (possibly on another
+    /// thread). Observations must be appended in the order the server sent them.
+    pub fn append_prepared(&mut self, prepared: PreparedObservation) -> Appended {
+        let PreparedObservation { id, patient_id, code, last_updated, patient_name, data_source, json, document, frame, extras, mut problems } =
+            prepared;
         if let Some(id) = id {
             if !self.seen_ids.insert(id) {
                 self.duplicates += 1;
                 return Appended::Duplicate;
             }
         }
-        // Every problem with this record, reported once it is written.
-        let mut problems: Vec<String> = Vec::new();
-        if id.is_none() {
-            problems.push(format!("observation id {:?} is not an integer", input.observation_id));
-        }
-        if input.patient_id.is_none() {
-            problems.push("the observation names no patient".into());
-        }
-        if input.code.is_none() {
-            problems.push("the observation has no code".into());
-        }
-        let last_updated = input.last_updated.and_then(|text| match time::parse_date_time(text) {
-            Ok(instant) => Some(instant.utc_micros),
-            Err(reason) => {
-                problems.push(format!("lastUpdated: {reason}"));
-                None
-            }
-        });
         if let Some(at) = last_updated {
             self.newest_last_updated = Some(self.newest_last_updated.map_or(at, |newest| newest.max(at)));
             self.page_newest_last_updated = Some(self.page_newest_last_updated.map_or(at, |newest| newest.max(at)));
         }
-
-        let mut scratch = std::mem::take(&mut self.scratch);
-        let json: Result<&[u8], String> = match input.payload {
-            Payload::Base64(data) => omh::decode_base64(data, &mut scratch).map(|()| scratch.as_slice()),
-            Payload::Json(bytes) => Ok(bytes),
-            Payload::Missing => Err("the observation carries no OMH payload".into()),
-        };
-        if let Some(extras) = &mut self.extras {
-            let mut leaves = Vec::new();
-            if let Some(source) = input.meta_source {
-                leaves.push(("meta.source".to_string(), Leaf::Text(source.to_string())));
-            }
-            if let Some(Ok(value)) = input.identifier.map(serde_json::from_str::<Value>) {
-                flatten_all(&value, "identifier".to_string(), &mut leaves);
-            }
-            if let Ok(bytes) = &json {
-                if let Ok(raw) = serde_json::from_slice::<RawHeader>(bytes) {
-                    if let Some(header) = &raw.header {
-                        flatten_all(header, "header".to_string(), &mut leaves);
-                    }
-                    let frame = match &raw.body {
-                        Some(body) => body.get("effective_time_frame"),
-                        None => raw.effective_time_frame.as_ref(),
-                    };
-                    if let Some(frame) = frame {
-                        flatten_all(frame, "body.effective_time_frame".to_string(), &mut leaves);
-                    }
-                }
-            }
-            extras.push(leaves);
+        if let Some(all) = &mut self.extras {
+            all.push(extras.unwrap_or_default());
         }
-        let document = json.and_then(omh::parse_document);
+        let code = code.as_deref();
         let mut record = Record {
             id,
-            patient_id: input.patient_id,
-            code: input.code,
+            patient_id,
+            code,
             last_updated,
-            patient_name: input.patient_name,
-            data_source: input.data_source,
+            patient_name: patient_name.as_deref(),
+            data_source: data_source.as_deref(),
             extras: self.extras.as_ref().map(|e| (e.len() - 1) as u32),
             ..Record::default()
         };
+        if let Some(frame) = frame {
+            record.start = Some(frame.start);
+            record.end = frame.end;
+            record.offset = frame.offset_seconds;
+        }
         let body = match &document {
             Ok(document) => {
                 record.uuid = document.header.uuid.as_deref();
                 record.modality = document.header.modality.as_deref();
                 record.source_name =
                     document.header.acquisition_provenance.as_ref().and_then(|p| p.source_name.as_deref());
-                let body = document.body.as_ref().expect("parse_document checks the body");
-                match body.get("effective_time_frame") {
-                    Some(frame) => match time::parse_time_frame(frame) {
-                        Ok(frame) => {
-                            record.start = Some(frame.start);
-                            record.end = frame.end;
-                            record.offset = frame.offset_seconds;
-                        }
-                        Err(reason) => problems.push(format!("effective_time_frame: {reason}")),
-                    },
-                    None => problems.push("the body has no effective_time_frame".into()),
-                }
-                Some(body)
+                document.body.as_ref()
             }
-            Err(reason) => {
-                problems.push(reason.clone());
-                None
-            }
+            Err(_) => None,
         };
         if let Some(uuid) = record.uuid {
-            *self.uuid_counts.entry(uuid.to_string()).or_insert(0) += 1;
+            *self.uuid_counts.entry(UuidKey::of(uuid)).or_insert(0) += 1;
         }
-        let spec: Option<&'static CodeSpec> = input.code.and_then(catalog::lookup);
+        let spec: Option<&'static CodeSpec> = code.and_then(catalog::lookup);
         match self.layout {
             Layout::Wide => {
                 // A record without a code still gets a row, in the table of code "".
-                let index = self.wide_table(input.code.unwrap_or(""));
+                let index = self.wide_table(code.unwrap_or(""));
                 let table = &mut self.wide[index];
                 table.common.append(&record);
                 match &mut table.kind {
@@ -970,11 +1086,13 @@ impl ObservationTableBuilder {
             }
         }
         if !problems.is_empty() {
-            let raw = raw_payload_text(&input.payload, document.is_ok(), &scratch);
-            self.errors.push(id, input.code, &problems.join("; "), &raw);
+            let raw = match (&document, json) {
+                (Ok(_), RawPayload::Decoded(bytes)) => String::from_utf8_lossy(&bytes).into_owned(),
+                (_, RawPayload::Decoded(_)) => unreachable!("an unreadable document keeps its payload as sent"),
+                (_, RawPayload::AsSent(text)) => text,
+            };
+            self.errors.push(id, code, &problems.join("; "), &raw);
         }
-        drop(document);
-        self.scratch = scratch;
         self.rows += 1;
         Appended::Row
     }
@@ -1014,11 +1132,45 @@ impl ObservationTableBuilder {
     }
 }
 
+/// An OMH uuid as a map key: a canonical uuid as its 128 bits (no allocation per
+/// observation: a million of them as strings cost about 70 MB more), anything else as text.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum UuidKey {
+    Canonical(u128),
+    Other(Box<str>),
+}
+
+impl UuidKey {
+    fn of(text: &str) -> Self {
+        // 8-4-4-4-12 lowercase hex digits (other spellings are different texts: kept apart).
+        if text.len() == 36 {
+            let mut bits: u128 = 0;
+            let canonical = text.bytes().enumerate().all(|(i, b)| match (i, b) {
+                (8 | 13 | 18 | 23, b'-') => true,
+                (8 | 13 | 18 | 23, _) => false,
+                (_, b'0'..=b'9') => {
+                    bits = bits << 4 | u128::from(b - b'0');
+                    true
+                }
+                (_, b'a'..=b'f') => {
+                    bits = bits << 4 | u128::from(b - b'a' + 10);
+                    true
+                }
+                _ => false,
+            });
+            if canonical {
+                return Self::Canonical(bits);
+            }
+        }
+        Self::Other(text.into())
+    }
+}
+
 /// Add `duplicate_uuid`: true where another observation carries the same OMH uuid.
-fn with_duplicate_uuid_flags(batch: RecordBatch, counts: &HashMap<String, u32>) -> RecordBatch {
+fn with_duplicate_uuid_flags(batch: RecordBatch, counts: &HashMap<UuidKey, u32>) -> RecordBatch {
     let uuids = batch.column_by_name("uuid").expect("common column").as_string::<i32>();
     let flags: BooleanArray = (0..uuids.len())
-        .map(|i| Some(uuids.is_valid(i) && counts.get(uuids.value(i)).is_some_and(|&n| n > 1)))
+        .map(|i| Some(uuids.is_valid(i) && counts.get(&UuidKey::of(uuids.value(i))).is_some_and(|&n| n > 1)))
         .collect();
     let index = batch.schema().index_of("uuid").expect("common column") + 1;
     let mut fields: Vec<Field> = batch.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
@@ -1094,7 +1246,20 @@ impl ObservationTables {
                 keys.push(SortColumn { values: sequence.clone(), options: None });
             }
             let order = lexsort_to_indices(&keys, None).expect("sortable columns");
-            let mut sorted = take_record_batch(batch, &order).expect("indices within the batch");
+            drop(keys);
+            let already_sorted = order.values().iter().enumerate().all(|(i, &j)| i as u32 == j);
+            let mut sorted = if already_sorted {
+                batch.clone()
+            } else {
+                // Column by column, each source column freed as soon as it is reordered:
+                // the peak is the table plus one column, not two tables.
+                let (schema, columns, _) = std::mem::replace(batch, RecordBatch::new_empty(Arc::new(Schema::empty()))).into_parts();
+                let columns = columns
+                    .into_iter()
+                    .map(|column| arrow_select::take::take(&column, &order, None).expect("indices within the batch"))
+                    .collect();
+                RecordBatch::try_new(schema, columns).expect("the same schema, reordered")
+            };
             if let Ok(index) = sorted.schema().index_of("sequence") {
                 sorted.remove_column(index);
             }
@@ -1103,13 +1268,10 @@ impl ObservationTables {
     }
 }
 
-/// The payload as text for the errors table: decoded JSON when it was readable, else as sent.
-fn raw_payload_text(payload: &Payload<'_>, decoded: bool, scratch: &[u8]) -> String {
+/// The payload as the server sent it, for the errors table.
+fn payload_as_sent(payload: &Payload<'_>) -> String {
     match payload {
-        Payload::Base64(data) => match (decoded, std::str::from_utf8(scratch)) {
-            (true, Ok(text)) => text.to_string(),
-            _ => data.to_string(),
-        },
+        Payload::Base64(data) => data.to_string(),
         Payload::Json(bytes) => String::from_utf8_lossy(bytes).into_owned(),
         Payload::Missing => String::new(),
     }
@@ -1316,6 +1478,18 @@ mod tests {
         let start = batch.column_by_name("body.effective_time_frame.time_interval.start_date_time").unwrap();
         assert_eq!(start.data_type(), &utc_timestamp_type());
         assert!(batch.column_by_name("body.effective_time_frame.time_interval.end_date_time").is_none());
+    }
+
+    #[test]
+    fn uuid_keys_keep_every_distinct_text_apart() {
+        let a = "c665a711-ce43-43a5-a2b5-a149125e5f48";
+        assert_eq!(UuidKey::of(a), UuidKey::of(a));
+        assert_eq!(UuidKey::of(a), UuidKey::Canonical(0xc665a711_ce43_43a5_a2b5_a149125e5f48));
+        assert_ne!(UuidKey::of(a), UuidKey::of("c665a711-ce43-43a5-a2b5-a149125e5f49"));
+        // Another spelling of the same bits is another text, as a String key would have it.
+        assert_eq!(UuidKey::of(&a.to_uppercase()), UuidKey::Other(a.to_uppercase().into()));
+        assert_eq!(UuidKey::of("not-a-uuid"), UuidKey::Other("not-a-uuid".into()));
+        assert_eq!(UuidKey::of("c665a711ce4343a5a2b5a149125e5f48xxxx"), UuidKey::Other("c665a711ce4343a5a2b5a149125e5f48xxxx".into()));
     }
 
     #[test]

@@ -152,6 +152,7 @@ class NativeFakeExchange:
         damaged_every: int = 0,
         unknown_codes: bool = False,
         duplicate_uuid_every: int = 0,
+        render_cache: bool = False,
     ) -> NativeFakeExchange: ...
     @property
     def url(self) -> str: ...

@@ -76,6 +76,11 @@ pub struct FakeConfig {
     /// Every Nth generated visible observation (by id; N >= 2; 0 = off) reuses the OMH
     /// header `uuid` of the visible observation before it, as when a device re-uploads.
     pub duplicate_uuid_every: u32,
+    /// Keep every FHIR Observation resource once rendered and serve it from memory after
+    /// (off by default: about 1.1 KB per observation served). Benchmarks turn it on so the
+    /// server's CPU, shared with the client being measured, is small and the same for
+    /// every client.
+    pub render_cache: bool,
 }
 
 impl Default for FakeConfig {
@@ -90,6 +95,7 @@ impl Default for FakeConfig {
             damaged_every: 0,
             unknown_codes: false,
             duplicate_uuid_every: 0,
+            render_cache: false,
         }
     }
 }
@@ -402,6 +408,7 @@ impl FakeExchange {
             store,
             tokens,
             host: host.clone(),
+            render_cache: fhir::RenderCache::new(config.render_cache),
             config,
             faults: faults::FaultState::default(),
         });

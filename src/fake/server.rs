@@ -31,6 +31,7 @@ pub(crate) struct AppState {
     pub host: String,
     pub config: FakeConfig,
     pub faults: FaultState,
+    pub render_cache: fhir::RenderCache,
 }
 
 /// What every handler needs from the request: the absolute base the client used, the

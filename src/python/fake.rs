@@ -93,6 +93,7 @@ impl NativeFakeExchange {
         damaged_every=0,
         unknown_codes=false,
         duplicate_uuid_every=0,
+        render_cache=false,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -113,6 +114,7 @@ impl NativeFakeExchange {
         damaged_every: i64,
         unknown_codes: bool,
         duplicate_uuid_every: i64,
+        render_cache: bool,
     ) -> PyResult<Self> {
         let generation = match legacy {
             None => Generation::Current,
@@ -152,6 +154,7 @@ impl NativeFakeExchange {
             damaged_every: every("damaged_every", damaged_every)?,
             unknown_codes,
             duplicate_uuid_every: every("duplicate_uuid_every", duplicate_uuid_every)?,
+            render_cache,
         };
         let server =
             wait_for(py, FakeExchange::start(config))?.map_err(|e| PyValueError::new_err(e.to_string()))?;

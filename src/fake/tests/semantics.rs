@@ -873,3 +873,34 @@ async fn stop_is_idempotent() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<FakeExchange>();
 }
+
+#[tokio::test]
+async fn render_cache_serves_the_same_resources() {
+    let config = FakeConfig {
+        patients: 3,
+        days: 2,
+        seed: 5,
+        damaged_every: 7,
+        unknown_codes: true,
+        duplicate_uuid_every: 5,
+        ..FakeConfig::default()
+    };
+    let plain = Client::start(config).await;
+    let cached = Client::start(FakeConfig { render_cache: true, ..config }).await;
+    let study = plain.fake.directory().main_study_id;
+    let path = obs_path(&format!("patient._has:Group:member:_id={study}&_count=40&_page=2"));
+    let expected = plain.ok(&path).await["entry"].clone();
+    assert_eq!(expected.as_array().unwrap().len(), 40);
+    // Rendered, then served from memory.
+    assert_eq!(cached.ok(&path).await["entry"], expected);
+    assert_eq!(cached.ok(&path).await["entry"], expected);
+    // An observation stored later is rendered too (the cache grows with the store).
+    for c in [&plain, &cached] {
+        let store = &c.fake.state.store;
+        let last = store.read()[store.read().len() - 1];
+        store.append(vec![last]);
+    }
+    let newest = obs_path("_count=1");
+    let expected = plain.ok(&newest).await["entry"].clone();
+    assert_eq!(cached.ok(&newest).await["entry"], expected);
+}

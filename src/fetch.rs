@@ -203,6 +203,12 @@ async fn fetch_prepared(
         Ok(body) => body,
         Err(error) => return (url, Err(error)),
     };
+    // One decode per core at a time: more would only queue for the CPU, and each extra
+    // decoding thread keeps an allocator heap of its own (memory held for nothing).
+    static DECODERS: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
+        tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+    });
+    let _permit = DECODERS.acquire().await.expect("the semaphore is never closed");
     AbortOnDrop(tokio::task::spawn_blocking(move || {
         let mut page = PreparedPage::new(extras);
         let summary = read_page(fhir, &body, &url, &origin, &mut page);

@@ -185,8 +185,38 @@ struct Reference<'a> {
 
 #[derive(Deserialize)]
 struct Attachment<'a> {
+    /// As bytes: base64 is ASCII, and reading bytes skips serde_json's UTF-8 check of the
+    /// bulk of every page (about 5% of a fetch's CPU).
     #[serde(borrow)]
-    data: Option<Cow<'a, str>>,
+    data: Option<AsciiText<'a>>,
+}
+
+/// A JSON string read as its raw bytes (escapes resolved, no UTF-8 check).
+struct AsciiText<'a>(Cow<'a, [u8]>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for AsciiText<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = AsciiText<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_bytes<E>(self, v: &'de [u8]) -> std::result::Result<Self::Value, E> {
+                Ok(AsciiText(Cow::Borrowed(v)))
+            }
+            fn visit_bytes<E>(self, v: &[u8]) -> std::result::Result<Self::Value, E> {
+                Ok(AsciiText(Cow::Owned(v.to_vec())))
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> std::result::Result<Self::Value, E> {
+                Ok(AsciiText(Cow::Borrowed(v.as_bytes())))
+            }
+            fn visit_str<E>(self, v: &str) -> std::result::Result<Self::Value, E> {
+                Ok(AsciiText(Cow::Owned(v.as_bytes().to_vec())))
+            }
+        }
+        deserializer.deserialize_bytes(Visitor)
+    }
 }
 
 /// What one page told us besides its rows.
@@ -244,7 +274,7 @@ pub fn read_observation_bundle(
                 .and_then(|c| c.coding.first())
                 .and_then(|c| c.code.as_deref()),
             last_updated: resource.meta.as_ref().and_then(|m| m.last_updated.as_deref()),
-            payload: match resource.value_attachment.as_ref().and_then(|a| a.data.as_deref()) {
+            payload: match resource.value_attachment.as_ref().and_then(|a| a.data.as_ref()).map(|d| d.0.as_ref()) {
                 Some(data) => Payload::Base64(data),
                 None => Payload::Missing,
             },

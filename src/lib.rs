@@ -24,16 +24,16 @@ mod python;
 pub use error::{JheError, Result};
 
 /// Rust's allocations only (Python keeps its own): decoded pages are built on one thread
-/// and freed on another, which glibc's malloc handles slowly.
+/// and freed on another, which glibc's malloc handles slowly (a third of a fetch's CPU).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// Have mimalloc return freed memory to the system after 50 ms rather than 10 ms: a fetch
-/// frees page after page while its tables grow, and memory kept a little longer is reused
-/// at once (faster) without holding much more at the peak. Measured on a million
-/// observations (benchmarks/RESULTS.md): delay 0: 8.1 s, 581 MB; 10 (mimalloc's default):
-/// 6.7 s, 676 MB; 50: 7.0 s, 613 MB. Called by [`fetch::Session::new`]; setting it again
-/// is harmless, and `MIMALLOC_PURGE_DELAY` in the environment still wins.
+/// Have mimalloc return freed memory to the system after 50 ms instead of its default
+/// 1000 ms. A fetch frees page after page while its tables grow; held for a second, that
+/// memory adds to the peak. Measured on a million observations (benchmarks/RESULTS.md):
+/// 10 ms: 432 MB, 50 ms: 444 MB, 1000 ms: 501 MB peak; shorter delays cost a
+/// 100,000-observation fetch about a fifth more time in page faults. Called by
+/// [`fetch::Session::new`]; `MIMALLOC_PURGE_DELAY` in the environment still wins.
 pub(crate) fn tune_allocator() {
     // `mi_option_purge_delay` in mimalloc v3's `mi_option_e` (include/mimalloc.h).
     const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;

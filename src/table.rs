@@ -26,8 +26,8 @@ use crate::omh::{self, time};
 /// The OMH payload as an API hands it over.
 #[derive(Debug, Clone, Copy)]
 pub enum Payload<'a> {
-    /// FHIR `valueAttachment.data`.
-    Base64(&'a str),
+    /// FHIR `valueAttachment.data` (base64 text, as bytes).
+    Base64(&'a [u8]),
     /// REST `omhData`: the JSON text of the document.
     Json(&'a [u8]),
     Missing,
@@ -876,10 +876,12 @@ pub struct ObservationTableBuilder {
     wide_index: HashMap<String, usize>,
     long: LongTable,
     rows: usize,
-    seen_ids: HashSet<i64>,
+    /// Observation ids received: a compressed bitmap (ids are mostly dense database ids; a
+    /// million take well under a megabyte, where a hash set took about 19 MB).
+    seen_ids: roaring::RoaringTreemap,
     duplicates: u64,
-    /// Observations per OMH uuid.
-    uuid_counts: HashMap<UuidKey, u32>,
+    /// Every observation's OMH uuid, to find the ones carried more than once at the end.
+    uuids: UuidList,
     newest_last_updated: Option<i64>,
     /// The same, since [`Self::start_page`]: a snapshot bound is per search, not global.
     page_newest_last_updated: Option<i64>,
@@ -901,9 +903,9 @@ impl ObservationTableBuilder {
             wide_index: HashMap::new(),
             long: LongTable::new(),
             rows: 0,
-            seen_ids: HashSet::new(),
+            seen_ids: roaring::RoaringTreemap::new(),
             duplicates: 0,
-            uuid_counts: HashMap::new(),
+            uuids: UuidList::default(),
             newest_last_updated: None,
             page_newest_last_updated: None,
             errors: ErrorsBuilder::default(),
@@ -970,7 +972,7 @@ impl ObservationTableBuilder {
     pub fn append(&mut self, input: &ObservationInput<'_>) -> Appended {
         // Skip a duplicate before decoding it.
         if let Ok(id) = input.observation_id.trim().parse::<i64>() {
-            if self.seen_ids.contains(&id) {
+            if self.seen_ids.contains(id as u64) {
                 self.duplicates += 1;
                 return Appended::Duplicate;
             }
@@ -985,7 +987,8 @@ impl ObservationTableBuilder {
         let PreparedObservation { id, patient_id, code, last_updated, patient_name, data_source, json, document, frame, extras, mut problems } =
             prepared;
         if let Some(id) = id {
-            if !self.seen_ids.insert(id) {
+            // `as u64` is a bijection, so negative ids stay distinct.
+            if !self.seen_ids.insert(id as u64) {
                 self.duplicates += 1;
                 return Appended::Duplicate;
             }
@@ -1024,7 +1027,7 @@ impl ObservationTableBuilder {
             Err(_) => None,
         };
         if let Some(uuid) = record.uuid {
-            *self.uuid_counts.entry(UuidKey::of(uuid)).or_insert(0) += 1;
+            self.uuids.push(uuid);
         }
         let spec: Option<&'static CodeSpec> = code.and_then(catalog::lookup);
         match self.layout {
@@ -1098,7 +1101,7 @@ impl ObservationTableBuilder {
     }
 
     pub fn finish(mut self) -> ObservationTables {
-        let duplicate_uuids = self.uuid_counts.values().filter(|&&n| n > 1).map(|&n| u64::from(n)).sum();
+        let (repeated_uuids, duplicate_uuids) = std::mem::take(&mut self.uuids).repeated();
         let tables: Vec<(Option<String>, RecordBatch)> = match self.layout {
             Layout::Wide => {
                 // Catalogue order first, then codes in order of appearance.
@@ -1119,7 +1122,7 @@ impl ObservationTableBuilder {
         };
         let tables = tables
             .into_iter()
-            .map(|(code, batch)| (code, with_duplicate_uuid_flags(batch, &self.uuid_counts)))
+            .map(|(code, batch)| (code, with_duplicate_uuid_flags(batch, &repeated_uuids)))
             .collect();
         ObservationTables {
             layout: self.layout,
@@ -1166,11 +1169,56 @@ impl UuidKey {
     }
 }
 
+/// The uuids of all observations so far: 16 bytes each for canonical ones (a map of counts
+/// took about 100 MB for a million observations; this takes 16 MB).
+#[derive(Debug, Default)]
+struct UuidList {
+    canonical: Vec<u128>,
+    other: Vec<Box<str>>,
+}
+
+impl UuidList {
+    fn push(&mut self, uuid: &str) {
+        match UuidKey::of(uuid) {
+            UuidKey::Canonical(bits) => self.canonical.push(bits),
+            UuidKey::Other(text) => self.other.push(text),
+        }
+    }
+
+    /// The uuids carried by more than one observation, and how many observations carry one.
+    fn repeated(self) -> (HashSet<UuidKey>, u64) {
+        fn runs<T: Ord>(mut keys: Vec<T>, mut found: impl FnMut(T, usize)) {
+            keys.sort_unstable();
+            let mut keys = keys.into_iter().peekable();
+            while let Some(key) = keys.next() {
+                let mut n = 1;
+                while keys.next_if(|next| *next == key).is_some() {
+                    n += 1;
+                }
+                if n > 1 {
+                    found(key, n);
+                }
+            }
+        }
+        let mut repeated = HashSet::new();
+        let mut observations = 0;
+        runs(self.canonical, |bits, n| {
+            repeated.insert(UuidKey::Canonical(bits));
+            observations += n as u64;
+        });
+        runs(self.other, |text, n| {
+            repeated.insert(UuidKey::Other(text));
+            observations += n as u64;
+        });
+        (repeated, observations)
+    }
+}
+
 /// Add `duplicate_uuid`: true where another observation carries the same OMH uuid.
-fn with_duplicate_uuid_flags(batch: RecordBatch, counts: &HashMap<UuidKey, u32>) -> RecordBatch {
+fn with_duplicate_uuid_flags(batch: RecordBatch, repeated: &HashSet<UuidKey>) -> RecordBatch {
     let uuids = batch.column_by_name("uuid").expect("common column").as_string::<i32>();
     let flags: BooleanArray = (0..uuids.len())
-        .map(|i| Some(uuids.is_valid(i) && counts.get(&UuidKey::of(uuids.value(i))).is_some_and(|&n| n > 1)))
+        .map(|i| Some(uuids.is_valid(i) && !repeated.is_empty() && repeated.contains(&UuidKey::of(uuids.value(i)))))
         .collect();
     let index = batch.schema().index_of("uuid").expect("common column") + 1;
     let mut fields: Vec<Field> = batch.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
@@ -1271,7 +1319,7 @@ impl ObservationTables {
 /// The payload as the server sent it, for the errors table.
 fn payload_as_sent(payload: &Payload<'_>) -> String {
     match payload {
-        Payload::Base64(data) => data.to_string(),
+        Payload::Base64(data) => String::from_utf8_lossy(data).into_owned(),
         Payload::Json(bytes) => String::from_utf8_lossy(bytes).into_owned(),
         Payload::Missing => String::new(),
     }
@@ -1291,7 +1339,7 @@ mod tests {
         ObservationInput {
             patient_id: Some(40001),
             last_updated: Some("2026-11-26T06:47:52.169870Z"),
-            ..ObservationInput::new(id, Some(code), Payload::Base64(data))
+            ..ObservationInput::new(id, Some(code), Payload::Base64(data.as_bytes()))
         }
     }
 
@@ -1490,6 +1538,13 @@ mod tests {
         assert_eq!(UuidKey::of(&a.to_uppercase()), UuidKey::Other(a.to_uppercase().into()));
         assert_eq!(UuidKey::of("not-a-uuid"), UuidKey::Other("not-a-uuid".into()));
         assert_eq!(UuidKey::of("c665a711ce4343a5a2b5a149125e5f48xxxx"), UuidKey::Other("c665a711ce4343a5a2b5a149125e5f48xxxx".into()));
+        let mut list = UuidList::default();
+        for uuid in [a, "x", a, "y", "x", a, "c665a711-ce43-43a5-a2b5-a149125e5f49"] {
+            list.push(uuid);
+        }
+        let (repeated, observations) = list.repeated();
+        assert_eq!(repeated, HashSet::from([UuidKey::of(a), UuidKey::of("x")]));
+        assert_eq!(observations, 5);
     }
 
     #[test]

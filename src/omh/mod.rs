@@ -24,9 +24,9 @@ static BASE64: LazyLock<Simd> = LazyLock::new(|| {
 
 /// Decode base64 into `out` (cleared first). Older servers wrap lines every 76 characters,
 /// which strict decoders reject, so ASCII whitespace is removed before decoding.
-pub fn decode_base64(data: &str, out: &mut Vec<u8>) -> Result<(), String> {
+pub fn decode_base64(data: impl AsRef<[u8]>, out: &mut Vec<u8>) -> Result<(), String> {
     out.clear();
-    let bytes = data.as_bytes();
+    let bytes = data.as_ref();
     let result = if bytes.iter().any(u8::is_ascii_whitespace) {
         let compact: Vec<u8> = bytes.iter().copied().filter(|b| !b.is_ascii_whitespace()).collect();
         BASE64.decode_vec(&compact, out)

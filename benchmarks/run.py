@@ -491,8 +491,9 @@ def write_report(args: argparse.Namespace, info: dict[str, Any], results: list[d
         "",
         "## How it is measured",
         "",
-        "- The server is jhe's fake Exchange (`jhe.testing.FakeExchange`, current API, no gzip) in a process of "
-        "its own on 127.0.0.1, sized to each target by its number of patients and days (the generator gives "
+        "- The server is jhe's fake Exchange (`jhe.testing.FakeExchange`, current API, no gzip, `render_cache=True`: "
+        "each resource is rendered once, then served from memory, so the server's CPU is small and the same for "
+        "every peer) in a process of its own on 127.0.0.1, sized to each target by its number of patients and days (the generator gives "
         "about 118 observations per patient and day, 82% of them blood glucose). Client and server share the machine's CPUs.",
         "- The fetch: the study's observations through the FHIR API (`patient._has:Group:member:_id`), one code "
         "(blood glucose, `omh:blood-glucose:4.0`) and all codes, into pandas.",
@@ -553,17 +554,21 @@ def write_report(args: argparse.Namespace, info: dict[str, Any], results: list[d
             "",
             *lat,
             "",
-            f"jhe's fetch has requests that cannot overlap the pages: `metadata` (the API generation), the first page "
-            f"(it gives the total) and the final `_summary=count`. With P pages at concurrency C that is about "
-            f"3 + ⌈(P − 1)/C⌉ round trips against P + 3 at concurrency 1, so with {pages} pages the best possible "
-            f"speed-up of concurrency 8 over 1 is about {(pages + 3) / (3 + math.ceil((pages - 1) / 8)):.1f}× "
-            f"(and {(pages + 3) / (3 + math.ceil((pages - 1) / 16)):.1f}× at 16).",
+            f"jhe's fetch has two requests that cannot overlap the pages: `metadata` (the API generation) and the "
+            f"first page (it gives the total; the closing `_summary=count` is asked alongside the other pages). With "
+            f"P pages at concurrency C that is about 2 + ⌈(P − 1)/C⌉ round trips against P + 2 at concurrency 1, so "
+            f"with {pages} pages the best possible speed-up of concurrency 8 over 1 is about "
+            f"{(pages + 2) / (2 + math.ceil((pages - 1) / 8)):.1f}× (and {(pages + 2) / (2 + math.ceil((pages - 1) / 16)):.1f}× at 16).",
             "",
         ]
     mem = memory_table(results)
     if mem:
         lines += ["## Memory: the largest jhe fetch against its Arrow table", "", *mem, ""]
     lines += ["## Targets (issue 6)", "", *targets(results), ""]
+    # Where the time and memory go: profiled by hand (perf), kept beside this script.
+    profile = HERE / "PROFILE.md"
+    if profile.exists() and not args.quick:
+        lines += [profile.read_text().rstrip(), ""]
     skipped = [r for r in results if r["status"] != "ok"]
     if skipped:
         lines += ["## Not run or failed", ""]

@@ -324,7 +324,10 @@ def _count(result: Any) -> tuple[int, int, int]:
         if hasattr(frame, "nbytes") and hasattr(frame, "num_rows"):  # pyarrow.Table
             nbytes += frame.nbytes
             rows += frame.num_rows
-            observations += len(set(frame.column("observation_id").to_pylist()))
+            import pyarrow.compute as pc
+
+            # Counted in Arrow: a Python set of a million ids would add its own 100 MB.
+            observations += pc.count_distinct(frame.column("observation_id")).as_py()
             continue
         rows += len(frame)
         ids = "observation_id" if "observation_id" in frame.columns else "id"

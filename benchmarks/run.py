@@ -274,11 +274,7 @@ def run_main(args: argparse.Namespace, results: list[dict[str, Any]]) -> None:
                         estimate = previous[1] * row["expected"] / previous[0]
                         if estimate > args.max_seconds:
                             rate = previous[0] / previous[1]
-                            results.append(finish(row, {
-                                "status": "skipped",
-                                "estimate_s": estimate,
-                                "reason": f"estimated {estimate / 60:.0f} min at {rate:,.0f} obs/s (measured at {previous[0]:,}), over the {args.max_seconds / 60:.0f} min limit",
-                            }))
+                            results.append(skipped(row, estimate, f"at {rate:,.0f} obs/s (measured at {previous[0]:,})", args))
                             continue
                     result = measure(server, peer, code, None, repeat=args.repeat, timeout=args.max_seconds * 2 + 60)
                     results.append(finish(row, result))
@@ -288,6 +284,15 @@ def run_main(args: argparse.Namespace, results: list[dict[str, Any]]) -> None:
                 log("  memory: jhe fetch_arrow, all codes")
                 row = record(server, "memory", "jhe-arrow", "all codes", None, None)
                 results.append(finish(row, measure(server, "jhe-arrow", None, None, repeat=1, timeout=args.max_seconds * 2 + 60)))
+
+
+def skipped(row: dict[str, Any], estimate: float, basis: str, args: argparse.Namespace) -> dict[str, Any]:
+    """A peer not run because it would take longer than ``--max-seconds``."""
+    return finish(row, {
+        "status": "skipped",
+        "estimate_s": estimate,
+        "reason": f"estimated {estimate / 60:.0f} min {basis}, over the {args.max_seconds / 60:.0f} min limit",
+    })
 
 
 def run_latency(args: argparse.Namespace, results: list[dict[str, Any]]) -> None:
@@ -309,11 +314,7 @@ def run_latency(args: argparse.Namespace, results: list[dict[str, Any]]) -> None
             if peer in rates:
                 estimate = row["pages"] * args.latency_ms / 1000 + total / rates[peer]
                 if estimate > args.max_seconds:
-                    results.append(finish(row, {
-                        "status": "skipped",
-                        "estimate_s": estimate,
-                        "reason": f"estimated {estimate / 60:.0f} min ({row['pages']:,} pages), over the {args.max_seconds / 60:.0f} min limit",
-                    }))
+                    results.append(skipped(row, estimate, f"({row['pages']:,} pages)", args))
                     continue
             result = measure(server, peer, None, concurrency, repeat=args.repeat, timeout=args.max_seconds * 2 + 60)
             results.append(finish(row, result))

@@ -31,8 +31,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// Have mimalloc return freed memory to the system after 50 ms instead of its default
 /// 1000 ms. A fetch frees page after page while its tables grow; held for a second, that
 /// memory adds to the peak. Measured on a million observations (benchmarks/RESULTS.md):
-/// 10 ms: 432 MB, 50 ms: 444 MB, 1000 ms: 501 MB peak; shorter delays cost a
-/// 100,000-observation fetch about a fifth more time in page faults. Called by
+/// 10 ms: 432 MB, 50 ms: 444 MB, 1000 ms: 501 MB peak; shorter delays made a
+/// 100,000-observation fetch slower (page faults), by 10-40% in interleaved runs. Called by
 /// [`fetch::Session::new`]; `MIMALLOC_PURGE_DELAY` in the environment still wins.
 pub(crate) fn tune_allocator() {
     // `mi_option_purge_delay` in mimalloc v3's `mi_option_e` (include/mimalloc.h).

@@ -1,12 +1,13 @@
 //! The fetch verb: plan every page from the first page's total, fetch them with a bounded
-//! number in flight, decode each as it arrives, and prove the result complete.
+//! number in flight, decode each as it arrives (on every core, appended in page order), and
+//! prove the result complete.
 //!
 //! Rows can be written while a fetch runs. Where the server honours `_lastUpdated`
 //! (current FHIR), every page after the first is bounded by the newest row of the first
 //! page, which freezes the result set; what was written since is read afterwards as a
-//! catch-up. Elsewhere a changed total means reading the pages again. Either way the fetch
-//! ends by asking the server for the total once more: the rows returned match it, or
-//! `InconsistentResult` is raised. Rows are de-duplicated by observation id throughout.
+//! catch-up. Elsewhere a changed total means reading the pages again. Either way the server
+//! is asked for the total once more (alongside the frozen pages, or after the last page):
+//! the rows returned match it, or `InconsistentResult` is raised. Rows are de-duplicated by observation id throughout.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -271,14 +272,14 @@ impl Reader<'_> {
     }
 
     /// Every page of `search` into the builder. With `freeze`, pages after the first are
-    /// bounded by the first page's newest row, which is returned as the snapshot instant,
-    /// with the search's count asked while those pages were read.
+    /// bounded by the first page's newest row, which is returned as the snapshot instant;
+    /// with `count` too, so is the search's count, asked while those pages were read.
     ///
     /// Asking the count alongside the frozen pages (not after them) saves a round trip and
     /// checks as much: the frozen pages cannot gain rows, so any change after the count
     /// (a row deleted or moved out of the snapshot, one written since) makes the rows
     /// received differ from it and the fetch reconcile, as a count at the end would.
-    async fn read_all(&mut self, search: &Search, freeze: bool) -> Result<(Option<i64>, Option<u64>)> {
+    async fn read_all(&mut self, search: &Search, freeze: bool, count: bool) -> Result<(Option<i64>, Option<u64>)> {
         let config = &self.session.config;
         let origin = &config.base_url;
         let first_url = search.with_page(1, config.page_size);
@@ -310,7 +311,7 @@ impl Reader<'_> {
             Paging::Offset { limit } => (1..total.div_ceil(limit)).map(|k| with_offset(&next, k * limit)).collect(),
             Paging::FollowNext => return self.follow_next(search, next).await.map(|()| (frozen_at, None)),
         };
-        let count = frozen_at.map(|_| {
+        let count = frozen_at.filter(|_| count).map(|_| {
             self.requests += 1;
             let (http, search, origin) = (self.session.http.clone(), search.clone(), self.session.config.base_url.clone());
             AbortOnDrop(tokio::spawn(async move { count_rows(&http, &search, &origin).await }))
@@ -512,7 +513,7 @@ pub async fn fetch_with_options(
     let mut frozen_at = Vec::with_capacity(searches.len());
     let mut early_counts = Vec::with_capacity(searches.len());
     for search in &searches {
-        let (frozen, count) = reader.read_all(search, snapshots).await?;
+        let (frozen, count) = reader.read_all(search, snapshots, true).await?;
         frozen_at.push(frozen);
         early_counts.push(count);
     }
@@ -551,13 +552,13 @@ pub async fn fetch_with_options(
                     fhir: true,
                     url: add_snapshot(&search.url, Snapshot::After(at)),
                 };
-                if let (Some(newer), _) = reader.read_all(&since_snapshot, true).await? {
+                if let (Some(newer), _) = reader.read_all(&since_snapshot, true, false).await? {
                     *frozen = Some(newer.max(at));
                 }
             }
             if reader.builder.rows() == before {
                 // Nothing new after the snapshot, so rows moved inside it: read it all again.
-                reader.read_all(search, false).await?;
+                reader.read_all(search, false, false).await?;
             }
         }
     };

@@ -1,4 +1,5 @@
-"""The README's examples, type-checked with `mypy --strict` (tests/test_typing.py runs it)."""
+"""The README's examples, type-checked with `mypy --strict` (test_type_checking.py beside
+this file runs it)."""
 
 from __future__ import annotations
 

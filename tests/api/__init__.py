@@ -1,0 +1,1 @@
+"""The Python API: configuration, errors, results in every form, async, progress, display."""

@@ -1,0 +1,54 @@
+"""Results in every form: jhe.Observations, Arrow, polars and pandas."""
+
+from __future__ import annotations
+
+import pandas as pd
+import polars as pl
+import pyarrow as pa
+import pytest
+
+import jhe
+from jhe.testing import FakeExchange
+
+from tests.helpers import GLUCOSE, HEART_RATE, STEPS
+
+
+def test_arrow_polars_and_pandas_agree(small_fx: FakeExchange) -> None:
+    client = jhe.Client(small_fx.url, small_fx.token)
+    observations = client.fetch(study_id=small_fx.main_study_id, code=GLUCOSE)
+    assert isinstance(observations, jhe.Observations)
+    table = pa.table(observations)  # through the PyCapsule stream
+    polars = pl.DataFrame(observations)
+    frame = observations.to_pandas()
+    assert table.num_rows == polars.height == len(frame) == len(
+        small_fx.expected_observations(study_id=small_fx.main_study_id, code=GLUCOSE)
+    )
+    assert table.schema.field("timestamp").type == pa.timestamp("us", tz="UTC")
+    assert polars.schema["timestamp"] == pl.Datetime("us", "UTC")
+    assert polars["observation_id"].to_list() == frame["observation_id"].tolist() == table["observation_id"].to_pylist()
+    arrow = client.fetch_arrow(study_id=small_fx.main_study_id, code=GLUCOSE)
+    assert isinstance(arrow, pa.Table) and arrow.equals(table)
+    as_polars = client.fetch_polars(study_id=small_fx.main_study_id, code=GLUCOSE)
+    assert isinstance(as_polars, pl.DataFrame) and as_polars.equals(polars)
+
+
+def test_several_codes_in_the_wide_layout_are_dicts_everywhere(small_fx: FakeExchange) -> None:
+    client = jhe.Client(small_fx.url, small_fx.token)
+    observations = client.fetch(study_id=small_fx.main_study_id, code=[GLUCOSE, HEART_RATE], layout="wide")
+    assert observations.codes == [GLUCOSE, HEART_RATE]
+    for converted in (observations.to_arrow(), observations.to_polars(), observations.to_pandas()):
+        assert isinstance(converted, dict) and set(converted) == {GLUCOSE, HEART_RATE}
+    with pytest.raises(TypeError, match="one table per code"):
+        pa.table(observations)
+
+
+def test_pandas_keeps_nullable_dtypes_and_timezones() -> None:
+    # damaged step counts leave gaps in an integer column
+    with FakeExchange(patients=4, days=3, seed=2, damaged_every=3) as fx:
+        with pytest.warns(jhe.DecodeWarning):
+            steps = jhe.Client(fx.url, fx.token).fetch_dataframe(study_id=fx.main_study_id, code=STEPS)
+    assert steps["steps"].isna().any()
+    assert steps["steps"].dtype == "Int64"
+    assert steps["observation_id"].dtype == "int64"
+    assert str(steps["effective_start"].dt.tz) == "UTC"
+    assert isinstance(steps["steps_statistic"].dtype, pd.CategoricalDtype)

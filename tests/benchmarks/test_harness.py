@@ -1,0 +1,81 @@
+"""CI smoke run of the benchmark harness, so that it cannot rot.
+
+Runs ``benchmarks/run.py --quick`` (a study of about 1,000 observations, every peer, the
+latency-bound and memory sections) into a temporary directory and checks the report has a
+row per peer and that every peer returned exactly the server's observations. No timing
+assertions: the numbers of a smoke run mean nothing.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+RUN = ROOT / "benchmarks" / "run.py"
+PEERS = ["jhe", "baseline", "guide", "jhc"]
+LABELS = {
+    "jhe": "jhe (concurrency 8)",
+    "baseline": "pure-Python baseline",
+    "guide": "user guide's code",
+    "jhc": "jupyterhealth-client",
+}
+
+
+def test_quick_run_reports_every_peer_with_the_servers_observations(tmp_path: Path) -> None:
+    for module in ("jupyterhealth_client", "requests", "matplotlib", "pandas", "pyarrow"):
+        if importlib.util.find_spec(module) is None:
+            pytest.fail(f"the benchmark harness needs {module}: pip install '.[test]'")
+    committed = ROOT / "benchmarks" / "RESULTS.md"
+    before = committed.read_bytes() if committed.exists() else None
+    out = tmp_path / "RESULTS.md"
+
+    # The timeout only guards against a hang; it is not a timing assertion.
+    done = subprocess.run(
+        [sys.executable, str(RUN), "--quick", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    data = json.loads((tmp_path / "results.json").read_text())
+    results = data["results"]
+    failures = [r for r in results if r["status"] != "ok"]
+    assert not failures, [(r["label"], r["query"], r["status"], r.get("reason")) for r in failures]
+
+    main = [r for r in results if r["section"] == "main"]
+    for peer in PEERS:
+        for query in ("blood glucose", "all codes"):
+            rows = [r for r in main if r["peer"] == peer and r["query"] == query]
+            assert len(rows) == 1, (peer, query, rows)
+            row = rows[0]
+            assert row["expected"] > 0
+            assert row["observations"] == row["expected"], (peer, query, row["observations"], row["expected"])
+            assert row["match"] is True
+            for key in ("wall_s", "cpu_s", "process_peak_rss_kb", "obs_per_s", "server_cpu_s"):
+                assert row[key] is not None and row[key] >= 0, (peer, query, key)
+
+    latency = [r for r in results if r["section"] == "latency"]
+    assert sorted(r["concurrency"] for r in latency if r["peer"] == "jhe") == [1, 4, 8, 16]
+    assert {r["peer"] for r in latency} == set(PEERS)
+    assert all(r["match"] for r in latency)
+
+    memory = [r for r in results if r["section"] == "memory"]
+    assert len(memory) == 1 and memory[0]["match"] and memory[0]["arrow_nbytes"] > 0
+
+    report = out.read_text()
+    table = [line for line in report.splitlines() if line.startswith("| ") and "✓" in line]
+    for peer in PEERS:
+        assert sum(f"| {LABELS[peer]} |" in line for line in table) >= 2, (peer, report)
+    assert not [line for line in report.splitlines() if line.startswith("| ") and "✗" in line]
+    assert (tmp_path / "results.png").stat().st_size > 0
+
+    # never the committed report
+    assert (committed.read_bytes() if committed.exists() else None) == before

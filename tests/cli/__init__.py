@@ -1,0 +1,1 @@
+"""The console script, run as a user would."""

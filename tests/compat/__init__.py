@@ -1,0 +1,1 @@
+"""jhe.compat against the official jupyterhealth-client 0.5."""

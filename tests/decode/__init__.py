@@ -1,0 +1,1 @@
+"""Decoding: values, units, times, columns, layouts and damaged records."""

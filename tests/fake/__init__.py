@@ -1,0 +1,1 @@
+"""The fake Exchange itself, observed over HTTP without the jhe client."""

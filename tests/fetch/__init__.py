@@ -1,0 +1,1 @@
+"""Fetching: both APIs, both server generations, filters, paging, reconciliation, retries and authentication."""

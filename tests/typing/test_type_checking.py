@@ -1,0 +1,26 @@
+"""The stubs are honest (stubtest against the built extension) and the README's examples
+type-check with mypy --strict."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+# The working directory of the mypy runs: not tests/, where this package would shadow the
+# standard library's typing module.
+HERE = Path(__file__).parent
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, timeout=600, cwd=HERE)
+
+
+def test_stubs_match_the_extension() -> None:
+    done = run("mypy.stubtest", "jhe._jhe")
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_examples_type_check_strictly() -> None:
+    done = run("mypy", "--strict", "--no-incremental", str(HERE / "examples.py"))
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -8,10 +8,10 @@ use std::sync::{LazyLock, Mutex};
 
 use serde_json::Value;
 
-use crate::omh::catalog::{CATALOG, CodeSpec, Measure, MeasureKind};
+use crate::decode::omh::catalog::{CATALOG, CodeSpec, Measure, MeasureKind};
 
-pub(super) use crate::omh::vendored_schemas::body_validator;
-use crate::omh::vendored_schemas::{IEEE_BASE, OMH_BASE, find, schema_file, schema_root};
+pub(super) use crate::decode::omh::vendored_schemas::body_validator;
+use crate::decode::omh::vendored_schemas::{IEEE_BASE, OMH_BASE, find, schema_file, schema_root};
 
 /// Body properties the data model cannot hold as a column, with why. Each must still be in
 /// its schema (and be what the reason says), so this list cannot go stale silently.
@@ -43,7 +43,7 @@ pub(super) const CODES: [&str; 16] = [
 
 /// A schema file, panicking with the reason when it cannot be read.
 fn load(path: &Path) -> Value {
-    crate::omh::vendored_schemas::load(path).unwrap_or_else(|e| panic!("{e}"))
+    crate::decode::omh::vendored_schemas::load(path).unwrap_or_else(|e| panic!("{e}"))
 }
 
 struct Doc {
@@ -414,7 +414,7 @@ fn the_catalogue_has_every_code_seen_on_real_servers_and_the_food_entry() {
     assert_eq!(set(ours.iter().copied()), set(CODES), "catalogue codes");
     assert_eq!(ours.len(), CODES.len(), "a code is listed twice");
     for code in CODES {
-        assert_eq!(crate::omh::catalog::lookup(code).map(|s| s.code), Some(code));
+        assert_eq!(crate::decode::omh::catalog::lookup(code).map(|s| s.code), Some(code));
     }
 }
 
@@ -427,7 +427,7 @@ fn every_entry_matches_its_schema() {
 /// The checker itself: a deliberately wrong entry is caught, each way it can be wrong.
 #[test]
 fn the_schema_check_catches_wrong_entries() {
-    use crate::omh::catalog::{UnitConversion, unit};
+    use crate::decode::omh::catalog::{UnitConversion, unit};
     const KG: &[UnitConversion] = &[unit("kg", 1.0)];
     const KG_STONE: &[UnitConversion] = &[unit("kg", 1.0), unit("stone", 6.35029318)];
     let body = [Node::root(&schema_file("omh:body-weight:3.0"))];

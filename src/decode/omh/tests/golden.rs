@@ -9,9 +9,9 @@ use std::path::Path;
 use serde_json::{Map, Value, json};
 
 use super::schema::{CODES, body_validator};
-use crate::omh::catalog::{CodeSpec, MeasureValue, lookup};
-use crate::omh::time::parse_time_frame;
-use crate::omh::{decode_base64, parse_document};
+use crate::decode::omh::catalog::{CodeSpec, MeasureValue, lookup};
+use crate::decode::omh::time::parse_time_frame;
+use crate::decode::omh::{decode_base64, parse_document};
 
 use MeasureValue::{Amount, Bool, Count, Missing, Number, Quantity, Text};
 

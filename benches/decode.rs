@@ -1,5 +1,6 @@
 //! Decode throughput: FHIR Bundle pages of every code (served by the fake Exchange, fetched
-//! once into memory) decoded into Arrow on one thread, beside plain `serde_json` parsing of
+//! once into memory) decoded into Arrow on one thread, each page as a fetch does it (read
+//! and prepared whole, then appended), beside plain `serde_json` parsing of
 //! the same bytes, the practical limit. `cargo bench --bench decode`.
 
 use std::hint::black_box;
@@ -8,8 +9,9 @@ use std::time::Duration;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use url::Url;
 
+use jhe::decode::PreparedPage;
 use jhe::fake::{FakeConfig, FakeExchange};
-use jhe::fhir::read_observation_bundle;
+use jhe::source::AdapterKind;
 use jhe::table::{Layout, ObservationTableBuilder};
 
 /// Every page of the main study, 1000 observations each, as the server sends them.
@@ -64,7 +66,8 @@ fn decode(c: &mut Criterion) {
                 b.iter(|| {
                     let mut builder = ObservationTableBuilder::new(layout, &[]);
                     for page in &pages {
-                        read_observation_bundle(page, &page_url, &origin, &mut builder).expect("a bundle");
+                        let (_, prepared) = PreparedPage::read(AdapterKind::Fhir, page, &page_url, &origin, false).expect("a bundle");
+                        builder.append_page(prepared);
                     }
                     black_box(builder.finish())
                 })

@@ -3,7 +3,7 @@
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::omh::catalog::{CATALOG, MeasureKind};
+use crate::decode::omh::catalog::{CATALOG, MeasureKind};
 
 /// One dict per code: `code`, and `measures`, each with `column` (the wide layout's column
 /// name), `path` (dotted, the long layout's `measure`), `kind`, `required`, `units` (allowed

@@ -11,7 +11,7 @@ use crate::config::{ClientConfig, ClientOptions};
 use crate::fetch::{Api, FetchOutcome, Progress, Session, fetch_observations, fetch_with_options};
 use crate::query::{ObservationQuery, QueryArgs};
 use crate::table::Layout;
-use crate::rest::{list_all, rest_url};
+use crate::source::admin::{list_all, rest_url};
 
 use super::errors::to_py_err;
 use super::runtime::{wait_for, wait_for_ticking};
@@ -91,8 +91,8 @@ impl NativeFetchResult {
     #[getter]
     fn generation(&self) -> &'static str {
         match self.outcome.generation {
-            crate::fhir::Generation::Current => "current",
-            crate::fhir::Generation::Legacy => "legacy",
+            crate::source::Generation::Current => "current",
+            crate::source::Generation::Legacy => "legacy",
         }
     }
 }

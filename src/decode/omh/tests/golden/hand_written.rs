@@ -1,224 +1,15 @@
-//! Golden tests: real payloads (`tests/reference/samples/omh_payloads_by_code.json`), the
-//! schemas' example data points, and hand-written payloads for what those leave out, each
-//! read with every measure of its code and compared with values written out by hand.
-//! Every payload is first validated against its schema, so the expectations are about
-//! valid data.
+//! Hand-written payloads: every measure of every code, in units other than the canonical
+//! one where the schema allows them, for the codes and properties the real payloads and
+//! examples leave out. Grouped by what they measure; one test checks them all and that
+//! together they cover every measure.
 
-use std::path::Path;
+use super::*;
 
-use serde_json::{Map, Value, json};
+/// Checks one hand-written body of a code against the values expected of it.
+type Case<'c> = dyn FnMut(&'static str, Value, &[(&'static str, MeasureValue<'static>)]) + 'c;
 
-use super::schema::{CODES, body_validator};
-use crate::omh::catalog::{CodeSpec, MeasureValue, lookup};
-use crate::omh::time::parse_time_frame;
-use crate::omh::{decode_base64, parse_document};
-
-use MeasureValue::{Amount, Bool, Count, Missing, Number, Quantity, Text};
-
-fn reference(path: &str) -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference").join(path);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap()
-}
-
-fn close(a: f64, b: f64) -> bool {
-    a == b || (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
-}
-
-/// Equal, with floats equal to 1e-9 relative (for converted units).
-fn same(got: &MeasureValue, want: &MeasureValue) -> bool {
-    match (got, want) {
-        (Quantity { value: a, unit: u, canonical: c }, Quantity { value: b, unit: v, canonical: d }) => {
-            close(*a, *b)
-                && u == v
-                && match (c, d) {
-                    (Some(c), Some(d)) => close(*c, *d),
-                    (c, d) => c == d,
-                }
-        }
-        (Amount { value: a, unit: u }, Amount { value: b, unit: v }) => close(*a, *b) && u == v,
-        (Number(a), Number(b)) => close(*a, *b),
-        _ => got == want,
-    }
-}
-
-fn spec(code: &str) -> &'static CodeSpec {
-    lookup(code).unwrap_or_else(|| panic!("{code} is not in the catalogue"))
-}
-
-/// Reads every measure of `code` from `body`: each column in `expected` has that value, every
-/// other column is missing, and no problem is reported. The body must be schema-valid and its
-/// time frame readable.
-fn check(code: &str, source: &str, body: &Value, expected: &[(&str, MeasureValue<'static>)]) {
-    let spec = spec(code);
-    if let Err(e) = body_validator(code).validate(body) {
-        panic!("{code} {source}: the payload is not valid for its schema: {e}\n{body}");
-    }
-    let body: &Map<String, Value> = body.as_object().unwrap();
-    for (column, _) in expected {
-        assert!(spec.measures.iter().any(|m| m.column == *column), "{code} {source}: no column {column}");
-    }
-    for measure in spec.measures {
-        let reading = measure.read(body);
-        assert_eq!(reading.problem, None, "{code} {source}: {}", measure.column);
-        let want = expected.iter().find(|(c, _)| *c == measure.column).map_or(&Missing, |(_, v)| v);
-        assert!(same(&reading.value, want), "{code} {source}: {} is {:?}, expected {want:?}", measure.column, reading.value);
-    }
-    if let Some(frame) = body.get("effective_time_frame") {
-        parse_time_frame(frame).unwrap_or_else(|e| panic!("{code} {source}: {e}"));
-    }
-}
-
-/// A whole data point, through base64 and the document parser, then `check`ed.
-fn check_document(code: &str, source: &str, document: &Value, expected: &[(&str, MeasureValue<'static>)]) {
-    use base64::Engine as _;
-    let encoded = base64::engine::general_purpose::STANDARD.encode(document.to_string());
-    let mut bytes = Vec::new();
-    decode_base64(&encoded, &mut bytes).unwrap();
-    let parsed = parse_document(&bytes).unwrap_or_else(|e| panic!("{code} {source}: {e}"));
-    let schema_id = &document["header"]["schema_id"];
-    let header_code = format!("{}:{}:{}", schema_id["namespace"].as_str().unwrap(), schema_id["name"].as_str().unwrap(), schema_id["version"].as_str().unwrap());
-    assert_eq!(header_code, code, "{source}: the header names another code");
-    assert_eq!(parsed.header.uuid.as_deref(), document["header"]["uuid"].as_str());
-    check(code, source, &Value::Object(parsed.body.unwrap()), expected);
-}
-
-const fn q(value: f64, unit: &'static str, canonical: f64) -> MeasureValue<'static> {
-    Quantity { value, unit, canonical: Some(canonical) }
-}
-
-#[test]
-fn real_payloads() {
-    let samples = reference("samples/omh_payloads_by_code.json");
-    let mut seen = Vec::new();
-    let mut case = |code: &str, expected: &[(&str, MeasureValue<'static>)]| {
-        let document = &samples[code]["omh"];
-        assert!(document.is_object(), "no sample payload for {code}");
-        check_document(code, "real payload", document, expected);
-        seen.push(code.to_string());
-    };
-    case("omh:blood-glucose:4.0", &[("glucose_mg_dl", q(113.0, "mg/dL", 113.0))]);
-    case("omh:blood-pressure:4.0", &[("systolic_mmhg", q(121.0, "mmHg", 121.0)), ("diastolic_mmhg", q(79.0, "mmHg", 79.0))]);
-    case(
-        "omh:heart-rate:2.0",
-        &[
-            ("heart_rate_bpm", q(61.3, "beats/min", 61.3)),
-            ("heart_rate_statistic", Text("average")),
-            ("heart_rate_sleep_context", Text("during sleep")),
-        ],
-    );
-    case(
-        "omh:physical-activity:1.2",
-        &[
-            ("activity_name", Text("Total Daily Physical Activity")),
-            ("distance_m", q(5112.3, "m", 5112.3)),
-            ("kcal_burned", q(558.1, "kcal", 558.1)),
-            ("reported_activity_intensity", Text("moderate")),
-        ],
-    );
-    case(
-        "omh:step-count:3.0",
-        &[("steps", Count(7411)), ("steps_statistic", Text("sum")), ("steps_statistic_denominator", Text("d"))],
-    );
-    case(
-        "ieee:sleep-stage-summary:1.0",
-        &[
-            ("is_main_sleep", Bool(true)),
-            ("total_sleep_time_s", q(22984.0, "sec", 22984.0)),
-            ("rem_sleep_duration_s", q(4695.0, "sec", 4695.0)),
-            ("deep_sleep_duration_s", q(4350.0, "sec", 4350.0)),
-            ("light_sleep_duration_s", q(13939.0, "sec", 13939.0)),
-            ("sleep_efficiency_percentage", q(86.1, "%", 86.1)),
-        ],
-    );
-    case(
-        "omh:sleep-episode:1.1",
-        &[
-            ("sleep_episode_is_main_sleep", Bool(true)),
-            ("sleep_episode_total_sleep_time_s", q(22984.0, "sec", 22984.0)),
-            ("sleep_episode_latency_to_sleep_onset_s", q(1465.0, "sec", 1465.0)),
-            ("wake_after_sleep_onset_s", q(2252.0, "sec", 2252.0)),
-            ("sleep_maintenance_efficiency_percentage", q(86.1, "%", 86.1)),
-        ],
-    );
-    case("omh:sleep-duration:2.0", &[("sleep_duration_s", q(22984.0, "sec", 22984.0))]);
-    case(
-        "omh:respiratory-rate:2.0",
-        &[("respiratory_rate_per_min", q(13.9, "breaths/min", 13.9)), ("respiratory_rate_statistic", Text("average"))],
-    );
-    case(
-        "omh:oxygen-saturation:2.0",
-        &[
-            ("spo2_pct", q(97.3, "%", 97.3)),
-            ("spo2_system", Text("peripheral capillary")),
-            ("spo2_measurement_method", Text("pulse oximetry")),
-            ("spo2_statistic", Text("average")),
-        ],
-    );
-    // Every code the sample file has a payload for is covered above.
-    let with_payload: Vec<String> = samples
-        .as_object()
-        .unwrap()
-        .iter()
-        .filter(|(_, v)| v.get("omh").is_some())
-        .map(|(k, _)| k.clone())
-        .collect();
-    seen.sort();
-    let mut with_payload = with_payload;
-    with_payload.sort();
-    assert_eq!(seen, with_payload);
-}
-
-#[test]
-fn schema_example_data_points() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference/omh-schemas/omh/examples/data-points");
-    let mut files: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    files.sort();
-    let mut case = |file: &str, code: &str, expected: &[(&str, MeasureValue<'static>)]| {
-        let document = reference(&format!("omh-schemas/omh/examples/data-points/{file}"));
-        check_document(code, file, &document, expected);
-        files.retain(|f| f != file);
-    };
-    case("omh_blood-glucose_4-0.json", "omh:blood-glucose:4.0", &[("glucose_mg_dl", q(129.0, "mg/dL", 129.0))]);
-    case(
-        "omh_blood-pressure_4-0.json",
-        "omh:blood-pressure:4.0",
-        &[("systolic_mmhg", q(115.0, "mmHg", 115.0)), ("diastolic_mmhg", q(60.0, "mmHg", 60.0))],
-    );
-    case(
-        "omh_body-temperature_4-0.json",
-        "omh:body-temperature:4.0",
-        // (97 - 32) * 5 / 9
-        &[("body_temperature_c", q(97.0, "F", 36.111111111111)), ("body_temperature_measurement_location", Text("forehead"))],
-    );
-    case("omh_heart-rate_2-0.json", "omh:heart-rate:2.0", &[("heart_rate_bpm", q(67.5, "beats/min", 67.5))]);
-    case("omh_oxygen-saturation_2-0.json", "omh:oxygen-saturation:2.0", &[("spo2_pct", q(95.0, "%", 95.0))]);
-    case("omh_respiratory-rate_2-0.json", "omh:respiratory-rate:2.0", &[("respiratory_rate_per_min", q(12.0, "breaths/min", 12.0))]);
-    case("omh_rr-interval_1-0.json", "omh:rr-interval:1.0", &[("rr_interval_ms", q(30.0, "ms", 30.0))]);
-    assert!(files.is_empty(), "example data points without a golden test: {files:?}");
-}
-
-fn at(date_time: &str) -> Value {
-    json!({"date_time": date_time})
-}
-
-fn night() -> Value {
-    json!({"time_interval": {"start_date_time": "2025-03-01T23:10:00-05:00", "end_date_time": "2025-03-02T06:40:00-05:00"}})
-}
-
-/// Every measure of every code, in units other than the canonical one where the schema
-/// allows them, for the codes and properties the real payloads and examples leave out.
-#[test]
-fn hand_written_payloads_cover_every_measure() {
-    let mut covered: Vec<(&str, &str)> = Vec::new();
-    let mut case = |code: &'static str, body: Value, expected: &[(&'static str, MeasureValue<'static>)]| {
-        check(code, &format!("hand-written {body}"), &body, expected);
-        covered.extend(expected.iter().filter(|(_, v)| *v != Missing).map(|(c, _)| (code, *c)));
-    };
-
+/// Blood glucose, blood pressure and heart rate.
+fn glucose_pressure_and_heart_rate(case: &mut Case<'_>) {
     case(
         "omh:blood-glucose:4.0",
         json!({
@@ -273,6 +64,10 @@ fn hand_written_payloads_cover_every_measure() {
             ("heart_rate_statistic", Text("maximum")),
         ],
     );
+}
+
+/// Body temperature, oxygen saturation, respiratory rate and RR intervals.
+fn temperature_oxygen_and_breathing(case: &mut Case<'_>) {
     case(
         "omh:body-temperature:4.0",
         json!({
@@ -347,6 +142,10 @@ fn hand_written_payloads_cover_every_measure() {
             ("rr_interval_statistic", Text("average")),
         ],
     );
+}
+
+/// Body weight and lung volumes.
+fn weight_and_lung_volumes(case: &mut Case<'_>) {
     case(
         "omh:body-weight:3.0",
         json!({"body_weight": {"value": 154, "unit": "lb"}, "effective_time_frame": at("2025-03-02T07:00:00-08:00")}),
@@ -403,6 +202,10 @@ fn hand_written_payloads_cover_every_measure() {
             ("fev1_activity_context", Text("after exercise")),
         ],
     );
+}
+
+/// Physical activity and steps.
+fn activity(case: &mut Case<'_>) {
     case(
         "omh:physical-activity:1.2",
         json!({
@@ -437,6 +240,10 @@ fn hand_written_payloads_cover_every_measure() {
         }),
         &[("steps", Count(52000)), ("steps_statistic", Text("sum")), ("steps_statistic_denominator", Text("wk"))],
     );
+}
+
+/// Sleep episodes and sleep durations.
+fn sleep_episodes_and_durations(case: &mut Case<'_>) {
     case(
         "omh:sleep-episode:1.1",
         // Only the time frame is required.
@@ -484,6 +291,10 @@ fn hand_written_payloads_cover_every_measure() {
         json!({"sleep_duration": {"value": 415, "unit": "min"}, "effective_time_frame": night()}),
         &[("sleep_duration_s", q(415.0, "min", 24900.0))],
     );
+}
+
+/// Sleep stage summaries.
+fn sleep_stages(case: &mut Case<'_>) {
     case(
         "ieee:sleep-stage-summary:1.0",
         json!({
@@ -535,6 +346,10 @@ fn hand_written_payloads_cover_every_measure() {
             ("is_main_sleep", Bool(true)),
         ],
     );
+}
+
+/// Food entries.
+fn food(case: &mut Case<'_>) {
     case(
         "ieee:food-entry:0.1",
         json!({
@@ -579,6 +394,24 @@ fn hand_written_payloads_cover_every_measure() {
         json!({"food_name": "rice", "food_amount": {"value": 180, "unit": "g"}, "effective_time_frame": at("2025-03-02T19:00:00Z")}),
         &[("food_name", Text("rice")), ("food_amount", Amount { value: 180.0, unit: Some("g") })],
     );
+}
+
+/// Every measure of every code, in units other than the canonical one where the schema
+/// allows them, for the codes and properties the real payloads and examples leave out.
+#[test]
+fn hand_written_payloads_cover_every_measure() {
+    let mut covered: Vec<(&str, &str)> = Vec::new();
+    let mut case = |code: &'static str, body: Value, expected: &[(&'static str, MeasureValue<'static>)]| {
+        check(code, &format!("hand-written {body}"), &body, expected);
+        covered.extend(expected.iter().filter(|(_, v)| *v != Missing).map(|(c, _)| (code, *c)));
+    };
+    glucose_pressure_and_heart_rate(&mut case);
+    temperature_oxygen_and_breathing(&mut case);
+    weight_and_lung_volumes(&mut case);
+    activity(&mut case);
+    sleep_episodes_and_durations(&mut case);
+    sleep_stages(&mut case);
+    food(&mut case);
 
     let mut missing = Vec::new();
     for code in CODES {
@@ -589,84 +422,4 @@ fn hand_written_payloads_cover_every_measure() {
         }
     }
     assert!(missing.is_empty(), "measures no hand-written payload has: {missing:?}");
-}
-
-/// One of each unit, read through the catalogue, against conversions written out by hand.
-#[test]
-fn unit_conversions() {
-    let cases: &[(&str, &str, &str, f64, &str, f64)] = &[
-        // code, column, key, value, unit, canonical
-        ("omh:blood-glucose:4.0", "glucose_mg_dl", "blood_glucose", 5.5, "mmol/L", 99.0858),
-        ("omh:body-temperature:4.0", "body_temperature_c", "body_temperature", 0.0, "K", -273.15),
-        ("omh:body-temperature:4.0", "body_temperature_c", "body_temperature", 32.0, "F", 0.0),
-        ("omh:body-temperature:4.0", "body_temperature_c", "body_temperature", 212.0, "F", 100.0),
-        ("omh:body-temperature:4.0", "body_temperature_c", "body_temperature", -40.0, "F", -40.0),
-        ("omh:body-weight:3.0", "body_weight_kg", "body_weight", 1.0, "lb", 0.45359237),
-        ("omh:body-weight:3.0", "body_weight_kg", "body_weight", 1.0, "oz", 0.028349523125),
-        ("omh:body-weight:3.0", "body_weight_kg", "body_weight", 7000.0, "gr", 0.45359237),
-        ("omh:body-weight:3.0", "body_weight_kg", "body_weight", 1.0, "Ton", 907.18474),
-        ("omh:body-weight:3.0", "body_weight_kg", "body_weight", 1.0, "Metric Ton", 1000.0),
-        ("omh:body-weight:3.0", "body_weight_kg", "body_weight", 5.0e6, "mg", 5.0),
-        ("omh:body-weight:3.0", "body_weight_kg", "body_weight", 2.0e9, "ug", 2.0),
-        ("omh:body-weight:3.0", "body_weight_kg", "body_weight", 3.0e12, "ng", 3.0),
-        ("omh:body-weight:3.0", "body_weight_kg", "body_weight", 4.0e15, "pg", 4.0),
-        ("omh:body-weight:3.0", "body_weight_kg", "body_weight", 5.0e18, "fg", 5.0),
-        ("omh:physical-activity:1.2", "distance_m", "distance", 1.0, "mi", 1609.344),
-        ("omh:physical-activity:1.2", "distance_m", "distance", 3.0, "ft", 0.9144),
-        ("omh:physical-activity:1.2", "distance_m", "distance", 36.0, "in", 0.9144),
-        ("omh:physical-activity:1.2", "distance_m", "distance", 42.195, "km", 42195.0),
-        ("omh:physical-activity:1.2", "distance_m", "distance", 250.0, "cm", 2.5),
-        ("omh:physical-activity:1.2", "distance_m", "distance", 1.0e3, "mm", 1.0),
-        ("omh:physical-activity:1.2", "distance_m", "distance", 1.0e6, "um", 1.0),
-        ("omh:physical-activity:1.2", "distance_m", "distance", 1.0e9, "nm", 1.0),
-        ("omh:physical-activity:1.2", "distance_m", "distance", 1.0e12, "pm", 1.0),
-        ("omh:physical-activity:1.2", "distance_m", "distance", 1.0e15, "fm", 1.0),
-        ("omh:sleep-episode:1.1", "sleep_episode_total_sleep_time_s", "total_sleep_time", 1.0, "Mo", 2_629_746.0),
-        ("omh:sleep-episode:1.1", "sleep_episode_total_sleep_time_s", "total_sleep_time", 1.0, "yr", 31_556_952.0),
-        ("omh:sleep-episode:1.1", "sleep_episode_total_sleep_time_s", "total_sleep_time", 2.0, "wk", 1_209_600.0),
-        ("omh:sleep-episode:1.1", "sleep_episode_total_sleep_time_s", "total_sleep_time", 1.5, "d", 129_600.0),
-        ("omh:sleep-episode:1.1", "sleep_episode_total_sleep_time_s", "total_sleep_time", 2.0e6, "us", 2.0),
-        ("omh:sleep-episode:1.1", "sleep_episode_total_sleep_time_s", "total_sleep_time", 3.0e9, "ns", 3.0),
-        ("omh:sleep-episode:1.1", "sleep_episode_total_sleep_time_s", "total_sleep_time", 4.0e12, "ps", 4.0),
-        ("ieee:food-entry:0.1", "protein_g", "protein", 1.0, "lb", 453.59237),
-        ("ieee:food-entry:0.1", "protein_g", "protein", 1.0, "Ton", 907_184.74),
-        ("ieee:food-entry:0.1", "protein_g", "protein", 1.0, "gr", 0.06479891),
-        ("ieee:food-entry:0.1", "protein_g", "protein", 2.0, "kg", 2000.0),
-        ("ieee:food-entry:0.1", "sodium_mg", "sodium", 1.0, "oz", 28_349.523125),
-        ("ieee:food-entry:0.1", "sodium_mg", "sodium", 1.0, "Metric Ton", 1.0e9),
-        ("ieee:food-entry:0.1", "sodium_mg", "sodium", 1.0, "gr", 64.79891),
-        ("ieee:food-entry:0.1", "sodium_mg", "sodium", 1.0e12, "fg", 1.0),
-    ];
-    for &(code, column, key, value, unit, canonical) in cases {
-        let measure = spec(code).measures.iter().find(|m| m.column == column).unwrap();
-        let mut body = Map::new();
-        body.insert(key.into(), json!({"value": value, "unit": unit}));
-        let reading = measure.read(&body);
-        assert_eq!(reading.problem, None, "{column} {value} {unit}");
-        let want = q(value, unit, canonical);
-        assert!(same(&reading.value, &want), "{column}: {value} {unit} read as {:?}, expected {canonical}", reading.value);
-    }
-}
-
-/// Wrong data is reported, never guessed: a unit the schema does not allow, a missing
-/// required value, a fractional step count, a string where a number belongs.
-#[test]
-fn invalid_values_are_problems() {
-    let problem = |code: &str, column: &str, body: Value| -> String {
-        let measure = spec(code).measures.iter().find(|m| m.column == column).unwrap();
-        measure.read(body.as_object().unwrap()).problem.unwrap_or_else(|| panic!("{column}: no problem in {body}"))
-    };
-    assert!(problem("omh:sleep-duration:2.0", "sleep_duration_s", json!({"sleep_duration": {"value": 1, "unit": "d"}})).contains("unknown unit"));
-    assert!(problem("omh:body-weight:3.0", "body_weight_kg", json!({"body_weight": {"value": 70, "unit": "MetricTon"}})).contains("unknown unit"));
-    assert!(problem("omh:body-temperature:4.0", "body_temperature_c", json!({"body_temperature": {"value": 37, "unit": "°C"}})).contains("unknown unit"));
-    assert!(problem("ieee:sleep-stage-summary:1.0", "total_sleep_time_s", json!({"sleep_stage_summary": {}})).contains("required"));
-    assert!(problem("ieee:food-entry:0.1", "food_amount", json!({"food_name": "x"})).contains("required"));
-    assert!(problem("omh:step-count:3.0", "steps", json!({"step_count": {"value": 10.5, "unit": "steps"}})).contains("whole number"));
-    assert!(problem("omh:physical-activity:1.2", "met_value", json!({"met_value": "high"})).contains("not a number"));
-    assert!(problem("omh:sleep-episode:1.1", "sleep_episode_is_main_sleep", json!({"is_main_sleep": 1})).contains("true or false"));
-    assert!(problem("omh:sleep-episode:1.1", "sleep_episode_number_of_awakenings", json!({"number_of_awakenings": 2.5})).contains("whole number"));
-    // An optional measure that is absent is no problem; sleep-episode requires nothing.
-    for m in spec("omh:sleep-episode:1.1").measures {
-        assert_eq!(m.read(&Map::new()).problem, None, "{}", m.column);
-    }
 }

@@ -8,9 +8,9 @@ use proptest::prelude::*;
 use proptest::test_runner::Config;
 use serde_json::{Map, Value, json};
 
-use crate::omh::catalog::CATALOG;
-use crate::omh::time::{parse_date_time, parse_duration, parse_time_frame};
-use crate::omh::{decode_base64, parse_document};
+use crate::decode::omh::catalog::CATALOG;
+use crate::decode::omh::time::{parse_date_time, parse_duration, parse_time_frame};
+use crate::decode::omh::{decode_base64, parse_document};
 
 /// Every measure of every code read from `body` (whatever its code), and the time frame.
 fn read_everything(body: &Map<String, Value>) {

@@ -8,10 +8,10 @@ use std::sync::{LazyLock, Mutex};
 
 use serde_json::Value;
 
-use crate::omh::catalog::{CATALOG, CodeSpec, Measure, MeasureKind};
+use crate::decode::omh::catalog::{CATALOG, CodeSpec, Measure, MeasureKind, UnitConversion};
 
-pub(super) use crate::omh::vendored_schemas::body_validator;
-use crate::omh::vendored_schemas::{IEEE_BASE, OMH_BASE, find, schema_file, schema_root};
+pub(super) use crate::decode::omh::vendored_schemas::body_validator;
+use crate::decode::omh::vendored_schemas::{IEEE_BASE, OMH_BASE, find, schema_file, schema_root};
 
 /// Body properties the data model cannot hold as a column, with why. Each must still be in
 /// its schema (and be what the reason says), so this list cannot go stale silently.
@@ -21,7 +21,7 @@ const NO_COLUMN: &[(&str, &str, &str)] = &[(
     "array",
 )];
 
-/// Every code of API.md's "OMH codes seen on real servers", plus the IEEE food entry.
+/// Every OMH code seen on real JupyterHealth Exchange servers, plus the IEEE food entry.
 pub(super) const CODES: [&str; 16] = [
     "omh:blood-glucose:4.0",
     "omh:blood-pressure:4.0",
@@ -43,7 +43,7 @@ pub(super) const CODES: [&str; 16] = [
 
 /// A schema file, panicking with the reason when it cannot be read.
 fn load(path: &Path) -> Value {
-    crate::omh::vendored_schemas::load(path).unwrap_or_else(|e| panic!("{e}"))
+    crate::decode::omh::vendored_schemas::load(path).unwrap_or_else(|e| panic!("{e}"))
 }
 
 struct Doc {
@@ -277,32 +277,7 @@ fn check_measure(measure: &Measure, body: &[Node]) -> Vec<String> {
     let is_unit_value = value_types.contains("number") && properties(nodes).contains_key("unit");
     match &measure.kind {
         MeasureKind::Quantity { units: conversions, stated } => {
-            let ours: BTreeSet<String> = conversions.iter().map(|u| u.unit.to_string()).collect();
-            if !is_unit_value {
-                problems.push(format!("{name}: a quantity, but the schema has no numeric value and unit"));
-            }
-            match units(nodes) {
-                None => problems.push(format!("{name}: the schema allows any unit")),
-                Some(theirs) if theirs != ours => problems.push(format!(
-                    "{name}: units {ours:?}, the schema allows {theirs:?} (missing {:?}, not allowed {:?})",
-                    theirs.difference(&ours).collect::<Vec<_>>(),
-                    ours.difference(&theirs).collect::<Vec<_>>()
-                )),
-                Some(_) => {}
-            }
-            if ours.len() != conversions.len() {
-                problems.push(format!("{name}: a unit is listed twice"));
-            }
-            match conversions.first() {
-                Some(first) if first.factor == 1.0 && first.offset == 0.0 => {}
-                _ => problems.push(format!("{name}: the first unit must be the canonical one (factor 1, offset 0)")),
-            }
-            if conversions.iter().any(|u| !(u.factor.is_finite() && u.factor > 0.0 && u.offset.is_finite())) {
-                problems.push(format!("{name}: a conversion factor is not a positive number"));
-            }
-            if stated.is_some() != (conversions.len() > 1) {
-                problems.push(format!("{name}: stated value/unit columns are for quantities with several units"));
-            }
+            check_quantity(&name, conversions, stated.is_some(), is_unit_value, nodes, &mut problems)
         }
         MeasureKind::Amount => {
             if !any_property_names(nodes).contains("value") {
@@ -344,6 +319,36 @@ fn check_measure(measure: &Measure, body: &[Node]) -> Vec<String> {
         }
     }
     problems
+}
+
+/// What is wrong with a quantity measure: its units against the schema's, and its conversions.
+fn check_quantity(name: &str, conversions: &[UnitConversion], stated: bool, is_unit_value: bool, nodes: &[Node], problems: &mut Vec<String>) {
+    let ours: BTreeSet<String> = conversions.iter().map(|u| u.unit.to_string()).collect();
+    if !is_unit_value {
+        problems.push(format!("{name}: a quantity, but the schema has no numeric value and unit"));
+    }
+    match units(nodes) {
+        None => problems.push(format!("{name}: the schema allows any unit")),
+        Some(theirs) if theirs != ours => problems.push(format!(
+            "{name}: units {ours:?}, the schema allows {theirs:?} (missing {:?}, not allowed {:?})",
+            theirs.difference(&ours).collect::<Vec<_>>(),
+            ours.difference(&theirs).collect::<Vec<_>>()
+        )),
+        Some(_) => {}
+    }
+    if ours.len() != conversions.len() {
+        problems.push(format!("{name}: a unit is listed twice"));
+    }
+    match conversions.first() {
+        Some(first) if first.factor == 1.0 && first.offset == 0.0 => {}
+        _ => problems.push(format!("{name}: the first unit must be the canonical one (factor 1, offset 0)")),
+    }
+    if conversions.iter().any(|u| !(u.factor.is_finite() && u.factor > 0.0 && u.offset.is_finite())) {
+        problems.push(format!("{name}: a conversion factor is not a positive number"));
+    }
+    if stated != (conversions.len() > 1) {
+        problems.push(format!("{name}: stated value/unit columns are for quantities with several units"));
+    }
 }
 
 /// Every property below `nodes` that should be a measure: `{value, unit}`s and scalars are
@@ -414,7 +419,7 @@ fn the_catalogue_has_every_code_seen_on_real_servers_and_the_food_entry() {
     assert_eq!(set(ours.iter().copied()), set(CODES), "catalogue codes");
     assert_eq!(ours.len(), CODES.len(), "a code is listed twice");
     for code in CODES {
-        assert_eq!(crate::omh::catalog::lookup(code).map(|s| s.code), Some(code));
+        assert_eq!(crate::decode::omh::catalog::lookup(code).map(|s| s.code), Some(code));
     }
 }
 
@@ -427,7 +432,7 @@ fn every_entry_matches_its_schema() {
 /// The checker itself: a deliberately wrong entry is caught, each way it can be wrong.
 #[test]
 fn the_schema_check_catches_wrong_entries() {
-    use crate::omh::catalog::{UnitConversion, unit};
+    use crate::decode::omh::catalog::unit;
     const KG: &[UnitConversion] = &[unit("kg", 1.0)];
     const KG_STONE: &[UnitConversion] = &[unit("kg", 1.0), unit("stone", 6.35029318)];
     let body = [Node::root(&schema_file("omh:body-weight:3.0"))];

@@ -1,18 +1,17 @@
-//! The FHIR adapter: search URLs for `Observation`, and Bundle pages read straight into the
-//! Arrow builder (strings are borrowed from the response bytes, not copied).
+//! The FHIR adapter: which API generation a server speaks, `Observation` search URLs, the
+//! `_lastUpdated` bound that freezes a search, and searchset Bundle pages.
 
 use std::borrow::Cow;
 
 use serde::Deserialize;
 use url::Url;
 
+use super::{Adapter, ObservationId, ObservationInput, Page, Payload, TotalOnly};
 use crate::error::{JheError, Result};
-use crate::http::redact_url;
-use crate::http::HttpClient;
-use crate::query::{Coding, ObservationQuery};
-use crate::table::{Appended, ObservationInput, ObservationSink, Payload};
+use crate::http::{HttpClient, redact_url};
+use crate::query::{Coding, ObservationQuery, TimeBound};
 
-/// Which of the two deployed API generations a server speaks (see API.md).
+/// Which of the two deployed API generations a server speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Generation {
     /// v0.0.12 and later: `/FHIR/R5/`, every search parameter honoured.
@@ -49,7 +48,8 @@ pub async fn discover_generation(http: &HttpClient, base_url: &Url) -> Result<Ge
     }
 }
 
-/// A bound on `_lastUpdated` that freezes a search against rows written while it is read.
+/// A bound on `_lastUpdated` that freezes a search against rows written while it is read
+/// (only for a generation that [honours time filters](Generation::honours_time_filters)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Snapshot {
     /// Rows stored at or before this instant (microseconds since the epoch, UTC).
@@ -58,18 +58,20 @@ pub enum Snapshot {
     After(i64),
 }
 
-fn fhir_instant(micros: i64) -> String {
-    crate::query::TimeBound { utc_micros: micros }.to_query_value()
+/// `search` bounded by `snapshot`.
+pub fn with_snapshot(search: &Url, snapshot: Snapshot) -> Url {
+    let (prefix, at) = match snapshot {
+        Snapshot::AtOrBefore(at) => ("le", at),
+        Snapshot::After(at) => ("gt", at),
+    };
+    let mut url = search.clone();
+    let value = TimeBound { utc_micros: at }.to_query_value();
+    url.query_pairs_mut().append_pair("_lastUpdated", &format!("{prefix}{value}"));
+    url
 }
 
 /// An Observation search for one code (or none), without paging parameters.
-pub fn observation_search_url(
-    fhir_base: &Url,
-    generation: Generation,
-    query: &ObservationQuery,
-    code: Option<&Coding>,
-    snapshot: Option<Snapshot>,
-) -> Url {
+pub fn observation_search_url(fhir_base: &Url, generation: Generation, query: &ObservationQuery, code: Option<&Coding>) -> Url {
     let mut url = fhir_base.join("Observation").expect("a constant relative path joins");
     {
         let mut pairs = url.query_pairs_mut();
@@ -99,15 +101,6 @@ pub fn observation_search_url(
             if let Some(updated) = query.updated_since {
                 pairs.append_pair("_lastUpdated", &format!("ge{}", updated.to_query_value()));
             }
-            match snapshot {
-                Some(Snapshot::AtOrBefore(at)) => {
-                    pairs.append_pair("_lastUpdated", &format!("le{}", fhir_instant(at)));
-                }
-                Some(Snapshot::After(at)) => {
-                    pairs.append_pair("_lastUpdated", &format!("gt{}", fhir_instant(at)));
-                }
-                None => {}
-            }
             // The default order has no tiebreaker, so rows could repeat or skip across pages.
             pairs.append_pair("_sort", "-_lastUpdated");
         }
@@ -115,8 +108,9 @@ pub fn observation_search_url(
     url
 }
 
+/// A searchset page.
 #[derive(Deserialize)]
-struct Bundle<'a> {
+pub struct Bundle<'a> {
     #[serde(rename = "resourceType", borrow)]
     resource_type: Option<Cow<'a, str>>,
     total: Option<u64>,
@@ -186,7 +180,7 @@ struct Reference<'a> {
 #[derive(Deserialize)]
 struct Attachment<'a> {
     /// As bytes: base64 is ASCII, and reading bytes skips serde_json's UTF-8 check of the
-    /// bulk of every page (`from_utf8` was about 5% of a fetch's CPU).
+    /// bulk of every page (benchmarks/PROFILE.md).
     #[serde(borrow)]
     data: Option<AsciiText<'a>>,
 }
@@ -219,106 +213,108 @@ impl<'de: 'a, 'a> Deserialize<'de> for AsciiText<'a> {
     }
 }
 
-/// What one page told us besides its rows.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PageSummary {
-    pub total: Option<u64>,
-    pub next: Option<Url>,
-    pub entries: usize,
-    pub duplicates: usize,
-}
-
 /// `Patient/40001` → 40001.
 fn patient_id_from_reference(reference: &str) -> Option<i64> {
     reference.rsplit('/').next()?.trim().parse().ok()
 }
 
-/// Read one searchset Bundle into `builder`. `origin` is the configured server: `next`
-/// links are followed on it, so a proxy that reports the wrong scheme or host cannot
-/// redirect the token elsewhere.
-pub fn read_observation_bundle(
-    bytes: &[u8],
-    page_url: &Url,
-    origin: &Url,
-    sink: &mut impl ObservationSink,
-) -> Result<PageSummary> {
-    let bundle: Bundle<'_> = serde_json::from_slice(bytes).map_err(|e| JheError::Protocol {
-        url: redact_url(page_url),
-        message: format!("the response is not a FHIR Bundle: {e}"),
-    })?;
-    if let Some(kind) = bundle.resource_type.as_deref() {
-        if kind != "Bundle" {
-            return Err(JheError::Protocol {
-                url: redact_url(page_url),
-                message: format!("expected a Bundle, got a {kind}"),
-            });
-        }
-    }
-    let mut duplicates = 0;
-    for entry in &bundle.entry {
-        let Some(resource) = &entry.resource else { continue };
-        let input = ObservationInput {
-            patient_name: None,
-            data_source: None,
-            meta_source: resource.meta.as_ref().and_then(|m| m.source.as_deref()),
-            identifier: resource.identifier.map(|raw| raw.get()),
-            observation_id: resource.id.as_deref().unwrap_or(""),
-            patient_id: resource
-                .subject
-                .as_ref()
-                .and_then(|s| s.reference.as_deref())
-                .and_then(patient_id_from_reference),
-            code: resource
-                .code
-                .as_ref()
-                .and_then(|c| c.coding.first())
-                .and_then(|c| c.code.as_deref()),
-            last_updated: resource.meta.as_ref().and_then(|m| m.last_updated.as_deref()),
-            payload: match resource.value_attachment.as_ref().and_then(|a| a.data.as_ref()).map(|d| d.0.as_ref()) {
-                Some(data) => Payload::Base64(data),
-                None => Payload::Missing,
-            },
-        };
-        if sink.accept(&input) == Appended::Duplicate {
-            duplicates += 1;
-        }
-    }
-    let next = bundle
-        .link
-        .iter()
-        .find(|l| l.relation == "next")
-        .map(|l| on_origin(&l.url, origin, page_url))
-        .transpose()?;
-    Ok(PageSummary {
-        total: bundle.total,
-        next,
-        entries: bundle.entry.len(),
-        duplicates,
-    })
+/// A searchset must be a Bundle: an OperationOutcome or another resource is refused.
+fn not_a_bundle(resource_type: Option<&str>) -> Option<String> {
+    resource_type.filter(|kind| *kind != "Bundle").map(|kind| format!("expected a Bundle, got a {kind}"))
 }
 
-/// Resolve a link against the page and move it onto the configured scheme, host and port.
-pub fn on_origin(link: &str, origin: &Url, page_url: &Url) -> Result<Url> {
-    let mut url = page_url.join(link).map_err(|e| JheError::Protocol {
-        url: redact_url(page_url),
-        message: format!("the next link {link:?} is not a URL: {e}"),
-    })?;
-    // set_scheme refuses some changes (special → non-special); both are http(s) here.
-    let _ = url.set_scheme(origin.scheme());
-    let _ = url.set_host(origin.host_str());
-    let _ = url.set_port(origin.port());
-    Ok(url)
+impl<'a> Observation<'a> {
+    fn input(&self) -> ObservationInput<'_> {
+        ObservationInput {
+            observation_id: ObservationId::Text(self.id.as_deref().unwrap_or("")),
+            patient_id: self.subject.as_ref().and_then(|s| s.reference.as_deref()).and_then(patient_id_from_reference),
+            code: self.code.as_ref().and_then(|c| c.coding.first()).and_then(|c| c.code.as_deref()),
+            last_updated: self.meta.as_ref().and_then(|m| m.last_updated.as_deref()),
+            payload: match self.value_attachment.as_ref().and_then(|a| a.data.as_ref()) {
+                Some(data) => Payload::Base64(data.0.as_ref()),
+                None => Payload::Missing,
+            },
+            patient_name: None,
+            data_source: None,
+            meta_source: self.meta.as_ref().and_then(|m| m.source.as_deref()),
+            identifier: self.identifier.map(|raw| raw.get()),
+        }
+    }
+}
+
+impl<'a> Page<'a> for Bundle<'a> {
+    fn refusal(&self) -> Option<String> {
+        not_a_bundle(self.resource_type.as_deref())
+    }
+
+    fn total(&self) -> Option<u64> {
+        self.total
+    }
+
+    fn next(&self) -> Option<&str> {
+        self.link.iter().find(|l| l.relation == "next").map(|l| l.url.as_ref())
+    }
+
+    fn entries(&self) -> usize {
+        self.entry.len()
+    }
+
+    fn observations(&self, each: &mut impl FnMut(&ObservationInput<'_>)) {
+        for resource in self.entry.iter().filter_map(|entry| entry.resource.as_ref()) {
+            each(&resource.input());
+        }
+    }
+}
+
+/// A Bundle read for its total.
+#[derive(Deserialize)]
+pub struct BundleTotal<'a> {
+    #[serde(rename = "resourceType", borrow)]
+    resource_type: Option<Cow<'a, str>>,
+    total: Option<u64>,
+}
+
+impl<'a> TotalOnly<'a> for BundleTotal<'a> {
+    fn refusal(&self) -> Option<String> {
+        not_a_bundle(self.resource_type.as_deref())
+    }
+
+    fn total(&self) -> Option<u64> {
+        self.total
+    }
+}
+
+/// FHIR searchsets, paged by `_count` and `_page`.
+pub struct Fhir;
+
+impl Adapter for Fhir {
+    const PAGE: &'static str = "a FHIR Bundle";
+    type Page<'a> = Bundle<'a>;
+    type Total<'a> = BundleTotal<'a>;
+
+    fn page_url(search: &Url, page: u64, size: u32) -> Url {
+        let mut url = search.clone();
+        {
+            let mut pairs = url.query_pairs_mut();
+            pairs.append_pair("_count", &size.to_string());
+            if page > 1 {
+                pairs.append_pair("_page", &page.to_string());
+            }
+        }
+        url
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::query::ObservationQuery;
-    use crate::table::ObservationTableBuilder;
+    use crate::decode::PreparedPage;
+    use crate::query::QueryArgs;
+    use crate::source::{AdapterKind, read_page, read_total};
+    use crate::table::{Layout, ObservationTableBuilder};
 
     #[test]
     fn search_url_carries_every_filter() {
-        use crate::query::QueryArgs;
         let base_url = Url::parse("https://jhe.example/").unwrap();
         let query = ObservationQuery::from_args(QueryArgs {
             study_id: Some(30001),
@@ -332,7 +328,8 @@ mod tests {
         })
         .unwrap();
         let base = Generation::Current.fhir_base(&base_url);
-        let url = observation_search_url(&base, Generation::Current, &query, query.codes.first(), Some(Snapshot::AtOrBefore(0)));
+        let search = observation_search_url(&base, Generation::Current, &query, query.codes.first());
+        let url = with_snapshot(&search, Snapshot::AtOrBefore(0));
         let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
         let has = |k: &str, v: &str| pairs.contains(&(k.to_string(), v.to_string()));
         assert_eq!(url.path(), "/FHIR/R5/Observation");
@@ -348,21 +345,21 @@ mod tests {
         assert!(has("_sort", "-_lastUpdated"));
         // '+' in a value must travel encoded, or the server reads a space
         assert!(!url.as_str().contains('+'));
-        // older servers ignore time filters and sorting: they are applied on our side
-        let legacy = observation_search_url(
-            &Generation::Legacy.fhir_base(&base_url), Generation::Legacy, &query, None, Some(Snapshot::After(0)),
-        );
+        // older servers ignore time filters and sorting: they are applied on our side (and
+        // their searches are never frozen by a snapshot)
+        let legacy = observation_search_url(&Generation::Legacy.fhir_base(&base_url), Generation::Legacy, &query, None);
         assert_eq!(legacy.path(), "/fhir/r5/Observation");
         assert!(!legacy.query().unwrap().contains("date") && !legacy.query().unwrap().contains("_lastUpdated"));
     }
 
     #[test]
     fn reads_the_real_sample_page() {
-        let bytes = include_bytes!("../tests/reference/samples/fhir_observation_bundle_study30001_page1.json");
+        let bytes = include_bytes!("../../tests/reference/samples/fhir_observation_bundle_study30001_page1.json");
         let page_url = Url::parse("http://localhost:8000/FHIR/R5/Observation?_count=2").unwrap();
         let origin = Url::parse("https://jhe.example/").unwrap();
-        let mut builder = ObservationTableBuilder::new(crate::table::Layout::Wide, &[]);
-        let page = read_observation_bundle(bytes, &page_url, &origin, &mut builder).unwrap();
+        let mut builder = ObservationTableBuilder::new(Layout::Wide, &[]);
+        let (page, prepared) = PreparedPage::read(AdapterKind::Fhir, bytes, &page_url, &origin, false).unwrap();
+        builder.append_page(prepared);
         assert_eq!(page.total, Some(7));
         assert_eq!(page.entries, 2);
         let next = page.next.unwrap();
@@ -372,14 +369,15 @@ mod tests {
         let tables = builder.finish();
         assert_eq!(tables.observations, 2);
         assert_eq!(tables.errors.num_rows(), 0, "{:?}", tables.errors);
+        assert_eq!(read_total::<Fhir>(bytes, &page_url).unwrap(), 7);
     }
 
     #[test]
     fn other_resources_are_refused() {
         let origin = Url::parse("https://jhe.example/").unwrap();
-        let mut builder = ObservationTableBuilder::new(crate::table::Layout::Wide, &[]);
         let outcome = br#"{"resourceType":"OperationOutcome","issue":[]}"#;
-        assert!(read_observation_bundle(outcome, &origin, &origin, &mut builder).is_err());
-        assert!(read_observation_bundle(b"[1,2]", &origin, &origin, &mut builder).is_err());
+        assert!(read_page::<Fhir>(outcome, &origin, &origin, |_| {}).is_err());
+        assert!(read_page::<Fhir>(b"[1,2]", &origin, &origin, |_| {}).is_err());
+        assert!(read_total::<Fhir>(outcome, &origin).is_err());
     }
 }

@@ -2,6 +2,7 @@
 //! or a refresh token at `/o/token/`, cached, renewed shortly before they expire and once
 //! when the server rejects them. Concurrent requests share one renewal: a refresh revokes
 //! the previous token, so minting twice would invalidate a token another request holds.
+//! Tokens are requested through the [`Transport`] alone (the token endpoint takes no token).
 
 use std::time::{Duration, Instant};
 
@@ -9,9 +10,10 @@ use serde::Deserialize;
 use tokio::sync::Mutex;
 use url::Url;
 
+use super::errors::{diagnostics_from_body, redact_url};
+use super::transport::Transport;
 use crate::config::{ClientConfig, Credentials, Secret};
 use crate::error::{JheError, Result};
-use crate::http::{Transport, diagnostics_from_body, redact_url};
 
 #[derive(Debug)]
 struct Issued {

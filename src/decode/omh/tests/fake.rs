@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::fake::{FakeConfig, FakeExchange};
-use crate::omh::catalog::lookup;
-use crate::omh::time::parse_time_frame;
-use crate::omh::{decode_base64, parse_document};
+use crate::decode::omh::catalog::lookup;
+use crate::decode::omh::time::parse_time_frame;
+use crate::decode::omh::{decode_base64, parse_document};
 
 #[tokio::test]
 async fn every_fake_payload_reads_cleanly() {
@@ -34,7 +34,7 @@ async fn every_fake_payload_reads_cleanly() {
                 if let Some(problem) = reading.problem {
                     problems.push(format!("{code} {}: {problem}", measure.column));
                 }
-                if let crate::omh::catalog::MeasureValue::Quantity { unit, .. } = reading.value {
+                if let crate::decode::omh::catalog::MeasureValue::Quantity { unit, .. } = reading.value {
                     *units.entry(format!("{} {unit}", measure.column)).or_default() += 1;
                 }
             }

@@ -1,0 +1,169 @@
+//! Planning a fetch: which API answers the query, one search per code, and the URLs of a
+//! search's later pages, learnt from its first page.
+
+use url::Url;
+
+use super::{Api, Session};
+use crate::error::{JheError, Result};
+use crate::query::{Coding, ObservationQuery};
+use crate::source::fhir::{self, Snapshot};
+use crate::source::{AdapterKind, Generation, admin, rest};
+
+/// One search whose pages are read: an endpoint, its filters, and how to page it.
+#[derive(Debug, Clone)]
+pub(super) struct Search {
+    pub kind: AdapterKind,
+    /// Without paging parameters.
+    pub url: Url,
+}
+
+impl Search {
+    pub fn with_page(&self, page: u64, size: u32) -> Url {
+        self.kind.page_url(&self.url, page, size)
+    }
+
+    /// The same search bounded by a snapshot (FHIR on a server that honours `_lastUpdated`).
+    pub fn frozen(&self, snapshot: Snapshot) -> Self {
+        Self { kind: self.kind, url: fhir::with_snapshot(&self.url, snapshot) }
+    }
+}
+
+/// The searches that answer `query` on `api`.
+pub(super) fn searches(base_url: &Url, query: &ObservationQuery, api: Api, generation: Generation) -> Vec<Search> {
+    if api == Api::Rest {
+        return vec![Search { kind: AdapterKind::Rest, url: rest::observation_list_url(base_url, query) }];
+    }
+    let base = generation.fhir_base(base_url);
+    // One search per code: servers match `code` exactly (or by LIKE), not as a list.
+    let codes: Vec<Option<&Coding>> = if query.codes.is_empty() { vec![None] } else { query.codes.iter().map(Some).collect() };
+    codes
+        .into_iter()
+        .map(|code| Search { kind: AdapterKind::Fhir, url: fhir::observation_search_url(&base, generation, query, code) })
+        .collect()
+}
+
+/// Pick the API for a query and check that it can answer it.
+pub(super) async fn choose_api(session: &Session, query: &ObservationQuery, api: Api) -> Result<(Api, Generation)> {
+    let generation = session.generation().await?;
+    let api = match api {
+        Api::Rest => {
+            if let Some(filter) = query.needs_fhir() {
+                return Err(JheError::Config(format!(
+                    "the REST API cannot filter by {filter} on the server; use api=\"fhir\" or api=\"auto\""
+                )));
+            }
+            Api::Rest
+        }
+        Api::Fhir => Api::Fhir,
+        // Both APIs fetch equally fast (benchmarks/), but FHIR answers a study or patient
+        // you may not see with 403 where REST returns an empty list. So FHIR, unless an
+        // older server's FHIR cannot take the query and REST can.
+        Api::Auto => {
+            let fhir_cannot = generation == Generation::Legacy
+                && (query.organization_id.is_some()
+                    || (query.study_id.is_none() && query.patient_id.is_none() && query.patient_identifier.is_none()));
+            if fhir_cannot && query.needs_fhir().is_none() { Api::Rest } else { Api::Fhir }
+        }
+    };
+    if api == Api::Fhir && generation == Generation::Legacy {
+        if query.organization_id.is_some() {
+            return Err(JheError::Config(
+                "this Exchange (older API) cannot filter FHIR observations by organization; drop organization_id, or use api=\"rest\" without code or time filters".into(),
+            ));
+        }
+        if query.study_id.is_none() && query.patient_id.is_none() && query.patient_identifier.is_none() {
+            return Err(JheError::Config(
+                "this Exchange (older API) needs study_id, patient_id or patient_identifier for an FHIR search".into(),
+            ));
+        }
+    }
+    Ok((api, generation))
+}
+
+/// REST answers a study or patient you may not see with an empty list, not an error:
+/// ask for the study and patient themselves first, which do answer 403/404.
+pub(super) async fn check_rest_access(session: &Session, query: &ObservationQuery) -> Result<()> {
+    let base = &session.config.base_url;
+    if let Some(study) = query.study_id {
+        session.http.get_json(&admin::rest_url(base, &format!("studies/{study}"), &[])?).await?;
+    }
+    if let Some(patient) = query.patient_id {
+        session.http.get_json(&admin::rest_url(base, &format!("patients/{patient}"), &[])?).await?;
+    }
+    Ok(())
+}
+
+/// How later pages are addressed, learnt from the first page's `next` link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Paging {
+    /// A page number we can set (`_page`, `page`): pages are planned and fetched concurrently.
+    Numbered,
+    /// `offset`/`limit`, as the guide shows: also planned.
+    Offset { limit: u64 },
+    /// Unknown: follow `next` links one by one.
+    FollowNext,
+}
+
+fn paging_style(next: &Url) -> Paging {
+    let keys: Vec<(String, String)> = next.query_pairs().into_owned().collect();
+    let has = |k: &str| keys.iter().any(|(key, _)| key == k);
+    if has("_page") || has("page") {
+        Paging::Numbered
+    } else if has("offset") {
+        let limit = keys.iter().find(|(k, _)| k == "limit").and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
+        if limit > 0 { Paging::Offset { limit } } else { Paging::FollowNext }
+    } else {
+        Paging::FollowNext
+    }
+}
+
+fn with_offset(next: &Url, offset: u64) -> Url {
+    let pairs: Vec<(String, String)> = next
+        .query_pairs()
+        .into_owned()
+        .map(|(k, v)| if k == "offset" { (k, offset.to_string()) } else { (k, v) })
+        .collect();
+    let mut url = next.clone();
+    url.query_pairs_mut().clear().extend_pairs(pairs);
+    url
+}
+
+/// The URLs of every page after the first of `search` (`total` rows, `per_page` on the
+/// first), or `None` when the server's `next` link can only be followed.
+pub(super) fn later_pages(search: &Search, next: &Url, total: u64, per_page: u64) -> Option<Vec<Url>> {
+    match paging_style(next) {
+        Paging::Numbered => Some((2..=total.div_ceil(per_page)).map(|k| search.with_page(k, per_page as u32)).collect()),
+        Paging::Offset { limit } => Some((1..total.div_ceil(limit)).map(|k| with_offset(next, k * limit)).collect()),
+        Paging::FollowNext => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paging_styles_from_next_links() {
+        let url = |s: &str| Url::parse(s).unwrap();
+        assert_eq!(paging_style(&url("http://x/FHIR/R5/Observation?_count=2&_page=2")), Paging::Numbered);
+        assert_eq!(paging_style(&url("http://x/api/v1/observations?page=3&page_size=3")), Paging::Numbered);
+        assert_eq!(
+            paging_style(&url("http://x/api/v1/observations?limit=100&offset=100")),
+            Paging::Offset { limit: 100 }
+        );
+        assert_eq!(paging_style(&url("http://x/api/v1/observations?cursor=abc")), Paging::FollowNext);
+        let moved = with_offset(&url("http://x/api/v1/observations?limit=100&offset=100&study_id=1"), 300);
+        assert_eq!(moved.query(), Some("limit=100&offset=300&study_id=1"));
+    }
+
+    #[test]
+    fn page_urls() {
+        let search = Search { kind: AdapterKind::Fhir, url: Url::parse("http://x/FHIR/R5/Observation?patient=1").unwrap() };
+        assert_eq!(search.with_page(1, 1000).query(), Some("patient=1&_count=1000"));
+        assert_eq!(search.with_page(3, 1000).query(), Some("patient=1&_count=1000&_page=3"));
+        let rest = Search { kind: AdapterKind::Rest, url: Url::parse("http://x/api/v1/observations?study_id=1").unwrap() };
+        assert_eq!(rest.with_page(2, 500).query(), Some("study_id=1&page_size=500&limit=500&page=2"));
+        let frozen = search.frozen(Snapshot::AtOrBefore(1_000_000));
+        assert_eq!(frozen.url.query(), Some("patient=1&_lastUpdated=le1970-01-01T00%3A00%3A01.000000Z"));
+    }
+}

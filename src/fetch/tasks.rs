@@ -1,0 +1,76 @@
+//! The tasks a fetch spawns: one per page in flight (its request, then its decoding on a
+//! blocking thread) and one for a count asked alongside the pages. Each is cancelled when
+//! dropped.
+
+use std::sync::Arc;
+use std::sync::LazyLock;
+
+use tokio::sync::Semaphore;
+use url::Url;
+
+use super::plan::Search;
+use crate::decode::PreparedPage;
+use crate::error::Result;
+use crate::http::HttpClient;
+use crate::source::{AdapterKind, PageSummary};
+
+/// A spawned task that is cancelled when dropped, so an abandoned fetch (an error, Ctrl-C)
+/// stops its page requests instead of leaving them running.
+pub(super) struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T: Send + 'static> AbortOnDrop<T> {
+    pub fn spawn(task: impl Future<Output = T> + Send + 'static) -> Self {
+        Self(tokio::spawn(task))
+    }
+}
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl<T> Future for AbortOnDrop<T> {
+    type Output = T;
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<T> {
+        std::pin::Pin::new(&mut self.0).poll(cx).map(|joined| match joined {
+            Ok(value) => value,
+            Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+            Err(error) => panic!("a page task was cancelled while awaited: {error}"),
+        })
+    }
+}
+
+/// One decode per core at a time: more would only queue for the CPU, and each extra
+/// decoding thread keeps an allocator heap of its own (memory held for nothing).
+static DECODERS: LazyLock<Semaphore> =
+    LazyLock::new(|| Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())));
+
+/// Fetch one page and decode it ([`PreparedPage::read`]) on a blocking thread, so pages
+/// are decoded in parallel while the builder appends them in order. The response bytes
+/// are freed once decoded.
+pub(super) async fn fetch_page(
+    http: Arc<HttpClient>,
+    kind: AdapterKind,
+    url: Url,
+    origin: Url,
+    extras: bool,
+) -> (Url, Result<(PageSummary, PreparedPage)>) {
+    let body = match http.get_json(&url).await {
+        Ok(body) => body,
+        Err(error) => return (url, Err(error)),
+    };
+    let _permit = DECODERS.acquire().await.expect("the semaphore is never closed");
+    AbortOnDrop(tokio::task::spawn_blocking(move || {
+        let page = PreparedPage::read(kind, &body, &url, &origin, extras);
+        (url, page)
+    }))
+    .await
+}
+
+/// How many rows match `search` now: one row asked for, only the total read.
+pub(super) async fn count_rows(http: &HttpClient, search: &Search) -> Result<u64> {
+    let url = search.with_page(1, 1);
+    let body = http.get_json(&url).await?;
+    search.kind.read_total(&body, &url)
+}

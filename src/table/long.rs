@@ -1,0 +1,195 @@
+//! The long layout: one tidy table, one row per observation and measure (`measure`,
+//! `value`, `unit`, canonical value and unit, `text`), measures in catalogue order.
+
+use std::sync::Arc;
+
+use arrow_array::builder::{ArrayBuilder, Float64Builder, UInt64Builder};
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::DataType;
+use serde_json::{Map, Value};
+
+use super::columns::{CommonColumns, Dictionary, Record, dictionary_type};
+use crate::decode::flatten::{Leaf, Leaves, flatten_body};
+use crate::decode::omh::catalog::{CodeSpec, Measure, MeasureKind, MeasureValue};
+
+/// The long layout: one row per observation and measure.
+pub(super) struct LongTable {
+    common: CommonColumns,
+    measure: Dictionary,
+    value: Float64Builder,
+    unit: Dictionary,
+    canonical_value: Float64Builder,
+    canonical_unit: Dictionary,
+    text: Dictionary,
+    /// Arrival order, so sorting keeps each observation's measures in catalogue order.
+    sequence: UInt64Builder,
+    /// Reused for flattening bodies of unknown codes.
+    leaves: Leaves,
+}
+
+impl LongTable {
+    pub(super) fn new() -> Self {
+        Self {
+            common: CommonColumns::new(),
+            measure: Dictionary::new(),
+            value: Float64Builder::new(),
+            unit: Dictionary::new(),
+            canonical_value: Float64Builder::new(),
+            canonical_unit: Dictionary::new(),
+            text: Dictionary::new(),
+            sequence: UInt64Builder::new(),
+            leaves: Vec::new(),
+        }
+    }
+
+    /// One row per measure `spec` reads from `body` (its problems added to `problems`), or
+    /// per leaf of the body of an unknown code; one row with no measure when none could be read.
+    pub(super) fn append(
+        &mut self,
+        record: &Record<'_>,
+        spec: Option<&'static CodeSpec>,
+        body: Option<&Map<String, Value>>,
+        problems: &mut Vec<String>,
+    ) {
+        let mut pushed = false;
+        match (spec, body) {
+            (Some(spec), Some(body)) => {
+                for measure in spec.measures {
+                    let reading = measure.read(body);
+                    if let Some(problem) = reading.problem {
+                        problems.push(problem);
+                    }
+                    pushed |= self.push_measure(record, measure, &reading.value);
+                }
+            }
+            (None, Some(body)) => {
+                let mut leaves = std::mem::take(&mut self.leaves);
+                leaves.clear();
+                flatten_body(body, "", &mut leaves);
+                for (path, leaf) in &leaves {
+                    self.push_leaf(record, path, leaf);
+                    pushed = true;
+                }
+                self.leaves = leaves;
+            }
+            _ => {}
+        }
+        if !pushed {
+            // No measure could be read: one row still stands for the observation.
+            self.push(record, None, None, None, None, None);
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        &mut self,
+        record: &Record<'_>,
+        measure: Option<&str>,
+        value: Option<f64>,
+        unit: Option<&str>,
+        canonical: Option<(f64, &str)>,
+        text: Option<&str>,
+    ) {
+        self.common.append(record);
+        self.measure.append_option(measure);
+        self.value.append_option(value);
+        self.unit.append_option(unit);
+        self.canonical_value.append_option(canonical.map(|c| c.0));
+        self.canonical_unit.append_option(canonical.map(|c| c.1));
+        self.text.append_option(text);
+        self.sequence.append_value(self.sequence.len() as u64);
+    }
+
+    fn push_measure(&mut self, record: &Record<'_>, measure: &Measure, value: &MeasureValue<'_>) -> bool {
+        let path = measure.dotted_path();
+        let name = Some(path.as_str());
+        match value {
+            MeasureValue::Missing => return false,
+            MeasureValue::Quantity { value, unit, canonical } => {
+                let canonical = canonical.zip(measure.canonical_unit());
+                self.push(record, name, Some(*value), Some(unit), canonical, None)
+            }
+            MeasureValue::Amount { value, unit } => self.push(record, name, Some(*value), *unit, None, None),
+            MeasureValue::Number(n) => self.push(record, name, Some(*n), None, None, None),
+            MeasureValue::Count(n) => {
+                let unit = match measure.kind {
+                    MeasureKind::Count { unit } => unit,
+                    _ => None,
+                };
+                self.push(record, name, Some(*n as f64), unit, None, None)
+            }
+            MeasureValue::Text(t) => self.push(record, name, None, None, None, Some(t)),
+            MeasureValue::Bool(b) => {
+                self.push(record, name, Some(if *b { 1.0 } else { 0.0 }), None, None, Some(if *b { "true" } else { "false" }))
+            }
+        }
+        true
+    }
+
+    fn push_leaf(&mut self, record: &Record<'_>, path: &str, leaf: &Leaf) {
+        match leaf {
+            Leaf::Number(n) => self.push(record, Some(path), n.as_f64(), None, None, None),
+            Leaf::Bool(b) => {
+                self.push(record, Some(path), Some(if *b { 1.0 } else { 0.0 }), None, None, Some(if *b { "true" } else { "false" }))
+            }
+            Leaf::Text(t) | Leaf::Json(t) => self.push(record, Some(path), None, None, None, Some(t)),
+            Leaf::Quantity(n, unit) => self.push(record, Some(path), n.as_f64(), unit.as_deref(), None, None),
+        }
+    }
+
+    pub(super) fn finish(mut self, extras: Option<&[Leaves]>) -> RecordBatch {
+        let mut out = self.common.finish(false);
+        self.common.finish_extras(extras, &mut out);
+        let mut add = |name: &str, data_type: DataType, array: ArrayRef| out.push(name, data_type, array);
+        add("measure", dictionary_type(), Arc::new(self.measure.finish()));
+        add("value", DataType::Float64, Arc::new(self.value.finish()));
+        add("unit", dictionary_type(), Arc::new(self.unit.finish()));
+        add("canonical_value", DataType::Float64, Arc::new(self.canonical_value.finish()));
+        add("canonical_unit", dictionary_type(), Arc::new(self.canonical_unit.finish()));
+        add("text", dictionary_type(), Arc::new(self.text.finish()));
+        add("sequence", DataType::UInt64, Arc::new(self.sequence.finish()));
+        out.into_batch()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow_array::Array;
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Float64Type, Int32Type};
+
+    use crate::table::test_support::*;
+    use crate::table::{Layout, ObservationTableBuilder};
+
+    #[test]
+    fn long_layout_one_row_per_measure_and_unknown_codes_flattened() {
+        let mut builder = ObservationTableBuilder::new(Layout::Long, &[]);
+        let (g, u) = (b64(GLUCOSE), b64(UNKNOWN));
+        builder.append(&input("1", "omh:blood-glucose:4.0", &g));
+        let mut named = input("2", "x:mood:1.0", &u);
+        named.patient_name = Some("Ada Lovelace");
+        builder.append(&named);
+        builder.append(&input("3", "omh:heart-rate:2.0", "%%%"));
+        let mut tables = builder.finish();
+        tables.sort_newest_first();
+        let long = &tables.tables[0].1;
+        let measures: Vec<String> = (0..long.num_rows())
+            .map(|i| {
+                let m = long.column_by_name("measure").unwrap().as_dictionary::<Int32Type>();
+                if m.is_null(i) { "-".into() } else { m.values().as_string::<i32>().value(m.keys().value(i) as usize).to_string() }
+            })
+            .collect();
+        // newest first by id (same lastUpdated); catalogue order within an observation; the
+        // undecodable observation keeps one row; unknown keys sorted by path
+        assert_eq!(measures, ["-", "level", "mood.label", "mood.score", "ok", "tags", "blood_glucose", "temporal_relationship_to_meal"]);
+        let value = long.column_by_name("value").unwrap().as_primitive::<Float64Type>();
+        assert_eq!(value.value(6), 105.0);
+        assert_eq!(value.value(3), 4.0);
+        assert_eq!(value.value(1), 55.5);
+        let unit = long.column_by_name("unit").unwrap().as_dictionary::<Int32Type>();
+        assert_eq!(unit.values().as_string::<i32>().value(unit.keys().value(1) as usize), "dB");
+        assert!(long.column_by_name("patient_name").is_some());
+        assert!(long.column_by_name("sequence").is_none());
+        assert_eq!(tables.errors.num_rows(), 1);
+    }
+}

@@ -1,0 +1,97 @@
+//! Arrow building. In: prepared observations ([`crate::decode::PreparedPage`]), appended
+//! in the order the server sent them. Out: [`ObservationTables`]: the data tables in the
+//! layout asked for, the errors table, and counts.
+//!
+//! Wide ([`wide`]): one table per code, one row per observation, with the catalogue's typed
+//! columns (or, for a code the catalogue does not know, columns by key path, typed by
+//! [`infer`]). Long ([`long`]): one tidy table, one row per observation and measure. A
+//! record that cannot be (fully) decoded keeps its row with what could be read and is also
+//! listed in the errors table ([`errors`]): nothing is dropped. [`finish`] applies what an
+//! older server ignores and sorts newest first.
+
+mod builder;
+mod columns;
+mod errors;
+mod finish;
+mod infer;
+mod long;
+mod uuids;
+mod wide;
+
+use arrow_array::RecordBatch;
+
+pub use builder::ObservationTableBuilder;
+pub use columns::utc_timestamp_type;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Appended {
+    Row,
+    /// The same observation id was already received (pages shifted under us).
+    Duplicate,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// One table per code, one row per observation, typed columns per measure.
+    Wide,
+    /// One table, one row per observation and measure.
+    Long,
+}
+
+/// The finished tables of one fetch.
+#[derive(Debug)]
+pub struct ObservationTables {
+    pub layout: Layout,
+    /// Wide: one table per code (catalogue order, then first appearance). Long: one table,
+    /// with no code.
+    pub tables: Vec<(Option<String>, RecordBatch)>,
+    pub errors: RecordBatch,
+    /// Rows received twice and skipped.
+    pub duplicates: u64,
+    /// Observations whose OMH uuid another observation also carries (flagged, not merged).
+    pub duplicate_uuids: u64,
+    /// Distinct observations.
+    pub observations: u64,
+}
+
+#[cfg(test)]
+mod test_support {
+    //! Observations as a page would hand them over, and a way to append one.
+
+    use base64::Engine as _;
+
+    use super::{Appended, ObservationTableBuilder, ObservationTables, RecordBatch};
+    use crate::decode::PreparedObservation;
+    use crate::source::{ObservationInput, Payload};
+
+    pub fn b64(text: &str) -> String {
+        base64::engine::general_purpose::STANDARD.encode(text)
+    }
+
+    pub fn input<'a>(id: &'a str, code: &'a str, data: &'a str) -> ObservationInput<'a> {
+        ObservationInput {
+            patient_id: Some(40001),
+            last_updated: Some("2026-11-26T06:47:52.169870Z"),
+            ..ObservationInput::new(id, Some(code), Payload::Base64(data.as_bytes()))
+        }
+    }
+
+    pub const GLUCOSE: &str = r#"{"header":{"uuid":"u1","modality":"sensed"},"body":{"effective_time_frame":{"date_time":"2024-05-02T08:30:00-07:00"},"blood_glucose":{"value":105,"unit":"mg/dL"},"temporal_relationship_to_meal":"fasting"}}"#;
+    pub const HEART: &str = r#"{"header":{"uuid":"u2"},"body":{"effective_time_frame":{"date_time":"2024-05-02T15:30:00Z"},"heart_rate":{"value":61.5,"unit":"beats/min"}}}"#;
+    pub const UNKNOWN: &str = r#"{"header":{"uuid":"u3"},"body":{"effective_time_frame":{"date_time":"2024-05-02T15:30:00Z"},"mood":{"score":4,"label":"good"},"tags":["a","b"],"ok":true,"level":{"value":55.5,"unit":"dB"}}}"#;
+
+    pub fn table<'a>(tables: &'a ObservationTables, code: &str) -> &'a RecordBatch {
+        &tables.tables.iter().find(|(c, _)| c.as_deref() == Some(code)).unwrap().1
+    }
+
+    /// One observation through the decode step every page takes, then appended.
+    pub trait Append {
+        fn append(&mut self, input: &ObservationInput<'_>) -> Appended;
+    }
+
+    impl Append for ObservationTableBuilder {
+        fn append(&mut self, input: &ObservationInput<'_>) -> Appended {
+            self.append_prepared(PreparedObservation::new(input, self.wants_extras()))
+        }
+    }
+}

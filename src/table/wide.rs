@@ -1,0 +1,242 @@
+//! The wide layout: one table per code, one row per observation, with the catalogue's
+//! typed columns per measure, or, for a code the catalogue does not know, columns by key
+//! path ([`super::infer`]).
+
+use std::sync::Arc;
+
+use arrow_array::builder::{BooleanBuilder, Float64Builder, Int64Builder, StringBuilder};
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::DataType;
+use serde_json::{Map, Value};
+
+use super::columns::{Columns, CommonColumns, Dictionary, Record, dictionary_type};
+use super::infer;
+use crate::decode::flatten::{Leaves, flatten_body};
+use crate::decode::omh::catalog::{self, Measure, MeasureKind, MeasureValue, Reading};
+
+/// The builders of one catalogue measure in the wide layout.
+enum MeasureBuilders {
+    Float(Float64Builder),
+    /// Canonical value, then the value and unit as written.
+    QuantityStated(Float64Builder, Float64Builder, Dictionary),
+    Amount(Float64Builder, Dictionary),
+    Count(Int64Builder),
+    Category(Dictionary),
+    Text(StringBuilder),
+    Boolean(BooleanBuilder),
+}
+
+struct MeasureColumns {
+    measure: &'static Measure,
+    builders: MeasureBuilders,
+}
+
+impl MeasureColumns {
+    fn new(measure: &'static Measure) -> Self {
+        let builders = match &measure.kind {
+            MeasureKind::Quantity { stated: None, .. } | MeasureKind::Number => MeasureBuilders::Float(Float64Builder::new()),
+            MeasureKind::Quantity { stated: Some(_), .. } => {
+                MeasureBuilders::QuantityStated(Float64Builder::new(), Float64Builder::new(), Dictionary::new())
+            }
+            MeasureKind::Amount => MeasureBuilders::Amount(Float64Builder::new(), Dictionary::new()),
+            MeasureKind::Count { .. } => MeasureBuilders::Count(Int64Builder::new()),
+            MeasureKind::Category => MeasureBuilders::Category(Dictionary::new()),
+            MeasureKind::Text => MeasureBuilders::Text(StringBuilder::new()),
+            MeasureKind::Boolean => MeasureBuilders::Boolean(BooleanBuilder::new()),
+        };
+        Self { measure, builders }
+    }
+
+    fn append(&mut self, value: &MeasureValue<'_>) {
+        use MeasureValue as V;
+        match (&mut self.builders, value) {
+            (MeasureBuilders::Float(b), V::Quantity { canonical, .. }) => b.append_option(*canonical),
+            (MeasureBuilders::Float(b), V::Number(n)) => b.append_value(*n),
+            (MeasureBuilders::Float(b), _) => b.append_null(),
+            (MeasureBuilders::QuantityStated(canonical, stated, unit), V::Quantity { value, unit: u, canonical: c }) => {
+                canonical.append_option(*c);
+                stated.append_value(*value);
+                unit.append_value(u);
+            }
+            (MeasureBuilders::QuantityStated(a, b, c), _) => {
+                a.append_null();
+                b.append_null();
+                c.append_null();
+            }
+            (MeasureBuilders::Amount(v, u), V::Amount { value, unit }) => {
+                v.append_value(*value);
+                u.append_option(*unit);
+            }
+            (MeasureBuilders::Amount(v, u), _) => {
+                v.append_null();
+                u.append_null();
+            }
+            (MeasureBuilders::Count(b), V::Count(n)) => b.append_value(*n),
+            (MeasureBuilders::Count(b), _) => b.append_null(),
+            (MeasureBuilders::Category(b), V::Text(t)) => {
+                b.append_value(t);
+            }
+            (MeasureBuilders::Category(b), _) => b.append_null(),
+            (MeasureBuilders::Text(b), V::Text(t)) => b.append_value(t),
+            (MeasureBuilders::Text(b), _) => b.append_null(),
+            (MeasureBuilders::Boolean(b), V::Bool(v)) => b.append_value(*v),
+            (MeasureBuilders::Boolean(b), _) => b.append_null(),
+        }
+    }
+
+    fn finish(&mut self, out: &mut Columns) {
+        let column = self.measure.column;
+        let mut push = |name: String, data_type: DataType, array: ArrayRef| out.push(name, data_type, array);
+        match &mut self.builders {
+            MeasureBuilders::Float(b) => push(column.into(), DataType::Float64, Arc::new(b.finish())),
+            MeasureBuilders::QuantityStated(canonical, stated, unit) => {
+                let stem = match self.measure.kind {
+                    MeasureKind::Quantity { stated: Some(stem), .. } => stem,
+                    _ => column,
+                };
+                push(column.into(), DataType::Float64, Arc::new(canonical.finish()));
+                push(format!("{stem}_value"), DataType::Float64, Arc::new(stated.finish()));
+                push(format!("{stem}_unit"), dictionary_type(), Arc::new(unit.finish()));
+            }
+            MeasureBuilders::Amount(value, unit) => {
+                push(format!("{column}_value"), DataType::Float64, Arc::new(value.finish()));
+                push(format!("{column}_unit"), dictionary_type(), Arc::new(unit.finish()));
+            }
+            MeasureBuilders::Count(b) => push(column.into(), DataType::Int64, Arc::new(b.finish())),
+            MeasureBuilders::Category(b) => push(column.into(), dictionary_type(), Arc::new(b.finish())),
+            MeasureBuilders::Text(b) => push(column.into(), DataType::Utf8, Arc::new(b.finish())),
+            MeasureBuilders::Boolean(b) => push(column.into(), DataType::Boolean, Arc::new(b.finish())),
+        }
+    }
+}
+
+/// One code's table in the wide layout.
+pub(super) struct WideTable {
+    pub(super) code: String,
+    common: CommonColumns,
+    kind: WideKind,
+}
+
+enum WideKind {
+    Catalogued(Vec<MeasureColumns>),
+    /// Leaves per row; column types are settled when the table is finished.
+    Flattened(Vec<Leaves>),
+}
+
+impl WideTable {
+    pub(super) fn new(code: &str) -> Self {
+        let kind = match catalog::lookup(code) {
+            Some(spec) => WideKind::Catalogued(spec.measures.iter().map(MeasureColumns::new).collect()),
+            None => WideKind::Flattened(Vec::new()),
+        };
+        Self {
+            code: code.to_string(),
+            common: CommonColumns::new(),
+            kind,
+        }
+    }
+
+    /// One row: every catalogued measure read from `body` (its problems added to
+    /// `problems`), or the body's leaves for an unknown code.
+    pub(super) fn append(&mut self, record: &Record<'_>, body: Option<&Map<String, Value>>, problems: &mut Vec<String>) {
+        self.common.append(record);
+        match &mut self.kind {
+            WideKind::Catalogued(measures) => {
+                for column in measures.iter_mut() {
+                    let reading = match body {
+                        Some(body) => column.measure.read(body),
+                        None => Reading { value: MeasureValue::Missing, problem: None },
+                    };
+                    if let Some(problem) = reading.problem {
+                        problems.push(problem);
+                    }
+                    column.append(&reading.value);
+                }
+            }
+            WideKind::Flattened(rows) => {
+                let mut leaves = Vec::new();
+                if let Some(body) = body {
+                    flatten_body(body, "", &mut leaves);
+                }
+                rows.push(leaves);
+            }
+        }
+    }
+
+    pub(super) fn finish(mut self, extras: Option<&[Leaves]>) -> RecordBatch {
+        let mut out = self.common.finish(true);
+        match &mut self.kind {
+            WideKind::Catalogued(measures) => {
+                for measure in measures {
+                    measure.finish(&mut out);
+                }
+            }
+            WideKind::Flattened(rows) => infer::body_columns(rows, &mut out),
+        }
+        self.common.finish_extras(extras, &mut out);
+        out.into_batch()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{DurationSecondType, Float64Type, TimestampMicrosecondType};
+    use arrow_schema::DataType;
+
+    use crate::table::test_support::*;
+    use crate::table::{Layout, ObservationTableBuilder};
+
+    #[test]
+    fn wide_tables_per_code_with_typed_columns() {
+        let mut builder = ObservationTableBuilder::new(Layout::Wide, &[]);
+        let (g, h) = (b64(GLUCOSE), b64(HEART));
+        builder.append(&input("1", "omh:heart-rate:2.0", &h));
+        builder.append(&input("2", "omh:blood-glucose:4.0", &g));
+        let tables = builder.finish();
+        assert_eq!(tables.errors.num_rows(), 0);
+        let codes: Vec<_> = tables.tables.iter().map(|(c, _)| c.clone().unwrap()).collect();
+        assert_eq!(codes, ["omh:blood-glucose:4.0", "omh:heart-rate:2.0"], "catalogue order");
+        let glucose = table(&tables, "omh:blood-glucose:4.0");
+        let names: Vec<_> = glucose.schema().fields().iter().map(|f| f.name().clone()).collect();
+        for name in ["timestamp", "effective_start", "utc_offset", "glucose_mg_dl", "glucose_value", "glucose_unit", "meal_context", "duplicate_uuid"] {
+            assert!(names.contains(&name.to_string()), "{name} in {names:?}");
+        }
+        assert!(!names.contains(&"patient_name".to_string()), "FHIR gives no patient name");
+        assert_eq!(glucose.column_by_name("glucose_mg_dl").unwrap().as_primitive::<Float64Type>().value(0), 105.0);
+        let offset = glucose.column_by_name("utc_offset").unwrap().as_primitive::<DurationSecondType>();
+        assert_eq!(offset.value(0), -7 * 3600);
+        let start = glucose.column_by_name("effective_start").unwrap().as_primitive::<TimestampMicrosecondType>();
+        assert_eq!(start.value(0), 1_714_663_800_000_000);
+        let heart = table(&tables, "omh:heart-rate:2.0");
+        assert_eq!(heart.column_by_name("heart_rate_bpm").unwrap().as_primitive::<Float64Type>().value(0), 61.5);
+        assert!(heart.column_by_name("glucose_mg_dl").is_none());
+    }
+
+    #[test]
+    fn unknown_codes_in_wide_layout_get_columns_by_key_path() {
+        let mut builder = ObservationTableBuilder::new(Layout::Wide, &[]);
+        let u = b64(UNKNOWN);
+        builder.append(&input("1", "x:mood:1.0", &u));
+        let other = b64(&UNKNOWN.replace(r#""score":4"#, r#""score":"high""#));
+        builder.append(&input("2", "x:mood:1.0", &other));
+        let tables = builder.finish();
+        let mood = table(&tables, "x:mood:1.0");
+        assert_eq!(mood.schema().field_with_name("ok").unwrap().data_type(), &DataType::Boolean);
+        assert_eq!(mood.schema().field_with_name("tags").unwrap().data_type(), &DataType::Utf8);
+        // a number in one row and text in another: text, nothing lost
+        let score = mood.column_by_name("mood_score").unwrap().as_string::<i32>();
+        assert_eq!((score.value(0), score.value(1)), ("4", "high"));
+        assert_eq!(mood.schema().field_with_name("level_value").unwrap().data_type(), &DataType::Float64);
+        assert_eq!(mood.column_by_name("level_unit").unwrap().as_string::<i32>().value(0), "dB");
+    }
+
+    #[test]
+    fn requested_codes_have_their_columns_without_rows() {
+        let tables = ObservationTableBuilder::new(Layout::Wide, &["omh:blood-pressure:4.0"]).finish();
+        let schema = tables.tables[0].1.schema();
+        assert!(schema.field_with_name("systolic_mmhg").is_ok());
+        assert!(schema.field_with_name("diastolic_mmhg").is_ok());
+        assert_eq!(tables.tables[0].1.num_rows(), 0);
+    }
+}

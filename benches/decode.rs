@@ -8,7 +8,7 @@ use std::time::Duration;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use url::Url;
 
-use jhe::fake::{FakeConfig, FakeExchange};
+use jhe_fake::{FakeConfig, FakeExchange};
 use jhe::fhir::read_observation_bundle;
 use jhe::table::{Layout, ObservationTableBuilder};
 

@@ -16,8 +16,6 @@ pub mod omh;
 pub mod table;
 pub mod fetch;
 
-pub mod fake;
-
 #[cfg(feature = "python")]
 mod python;
 

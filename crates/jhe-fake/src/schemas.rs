@@ -1,20 +1,23 @@
-//! Test support: the OMH / IEEE 1752 JSON Schemas vendored in `tests/reference/omh-schemas/`,
-//! found by file name and validated against with every `$ref` resolved to the vendored
-//! files, never the network. Used by the catalogue's and the fake Exchange's tests.
+//! Test support (feature `schemas`): the OMH / IEEE 1752 JSON Schemas vendored in the
+//! repository's `tests/reference/omh-schemas/`, found by file name and validated against
+//! with every `$ref` resolved to the vendored files, never the network. Used by jhe's
+//! catalogue tests and this crate's tests. It reads the files from the source tree, so it
+//! works only where the repository is checked out.
 
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-pub(crate) const OMH_BASE: &str = "https://w3id.org/openmhealth/schemas/omh/";
-pub(crate) const IEEE_BASE: &str = "https://w3id.org/ieee/ieee-1752-schema/";
+pub const OMH_BASE: &str = "https://w3id.org/openmhealth/schemas/omh/";
+pub const IEEE_BASE: &str = "https://w3id.org/ieee/ieee-1752-schema/";
 
-pub(crate) fn schema_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference/omh-schemas/schema")
+/// `tests/reference/omh-schemas/schema` at the repository root, two levels above this crate.
+pub fn schema_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/reference/omh-schemas/schema")
 }
 
 /// The file called `name` anywhere below `dir`.
-pub(crate) fn find(dir: &Path, name: &str) -> Option<PathBuf> {
+pub fn find(dir: &Path, name: &str) -> Option<PathBuf> {
     for entry in std::fs::read_dir(dir).ok()? {
         let path = entry.ok()?.path();
         if path.is_dir() {
@@ -30,7 +33,7 @@ pub(crate) fn find(dir: &Path, name: &str) -> Option<PathBuf> {
 
 /// A schema file; a `*.x.json` holding just another file's name (a git symlink checked out
 /// as text) is followed.
-pub(crate) fn load(path: &Path) -> Result<Value, String> {
+pub fn load(path: &Path) -> Result<Value, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let trimmed = text.trim();
     if trimmed.ends_with(".json") && !trimmed.starts_with('{') {
@@ -40,7 +43,7 @@ pub(crate) fn load(path: &Path) -> Result<Value, String> {
 }
 
 /// The vendored file of a code's body schema (`omh:blood-glucose:4.0` → `omh/blood-glucose-4.0.json`).
-pub(crate) fn schema_file(code: &str) -> PathBuf {
+pub fn schema_file(code: &str) -> PathBuf {
     let mut parts = code.split(':');
     let (Some(namespace), Some(name), Some(version), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         panic!("{code} is not namespace:name:version");
@@ -68,7 +71,7 @@ impl jsonschema::Retrieve for Vendored {
 }
 
 /// A validator for the schema file `file` of `namespace` (`omh` or `ieee`), formats checked.
-pub(crate) fn validator(namespace: &str, file: &str) -> jsonschema::Validator {
+pub fn validator(namespace: &str, file: &str) -> jsonschema::Validator {
     let (dir, base) = if namespace == "ieee" { ("ieee", IEEE_BASE) } else { ("omh", OMH_BASE) };
     let path = find(&schema_root().join(dir), file).unwrap_or_else(|| panic!("schema {file} not vendored"));
     let schema = load(&path).unwrap_or_else(|e| panic!("{e}"));
@@ -81,7 +84,7 @@ pub(crate) fn validator(namespace: &str, file: &str) -> jsonschema::Validator {
 }
 
 /// A validator for a code's body (`omh:blood-glucose:4.0`).
-pub(crate) fn body_validator(code: &str) -> jsonschema::Validator {
+pub fn body_validator(code: &str) -> jsonschema::Validator {
     let path = schema_file(code);
     let name = path.file_name().and_then(|n| n.to_str()).expect("a file name");
     validator(code.split(':').next().unwrap_or("omh"), name)

@@ -1,11 +1,14 @@
 //! The OMH / IEEE codes the fake Exchange serves: one scope (codeable concept) per code,
-//! in the order of the table in API.md, so scope ids are stable (50001 + index), then
+//! in a fixed order so scope ids are stable (50001 + index): the 16 standard codes, then
 //! [`Code::AmbientSound`], a code no client catalogue knows (served only with
 //! `unknown_codes`).
 
-pub(crate) use crate::omh::catalog::{IEEE_SYSTEM, OMH_SYSTEM};
+/// The coding system of the Open mHealth codes (`omh:...`), as the server writes it.
+pub(crate) const OMH_SYSTEM: &str = "https://w3id.org/openmhealth";
+/// The coding system of the IEEE 1752 codes (`ieee:...`), as the server writes it.
+pub(crate) const IEEE_SYSTEM: &str = "https://w3id.org/ieee1752";
 
-/// Every code in API.md's table, then one it does not list. `repr(u8)` keeps stored
+/// The 16 standard codes, then one no client catalogue knows. `repr(u8)` keeps stored
 /// observations small.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(u8)]
@@ -26,8 +29,8 @@ pub(crate) enum Code {
     SleepDuration,
     SleepStageSummary,
     FoodEntry,
-    /// `omh:ambient-sound:1.0`: not in API.md and not a published OMH schema, so a client's
-    /// catalogue does not know it. Only generated with `FakeConfig::unknown_codes`.
+    /// `omh:ambient-sound:1.0`: not a standard code and not a published OMH schema, so a
+    /// client's catalogue does not know it. Only generated with `FakeConfig::unknown_codes`.
     AmbientSound,
 }
 
@@ -190,7 +193,7 @@ const SPECS: [CodeSpec; 17] = [
 pub(crate) const FIRST_SCOPE_ID: i64 = 50001;
 
 impl Code {
-    /// API.md's 16 codes, in its table's order.
+    /// The 16 standard codes, in scope order.
     pub const STANDARD: [Code; 16] = [
         Code::BloodGlucose,
         Code::BloodPressure,

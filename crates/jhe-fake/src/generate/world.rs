@@ -5,7 +5,7 @@ use rand::{RngExt, SeedableRng};
 use rand_pcg::Pcg64;
 
 use super::catalog::{Code, mask_of};
-use super::time::{MICROS_PER_SEC, Offset, SECS_PER_DAY, days_from_civil, unix};
+use super::time::{MICROS_PER_SEC, Offset, SECS_PER_DAY, days_from_civil, push_date, unix};
 
 pub(crate) const FIRST_USER_ID: i64 = 10001;
 pub(crate) const FIRST_PATIENT_ID: i64 = 40001;
@@ -227,8 +227,23 @@ pub(crate) fn build(patients: u32, days: u32, seed: u64, unknown_codes: bool) ->
             ALNUM[rng.random_range(0..ALNUM.len())] as char
         })
         .collect();
+    let anchor = anchor();
+    World {
+        seed,
+        unknown_codes,
+        anchor,
+        days,
+        token,
+        user: practitioner(),
+        organizations: organizations(),
+        studies: studies(unknown_codes),
+        data_sources: data_sources(unknown_codes),
+        patients: patient_list(&mut rng, patients, days, anchor),
+    }
+}
 
-    let user = Practitioner {
+fn practitioner() -> Practitioner {
+    Practitioner {
         id: FIRST_USER_ID,
         email: "pi_paula@example.com",
         first_name: "PaulaPI",
@@ -236,8 +251,11 @@ pub(crate) fn build(patients: u32, days: u32, seed: u64, unknown_codes: bool) ->
         roles: vec![(INSTITUTE_ID, "manager"), (LAB_ID, "member")],
         current_study_id: MAIN_STUDY_ID,
         current_organization_id: INSTITUTE_ID,
-    };
-    let organizations = vec![
+    }
+}
+
+fn organizations() -> Vec<Organization> {
+    vec![
         Organization {
             id: INSTITUTE_ID,
             name: "Planetary Research Institute",
@@ -256,7 +274,11 @@ pub(crate) fn build(patients: u32, days: u32, seed: u64, unknown_codes: bool) ->
             kind: "prov",
             part_of: None,
         },
-    ];
+    ]
+}
+
+/// The data sources; the unknown code's only with `unknown_codes`.
+fn data_sources(unknown_codes: bool) -> Vec<DataSource> {
     let mut data_sources = vec![
         DataSource {
             id: DEXCOM_ID,
@@ -307,17 +329,25 @@ pub(crate) fn build(patients: u32, days: u32, seed: u64, unknown_codes: bool) ->
             codes: vec![Code::FoodEntry],
         },
     ];
-    let mut all = Code::STANDARD.to_vec();
-    let mut main_sources = vec![DEXCOM_ID, OURA_ID, IHEALTH_ID, SPIROMETER_ID, FOOD_APP_ID];
     if unknown_codes {
-        all.push(Code::AmbientSound);
-        main_sources.push(SOUNDSCAPE_ID);
         data_sources.push(DataSource {
             id: SOUNDSCAPE_ID,
             name: "Soundscape",
             kind: "personal_device",
             codes: vec![Code::AmbientSound],
         });
+    }
+    data_sources
+}
+
+/// The main study requests every code (the unknown one too with `unknown_codes`), the BP
+/// study two, the hidden study the sleep codes.
+fn studies(unknown_codes: bool) -> Vec<Study> {
+    let mut all = Code::STANDARD.to_vec();
+    let mut main_sources = vec![DEXCOM_ID, OURA_ID, IHEALTH_ID, SPIROMETER_ID, FOOD_APP_ID];
+    if unknown_codes {
+        all.push(Code::AmbientSound);
+        main_sources.push(SOUNDSCAPE_ID);
     }
     let bp = vec![Code::BloodPressure, Code::HeartRate];
     let sleep = vec![
@@ -327,7 +357,7 @@ pub(crate) fn build(patients: u32, days: u32, seed: u64, unknown_codes: bool) ->
         Code::SleepStageSummary,
         Code::OxygenSaturation,
     ];
-    let studies = vec![
+    vec![
         Study {
             id: MAIN_STUDY_ID,
             name: "CGM & Wearables Study",
@@ -355,115 +385,125 @@ pub(crate) fn build(patients: u32, days: u32, seed: u64, unknown_codes: bool) ->
             codes: sleep,
             data_source_ids: vec![OURA_ID],
         },
-    ];
+    ]
+}
 
-    let anchor = anchor();
+/// The visible patients, then [`HIDDEN_PATIENTS`] hidden ones, drawn from `rng` in id order.
+fn patient_list(rng: &mut Pcg64, patients: u32, days: u32, anchor: i64) -> Vec<Patient> {
     // Patients joined before the data window starts; their records were last touched then.
     let joined = (anchor - (days as i64 + 3) * SECS_PER_DAY) * MICROS_PER_SEC;
-    let mut identifier_id = 0;
-    let mut mrns = std::collections::BTreeSet::new();
+    let mut identifiers = Identifiers::default();
     let total = patients + HIDDEN_PATIENTS;
     let mut list = Vec::with_capacity(total as usize);
     for i in 0..total {
-        let id = FIRST_PATIENT_ID + i as i64;
-        let visible = i < patients;
-        let given = GIVEN[rng.random_range(0..GIVEN.len())];
-        let family = FAMILY[rng.random_range(0..FAMILY.len())];
-        let year = rng.random_range(1945..2004i64);
-        let birth_day = days_from_civil(year, rng.random_range(1..=12), rng.random_range(1..=28));
-        let mut birth_date = String::new();
-        super::time::push_date(&mut birth_date, birth_day);
-        let phone = format!(
-            "+1-{}-{}-{:04}",
-            rng.random_range(201..990),
-            rng.random_range(200..990),
-            rng.random_range(0..10_000)
-        );
-        let email = format!(
-            "{}.{}{}@example.com",
-            given.to_lowercase(),
-            family.to_lowercase(),
-            i + 1
-        );
-        // About one patient in five has no identifiers at all.
-        let mut identifiers = Vec::new();
-        if rng.random_range(0..5) != 0 {
-            let mrn = loop {
-                let n = rng.random_range(100_000..1_000_000u32);
-                if mrns.insert(n) {
-                    break n;
-                }
-            };
-            identifier_id += 1;
-            identifiers.push(Identifier {
-                id: identifier_id,
-                system: "https://example.org/mrn",
-                value: format!("MRN-{mrn}"),
-            });
-            if rng.random_bool(0.4) {
-                identifier_id += 1;
-                identifiers.push(Identifier {
-                    id: identifier_id,
-                    system: "urn:oid:1.2.3.4",
-                    value: format!("E{}", id),
-                });
-            }
-        }
-        let (organization_ids, study_ids, pending) = if visible {
-            // About half join the BP study; one in five of those has not consented yet.
-            let in_bp = rng.random_bool(0.5) || (i == 0);
-            let pending = in_bp && i != 0 && rng.random_range(0..5) == 0;
-            if in_bp {
-                (
-                    vec![INSTITUTE_ID, LAB_ID],
-                    vec![MAIN_STUDY_ID, BP_STUDY_ID],
-                    pending,
-                )
-            } else {
-                (vec![INSTITUTE_ID], vec![MAIN_STUDY_ID], false)
-            }
-        } else {
-            (vec![HIDDEN_ORG_ID], vec![HIDDEN_STUDY_ID], false)
-        };
-        let offset = match OFFSETS[rng.random_range(0..OFFSETS.len())] {
-            None => Offset::Zulu,
-            Some(m) => Offset::Minutes(m),
-        };
-        let units = Units {
-            glucose_mmol: rng.random_range(0..4) == 0,
-            temperature_f: rng.random_range(0..3) == 0,
-            weight_lb: rng.random_range(0..3) == 0,
-        };
-        list.push(Patient {
-            id,
-            jhe_user_id: FIRST_USER_ID + 2 + i as i64,
-            name_family: family.to_string(),
-            name_given: given.to_string(),
-            birth_date,
-            phone,
-            email,
-            identifiers,
-            organization_ids,
-            pending_study_ids: if pending { vec![BP_STUDY_ID] } else { vec![] },
-            study_ids,
-            consented_us: joined + i as i64 * 7_919_113,
-            last_updated_us: joined + i as i64 * 7_919_113 + 482_907,
-            visible,
-            offset,
-            units,
-            cuff_reports_provenance: rng.random_bool(0.5),
-        });
+        list.push(patient(rng, i, i < patients, joined, &mut identifiers));
     }
-    World {
-        seed,
-        unknown_codes,
-        anchor,
-        days,
-        token,
-        user,
-        organizations,
-        studies,
-        data_sources,
-        patients: list,
+    list
+}
+
+/// Identifier ids and medical record numbers handed out so far (both unique).
+#[derive(Default)]
+struct Identifiers {
+    last_id: i64,
+    mrns: std::collections::BTreeSet<u32>,
+}
+
+fn patient(rng: &mut Pcg64, i: u32, visible: bool, joined: i64, ids: &mut Identifiers) -> Patient {
+    let id = FIRST_PATIENT_ID + i as i64;
+    let given = GIVEN[rng.random_range(0..GIVEN.len())];
+    let family = FAMILY[rng.random_range(0..FAMILY.len())];
+    let year = rng.random_range(1945..2004i64);
+    let birth_day = days_from_civil(year, rng.random_range(1..=12), rng.random_range(1..=28));
+    let mut birth_date = String::new();
+    push_date(&mut birth_date, birth_day);
+    let phone = format!(
+        "+1-{}-{}-{:04}",
+        rng.random_range(201..990),
+        rng.random_range(200..990),
+        rng.random_range(0..10_000)
+    );
+    let email = format!(
+        "{}.{}{}@example.com",
+        given.to_lowercase(),
+        family.to_lowercase(),
+        i + 1
+    );
+    let identifiers = identifiers(rng, id, ids);
+    let (organization_ids, study_ids, pending) = enrollment(rng, i, visible);
+    let offset = match OFFSETS[rng.random_range(0..OFFSETS.len())] {
+        None => Offset::Zulu,
+        Some(m) => Offset::Minutes(m),
+    };
+    let units = Units {
+        glucose_mmol: rng.random_range(0..4) == 0,
+        temperature_f: rng.random_range(0..3) == 0,
+        weight_lb: rng.random_range(0..3) == 0,
+    };
+    Patient {
+        id,
+        jhe_user_id: FIRST_USER_ID + 2 + i as i64,
+        name_family: family.to_string(),
+        name_given: given.to_string(),
+        birth_date,
+        phone,
+        email,
+        identifiers,
+        organization_ids,
+        pending_study_ids: if pending { vec![BP_STUDY_ID] } else { vec![] },
+        study_ids,
+        consented_us: joined + i as i64 * 7_919_113,
+        last_updated_us: joined + i as i64 * 7_919_113 + 482_907,
+        visible,
+        offset,
+        units,
+        cuff_reports_provenance: rng.random_bool(0.5),
+    }
+}
+
+/// About one patient in five has no identifiers at all.
+fn identifiers(rng: &mut Pcg64, id: i64, ids: &mut Identifiers) -> Vec<Identifier> {
+    let mut identifiers = Vec::new();
+    if rng.random_range(0..5) != 0 {
+        let mrn = loop {
+            let n = rng.random_range(100_000..1_000_000u32);
+            if ids.mrns.insert(n) {
+                break n;
+            }
+        };
+        ids.last_id += 1;
+        identifiers.push(Identifier {
+            id: ids.last_id,
+            system: "https://example.org/mrn",
+            value: format!("MRN-{mrn}"),
+        });
+        if rng.random_bool(0.4) {
+            ids.last_id += 1;
+            identifiers.push(Identifier {
+                id: ids.last_id,
+                system: "urn:oid:1.2.3.4",
+                value: format!("E{}", id),
+            });
+        }
+    }
+    identifiers
+}
+
+/// (organizations, studies, consent pending for the BP study).
+fn enrollment(rng: &mut Pcg64, i: u32, visible: bool) -> (Vec<i64>, Vec<i64>, bool) {
+    if visible {
+        // About half join the BP study; one in five of those has not consented yet.
+        let in_bp = rng.random_bool(0.5) || (i == 0);
+        let pending = in_bp && i != 0 && rng.random_range(0..5) == 0;
+        if in_bp {
+            (
+                vec![INSTITUTE_ID, LAB_ID],
+                vec![MAIN_STUDY_ID, BP_STUDY_ID],
+                pending,
+            )
+        } else {
+            (vec![INSTITUTE_ID], vec![MAIN_STUDY_ID], false)
+        }
+    } else {
+        (vec![HIDDEN_ORG_ID], vec![HIDDEN_STUDY_ID], false)
     }
 }

@@ -9,8 +9,7 @@
 //! every run. After the first observation page is served, `insert_during_fetch` new
 //! observations are appended once.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
@@ -19,62 +18,12 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use super::http::respond;
-use super::server::AppState;
-use super::store::Obs;
-use super::world::{MAIN_STUDY_ID, mix2};
+use crate::generate::obs::Obs;
+use crate::generate::world::{MAIN_STUDY_ID, mix2};
 
-/// One request as the fake saw and answered it. Never holds a credential: headers and
-/// bodies are not kept, and query values whose key names a token, secret or password
-/// are replaced by `REDACTED`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RequestRecord {
-    pub method: String,
-    pub path: String,
-    /// The raw query string (empty when none).
-    pub query: String,
-    /// The status sent (for a dropped connection, the status of the headers that went out).
-    pub status: u16,
-    /// The fault this request met, named like the `Faults` field: `rate_limit`,
-    /// `error`, `drop_connection`, `insert_during_fetch` (observations were appended right
-    /// after this response), or `token_expired` (401 because the token's lifetime was
-    /// over).
-    pub fault: Option<String>,
-}
-
-/// A remark a handler attaches to its response for the log (e.g. `token_expired`).
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Note(pub &'static str);
-
-/// Marks a response that is a page of an observation search or list, the trigger of
-/// `insert_during_fetch`.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct ObservationPage;
-
-#[derive(Default)]
-pub(crate) struct FaultState {
-    api_requests: AtomicU64,
-    token_requests: AtomicU64,
-    inserted: AtomicBool,
-    log: Mutex<Vec<RequestRecord>>,
-}
-
-impl FaultState {
-    pub fn requests(&self) -> Vec<RequestRecord> {
-        self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    pub fn clear_requests(&self) {
-        self.log.lock().unwrap_or_else(|e| e.into_inner()).clear();
-    }
-
-    fn push(&self, record: RequestRecord) {
-        self.log
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(record);
-    }
-}
+use super::http::{detail, respond};
+use super::log::{Note, ObservationPage, RequestRecord};
+use super::state::AppState;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Route {
@@ -153,7 +102,7 @@ fn throttled(retry_after_s: u64) -> Response {
     } else {
         "seconds"
     };
-    let mut r = super::http::detail(
+    let mut r = detail(
         StatusCode::TOO_MANY_REQUESTS,
         &format!("Request was throttled. Expected available in {retry_after_s} {unit}."),
     );
@@ -242,7 +191,7 @@ pub(crate) async fn layer(
     let mut fault: Option<&'static str> = None;
     let response = match route {
         Route::Api => {
-            let n = state.api_requests_next();
+            let n = state.faults.next_api_request();
             if f.rate_limit_every > 0 && n % f.rate_limit_every == 0 {
                 fault = Some("rate_limit");
                 throttled(f.retry_after_s)
@@ -261,7 +210,7 @@ pub(crate) async fn layer(
             }
         }
         Route::Token => {
-            let n = state.faults.token_requests.fetch_add(1, Ordering::SeqCst) + 1;
+            let n = state.faults.next_token_request();
             if f.error_rate > 0.0 && draw(seed, TOKEN_ERROR_SALT, n) < f.error_rate {
                 fault = Some("error");
                 proxy_error(f.error_status)
@@ -275,7 +224,7 @@ pub(crate) async fn layer(
         && f.insert_during_fetch > 0
         && response.status() == StatusCode::OK
         && response.extensions().get::<ObservationPage>().is_some()
-        && !state.faults.inserted.swap(true, Ordering::SeqCst)
+        && state.faults.first_insert()
     {
         let s = state.clone();
         let n = f.insert_during_fetch;
@@ -293,12 +242,6 @@ pub(crate) async fn layer(
         fault: fault.map(str::to_string),
     });
     response
-}
-
-impl AppState {
-    fn api_requests_next(&self) -> u64 {
-        self.faults.api_requests.fetch_add(1, Ordering::SeqCst) + 1
-    }
 }
 
 #[cfg(test)]

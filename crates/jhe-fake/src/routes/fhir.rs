@@ -10,23 +10,16 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use serde::Serialize;
 
-use super::catalog::Code;
-use super::faults::ObservationPage;
+use crate::generate::catalog::Code;
+use crate::generate::time::{MICROS_PER_DAY, parse_date, parse_datetime};
+use crate::generate::world::{FIRST_OBSERVATION_ID, World};
+use crate::render::fhir::{bundle, outcome, patient_json, push_observation};
+use crate::store::{Cmp, ObsQuery, SortKey, TimeBound};
+
 use super::http::{Page, Params, json, py_int};
-use super::json::{Style, push_str};
-use super::omh;
-use super::server::{AppState, Ctx};
-use super::store::{Cmp, Frame, Obs, ObsQuery, SortKey, TimeBound};
-use super::time::{
-    MICROS_PER_DAY, Offset, parse_date, parse_datetime, push_local, push_utc_micros, utc_micros,
-};
-use super::world::{FIRST_OBSERVATION_ID, World};
-
-pub(crate) const SOURCE: &str = "https://jupyterhealth.org/jhe";
-pub(crate) const JHE_USER_ID_SYSTEM: &str = "https://jupyterhealth.org/fhir/identifier/jhe-user-id";
-pub(crate) const OBSERVATION_IDENTIFIER_SYSTEM: &str = "https://ihealthlabs.com/fhir/record-id";
+use super::log::ObservationPage;
+use super::state::{AppState, Ctx};
 
 const CAPABILITY_STATEMENT: &str = include_str!("capability_statement.json");
 /// The base URL inside the vendored CapabilityStatement, replaced by the request's.
@@ -60,16 +53,6 @@ const OTHER_TYPES: [&str; 24] = [
     "RelatedPerson",
     "ServiceRequest",
 ];
-
-/// `{"resourceType":"OperationOutcome","issue":[...]}` with one error issue.
-pub(crate) fn outcome(message: &str) -> String {
-    let mut s = String::from(
-        r#"{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"processing","diagnostics":"#,
-    );
-    push_str(&mut s, message, Style::Compact);
-    s.push_str("}]}");
-    s
-}
 
 fn error(status: StatusCode, message: &str) -> Response {
     json(status, outcome(message))
@@ -382,28 +365,6 @@ fn summary_count(params: &Params) -> bool {
         .is_some_and(|s| s.trim().eq_ignore_ascii_case("count"))
 }
 
-/// The Bundle envelope around already rendered entries.
-pub(crate) fn bundle(total: usize, entries: &str, links: &[(&str, String)]) -> String {
-    let mut s = String::with_capacity(entries.len() + 512);
-    s.push_str(r#"{"resourceType":"Bundle","type":"searchset","total":"#);
-    s.push_str(&total.to_string());
-    s.push_str(r#","entry":["#);
-    s.push_str(entries);
-    s.push_str(r#"],"link":["#);
-    for (i, (relation, url)) in links.iter().enumerate() {
-        if i > 0 {
-            s.push(',');
-        }
-        s.push_str(r#"{"relation":""#);
-        s.push_str(relation);
-        s.push_str(r#"","url":"#);
-        push_str(&mut s, url, Style::Compact);
-        s.push('}');
-    }
-    s.push_str(r#"],"meta":{}}"#);
-    s
-}
-
 /// Pages `total` rows; renders the page's entries with `render(range, out)`.
 fn paged_bundle(
     ctx: &Ctx,
@@ -457,44 +418,6 @@ fn observation_search(state: &AppState, ctx: &Ctx) -> Response {
         r.extensions_mut().insert(ObservationPage);
     }
     r
-}
-
-/// Rendered Observation resources by store index, when [`FakeConfig::render_cache`] is on.
-/// Observations never change once stored (new ones are appended), so an entry stays valid.
-///
-/// [`FakeConfig::render_cache`]: super::FakeConfig::render_cache
-pub(crate) struct RenderCache {
-    slots: Option<std::sync::RwLock<Vec<std::sync::OnceLock<Box<str>>>>>,
-}
-
-impl RenderCache {
-    pub fn new(enabled: bool) -> Self {
-        Self { slots: enabled.then(Default::default) }
-    }
-
-    /// Append observation `index` (of `stored` observations) to `out`, rendered by `render`
-    /// the first time only.
-    fn push(&self, out: &mut String, index: usize, stored: usize, render: impl FnOnce(&mut String)) {
-        let Some(slots) = &self.slots else { return render(out) };
-        {
-            let read = slots.read().unwrap_or_else(|e| e.into_inner());
-            if let Some(slot) = read.get(index) {
-                out.push_str(slot.get_or_init(|| rendered(render)));
-                return;
-            }
-        }
-        let mut write = slots.write().unwrap_or_else(|e| e.into_inner());
-        if write.len() < stored {
-            write.resize_with(stored, Default::default);
-        }
-        out.push_str(write[index].get_or_init(|| rendered(render)));
-    }
-}
-
-fn rendered(render: impl FnOnce(&mut String)) -> Box<str> {
-    let mut text = String::new();
-    render(&mut text);
-    text.into_boxed_str()
 }
 
 fn empty_search(ctx: &Ctx) -> Response {
@@ -553,134 +476,4 @@ fn patient_search(state: &AppState, ctx: &Ctx) -> Response {
             out.push('}');
         }
     })
-}
-
-#[derive(Serialize)]
-struct FhirIdentifier<'a> {
-    system: &'a str,
-    value: &'a str,
-}
-
-#[derive(Serialize)]
-struct Meta {
-    #[serde(rename = "lastUpdated")]
-    last_updated: String,
-    source: &'static str,
-}
-
-#[derive(Serialize)]
-struct HumanName<'a> {
-    family: &'a str,
-    given: [&'a str; 1],
-}
-
-#[derive(Serialize)]
-struct Telecom<'a> {
-    system: &'static str,
-    value: &'a str,
-    #[serde(rename = "use")]
-    use_: &'static str,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct PatientResource<'a> {
-    id: String,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    identifier: Vec<FhirIdentifier<'a>>,
-    meta: Meta,
-    name: [HumanName<'a>; 1],
-    birth_date: &'a str,
-    telecom: [Telecom<'a>; 2],
-    resource_type: &'static str,
-}
-
-fn patient_json(world: &World, index: usize) -> String {
-    let p = &world.patients[index];
-    let resource = PatientResource {
-        id: p.id.to_string(),
-        identifier: p
-            .identifiers
-            .iter()
-            .map(|i| FhirIdentifier {
-                system: i.system,
-                value: &i.value,
-            })
-            .collect(),
-        meta: Meta {
-            last_updated: utc_micros(p.last_updated_us),
-            source: SOURCE,
-        },
-        name: [HumanName {
-            family: &p.name_family,
-            given: [&p.name_given],
-        }],
-        birth_date: &p.birth_date,
-        telecom: [
-            Telecom {
-                system: "phone",
-                value: &p.phone,
-                use_: "mobile",
-            },
-            Telecom {
-                system: "email",
-                value: &p.email,
-                use_: "home",
-            },
-        ],
-        resource_type: "Patient",
-    };
-    serde_json::to_string(&resource).unwrap_or_default()
-}
-
-fn push_utc_secs(out: &mut String, secs: i64) {
-    out.push('"');
-    push_local(out, secs, Offset::Zulu);
-    out.push('"');
-}
-
-/// One Observation resource, keys in the order the server writes them.
-pub(crate) fn push_observation(out: &mut String, world: &World, id: i64, o: &Obs) {
-    let p = &world.patients[o.patient as usize];
-    let spec = o.code.spec();
-    out.push_str(r#"{"meta":{"lastUpdated":""#);
-    push_utc_micros(out, o.last_updated_us);
-    out.push_str(r#"","source":""#);
-    out.push_str(SOURCE);
-    out.push_str(r#""},"id":""#);
-    out.push_str(&id.to_string());
-    out.push('"');
-    if o.has_identifier {
-        out.push_str(r#","identifier":[{"system":""#);
-        out.push_str(OBSERVATION_IDENTIFIER_SYSTEM);
-        out.push_str(r#"","value":"ih-"#);
-        out.push_str(&id.to_string());
-        out.push_str(r#""}]"#);
-    }
-    out.push_str(r#","status":"final","code":{"coding":[{"system":""#);
-    out.push_str(spec.system);
-    out.push_str(r#"","code":""#);
-    out.push_str(spec.code);
-    out.push_str(r#"","display":""#);
-    out.push_str(spec.display);
-    out.push_str(r#""}]},"#);
-    if o.frame == Frame::Instant {
-        out.push_str(r#""effectiveDateTime":"#);
-        push_utc_secs(out, o.start);
-    } else {
-        out.push_str(r#""effectivePeriod":{"start":"#);
-        push_utc_secs(out, o.start);
-        out.push_str(r#","end":"#);
-        push_utc_secs(out, o.end());
-        out.push('}');
-    }
-    out.push_str(r#","subject":{"reference":"Patient/"#);
-    out.push_str(&p.id.to_string());
-    out.push_str(r#"","identifier":{"system":""#);
-    out.push_str(JHE_USER_ID_SYSTEM);
-    out.push_str(r#"","value":""#);
-    out.push_str(&p.jhe_user_id.to_string());
-    out.push_str(r#""}},"valueAttachment":{"contentType":"application/json","data":"#);
-    omh::push_fhir_data(out, world, id, o, false);
-    out.push_str(r#"},"resourceType":"Observation"}"#);
 }

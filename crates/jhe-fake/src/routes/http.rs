@@ -1,10 +1,16 @@
 //! HTTP plumbing shared by the REST and FHIR handlers, written to behave like Django and
 //! Django REST Framework: query-key spelling, absolute links, page-number pagination and
-//! the error pages a client meets.
+//! the error pages a client meets. In: a request's query and headers; out: parsed
+//! parameters, pages, links and ready responses.
 
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
+
+/// The REST API's 403 for a study the user may not see; the older FHIR API answers the
+/// same.
+pub(crate) const STUDY_FORBIDDEN: &str =
+    "Current User does not have authorization to access this Study.";
 
 /// The request's query (or a POST `_search` form): the raw string, for links, and the
 /// decoded pairs with keys normalized the way djangorestframework-camel-case does

@@ -1,7 +1,7 @@
 //! The older API generation (v0.0.11, `tests/reference/samples-v0.0.11`): the FHIR API
-//! under `/fhir/r5/` and the REST observation rows, as real servers of that generation
-//! answer (see the table "Two generations of the API" in API.md), plus the rows the user
-//! guide documents for [`super::Generation::LegacyGuide`].
+//! under `/fhir/r5/` as real servers of that generation answer. (Its REST observation rows,
+//! and the rows the user guide documents for [`crate::config::Generation::LegacyGuide`],
+//! are served by the REST handlers.)
 //!
 //! What differs from the current generation: a search needs a study, `patient` or
 //! `patient.identifier`; `date`, `_lastUpdated`, `_sort`, `_summary` and `_id` are
@@ -21,17 +21,16 @@ use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use super::catalog::Code;
-use super::faults::ObservationPage;
-use super::fhir::bundle;
-use super::http::{Page, Params, accepts_json, detail, json, py_int, respond, text_value_error};
-use super::json::{Style, push_str};
-use super::omh;
-use super::rest::STUDY_FORBIDDEN;
-use super::server::{AppState, Ctx};
-use super::store::{Obs, ObsQuery};
-use super::time::push_utc_micros;
-use super::world::{FIRST_OBSERVATION_ID, World};
+use crate::generate::catalog::Code;
+use crate::generate::world::{FIRST_OBSERVATION_ID, World};
+use crate::render::fhir::{bundle, push_legacy_observation};
+use crate::store::ObsQuery;
+
+use super::http::{
+    Page, Params, STUDY_FORBIDDEN, accepts_json, detail, json, py_int, respond, text_value_error,
+};
+use super::log::ObservationPage;
+use super::state::{AppState, Ctx};
 
 pub(crate) const OBSERVATION_FILTER_REQUIRED: &str = "Request parameter patient._has:Group:member:_id=<study_id> or patient=<patient_id> or patient.identifier=<system>|<value> must be provided.";
 pub(crate) const PATIENT_FILTER_REQUIRED: &str = "Request parameter _has:Group:member:_id=<study_id> or patient.identifier=<system>|<value> must be provided.";
@@ -218,7 +217,7 @@ fn observation_bundle(state: &AppState, ctx: &Ctx) -> Response {
                 entries.push(',');
             }
             entries.push_str(r#"{"resource":"#);
-            push_fhir_observation(
+            push_legacy_observation(
                 &mut entries,
                 world,
                 FIRST_OBSERVATION_ID + i as i64,
@@ -305,76 +304,8 @@ pub(crate) async fn patient_read(method: Method, ctx: Ctx) -> Response {
     }
 }
 
-/// Python's `isoformat()` of an aware UTC datetime: `...+00:00`.
-fn push_utc_plus(out: &mut String, us: i64) {
-    push_utc_micros(out, us);
-    out.pop(); // the `Z`
-    out.push_str("+00:00");
-}
-
-/// One v0.0.11 Observation resource, keys in the order that server writes them.
-pub(crate) fn push_fhir_observation(out: &mut String, world: &World, id: i64, o: &Obs) {
-    let p = &world.patients[o.patient as usize];
-    let spec = o.code.spec();
-    out.push_str(r#"{"resourceType":"Observation","id":""#);
-    out.push_str(&id.to_string());
-    out.push_str(r#"","meta":{"lastUpdated":""#);
-    push_utc_plus(out, o.last_updated_us);
-    out.push_str(r#""},"status":"final","subject":{"reference":"Patient/"#);
-    out.push_str(&p.id.to_string());
-    out.push_str(r#""},"code":{"coding":[{"code":""#);
-    out.push_str(spec.code);
-    out.push_str(r#"","system":""#);
-    out.push_str(spec.system);
-    out.push_str(r#""}]},"valueAttachment":{"data":"#);
-    omh::push_fhir_data(out, world, id, o, true);
-    out.push_str(r#","contentType":"application/json"}}"#);
-}
-
-/// One REST observation row as the user guide documents it (no released server sends
-/// these names): `subjectPatient`, `patientNameDisplay` ("Family, Given"),
-/// `codeableConcept`, `dataSource`, `dataSourceName`, `status`, `created`.
-pub(crate) fn push_guide_observation(out: &mut String, world: &World, id: i64, o: &Obs) {
-    let p = &world.patients[o.patient as usize];
-    let spec = o.code.spec();
-    let source_id = omh::data_source_id(o.code);
-    let source_name = world.data_source(source_id).map_or("", |d| d.name);
-    out.push_str("{\"id\":");
-    out.push_str(&id.to_string());
-    out.push_str(",\"subjectPatient\":");
-    out.push_str(&p.id.to_string());
-    out.push_str(",\"patientNameDisplay\":");
-    push_str(
-        out,
-        &format!("{}, {}", p.name_family, p.name_given),
-        Style::Compact,
-    );
-    out.push_str(",\"codeableConcept\":");
-    out.push_str(&o.code.scope_id().to_string());
-    out.push_str(",\"codingSystem\":\"");
-    out.push_str(spec.system);
-    out.push_str("\",\"codingCode\":\"");
-    out.push_str(spec.code);
-    out.push_str("\",\"codingText\":\"");
-    out.push_str(spec.display);
-    out.push_str("\",\"dataSource\":");
-    out.push_str(&source_id.to_string());
-    out.push_str(",\"dataSourceName\":");
-    push_str(out, source_name, Style::Compact);
-    out.push_str(",\"status\":\"final\",\"valueAttachmentData\":");
-    omh::push_rest_data(out, world, id, o);
-    // Generated rows are never modified after they are written.
-    out.push_str(",\"created\":\"");
-    push_utc_micros(out, o.last_updated_us);
-    out.push_str("\",\"lastUpdated\":\"");
-    push_utc_micros(out, o.last_updated_us);
-    out.push_str("\"}");
-}
-
 #[cfg(test)]
 mod tests {
-    use base64::Engine as _;
-
     use super::*;
 
     #[test]
@@ -413,60 +344,4 @@ mod tests {
         assert_ne!(code_mask("https://w3id.org/ieee1752|ieee:%"), 0);
     }
 
-    #[test]
-    fn resources_are_minimal_and_wrapped() {
-        let w = super::super::world::build(2, 1, 0, false);
-        let obs = super::super::generate::observations(&w);
-        let o = obs
-            .iter()
-            .find(|o| w.patients[o.patient as usize].visible)
-            .unwrap();
-        let mut s = String::new();
-        push_fhir_observation(&mut s, &w, 60001, o);
-        let v: serde_json::Value = serde_json::from_str(&s).unwrap();
-        let keys: Vec<&str> = v.as_object().unwrap().keys().map(|k| k.as_str()).collect();
-        let mut sorted = keys.clone();
-        sorted.sort();
-        assert_eq!(
-            sorted,
-            [
-                "code",
-                "id",
-                "meta",
-                "resourceType",
-                "status",
-                "subject",
-                "valueAttachment"
-            ]
-        );
-        assert!(
-            v["meta"]["lastUpdated"]
-                .as_str()
-                .unwrap()
-                .ends_with("+00:00")
-        );
-        let data = v["valueAttachment"]["data"].as_str().unwrap();
-        let lines: Vec<&str> = data.split('\n').collect();
-        assert!(lines.len() > 1);
-        assert!(lines[..lines.len() - 1].iter().all(|l| l.len() == 76));
-        assert!(!data.ends_with('\n'));
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(data.replace('\n', ""))
-            .unwrap();
-        assert_eq!(
-            String::from_utf8(decoded).unwrap(),
-            omh::payload_json(&w, 60001, o)
-        );
-        // The guide's row.
-        let mut s = String::new();
-        push_guide_observation(&mut s, &w, 60001, o);
-        let v: serde_json::Value = serde_json::from_str(&s).unwrap();
-        let p = &w.patients[o.patient as usize];
-        assert_eq!(
-            v["patientNameDisplay"],
-            format!("{}, {}", p.name_family, p.name_given)
-        );
-        assert_eq!(v["created"], v["lastUpdated"]);
-        assert!(!v["dataSourceName"].as_str().unwrap().is_empty());
-    }
 }

@@ -6,6 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
+use crate::Directory;
+
 use super::{Client, link, payload_text, resources, sample};
 
 /// Keys and JSON types, recursively. Arrays merge the shapes of their elements.
@@ -237,6 +239,11 @@ async fn fhir_responses_have_the_sample_shapes() {
     let path = format!("/FHIR/R5/Patient?patient._has:Group:member:_id={study}");
     check(&c, &path, "fhir_patient_bundle.json", 200, &PATIENT_BUNDLE).await;
 
+    fhir_errors_and_documents_match_the_samples(&c, &d).await;
+}
+
+/// Errors match the samples exactly; unauthenticated documents with the base URL rewritten.
+async fn fhir_errors_and_documents_match_the_samples(c: &Client, d: &Directory) {
     // Errors match the samples exactly.
     let r = c.get_anonymous("/FHIR/R5/Observation").await;
     assert_eq!(

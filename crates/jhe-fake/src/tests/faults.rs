@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::super::{FakeConfig, Faults, Generation, RequestRecord};
+use crate::{FakeConfig, Faults, Generation, RequestRecord};
 use super::{Client, Resp};
 
 async fn with_faults(faults: Faults) -> Client {
@@ -85,7 +85,7 @@ async fn invalid_faults_are_refused() {
             "token_ttl_s",
         ),
     ] {
-        let err = super::super::FakeExchange::start(FakeConfig {
+        let err = crate::FakeExchange::start(FakeConfig {
             faults,
             ..FakeConfig::default()
         })
@@ -252,108 +252,9 @@ async fn tokens_expire_and_are_minted_and_refreshed() {
     let last = c.fake.requests().pop().unwrap();
     assert_eq!(last.fault.as_deref(), Some("token_expired"));
 
-    // client_credentials, as HTTP Basic with the key and as form fields.
-    let r = token_request(
-        &c,
-        &[("grant_type", "client_credentials")],
-        Some(c.fake.client_key()),
-    )
-    .await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    let minted = r.json();
-    assert_eq!(minted["token_type"], "Bearer");
-    assert_eq!(minted["expires_in"], 1);
-    assert!(minted["scope"].is_string());
-    assert!(minted.get("refresh_token").is_none());
-    let access = minted["access_token"].as_str().unwrap().to_string();
-    assert_eq!(get_as(&c, path, &access).await, 200);
-    let r = token_request(
-        &c,
-        &[
-            ("grant_type", "client_credentials"),
-            ("client_id", c.fake.client_id()),
-            ("client_secret", c.fake.client_secret()),
-        ],
-        None,
-    )
-    .await;
-    assert_eq!(r.status, 200);
-    let other = r.json()["access_token"].as_str().unwrap().to_string();
-    assert_ne!(other, access);
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(get_as(&c, path, &other).await, 401);
-
-    // Errors.
-    let bad = |status: u16, error: &str| (status, serde_json::json!({ "error": error }));
-    let r = token_request(
-        &c,
-        &[
-            ("grant_type", "client_credentials"),
-            ("client_id", c.fake.client_id()),
-            ("client_secret", "wrong"),
-        ],
-        None,
-    )
-    .await;
-    assert_eq!((r.status, r.json()), bad(401, "invalid_client"));
-    let r = token_request(&c, &[("grant_type", "client_credentials")], None).await;
-    assert_eq!((r.status, r.json()), bad(401, "invalid_client"));
-    let r = token_request(
-        &c,
-        &[
-            ("grant_type", "password"),
-            ("username", "u"),
-            ("password", "p"),
-        ],
-        Some(c.fake.client_key()),
-    )
-    .await;
-    assert_eq!((r.status, r.json()), bad(400, "unauthorized_client"));
-    let r = token_request(
-        &c,
-        &[("grant_type", "refresh_token"), ("refresh_token", "nope")],
-        None,
-    )
-    .await;
-    assert_eq!((r.status, r.json()), bad(400, "invalid_grant"));
-
-    // refresh_token: a new pair; the old access token is revoked, the old refresh token spent.
-    let r = token_request(
-        &c,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", c.fake.refresh_token()),
-        ],
-        None,
-    )
-    .await;
-    assert_eq!(r.status, 200);
-    let pair = r.json();
-    let new_access = pair["access_token"].as_str().unwrap().to_string();
-    let new_refresh = pair["refresh_token"].as_str().unwrap().to_string();
-    assert_eq!(get_as(&c, path, &new_access).await, 200);
-    let r = token_request(
-        &c,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", c.fake.refresh_token()),
-        ],
-        None,
-    )
-    .await;
-    assert_eq!((r.status, r.json()), bad(400, "invalid_grant"));
-    let r = token_request(
-        &c,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", &new_refresh),
-            ("client_id", c.fake.client_id()),
-        ],
-        None,
-    )
-    .await;
-    assert_eq!(r.status, 200);
-    assert_eq!(get_as(&c, path, &new_access).await, 401);
+    client_credentials_are_granted(&c, path).await;
+    token_errors_are_oauth_errors(&c).await;
+    let (new_access, new_refresh) = refresh_rotates_the_pair(&c, path).await;
     // No credential ever reaches the log.
     for record in c.fake.requests() {
         let text = format!("{record:?}");
@@ -366,6 +267,118 @@ async fn tokens_expire_and_are_minted_and_refreshed() {
             assert!(!text.contains(secret), "{text}");
         }
     }
+}
+
+/// `client_credentials`, as HTTP Basic with the key and as form fields: tokens that expire.
+async fn client_credentials_are_granted(c: &Client, path: &str) {
+    let r = token_request(
+        c,
+        &[("grant_type", "client_credentials")],
+        Some(c.fake.client_key()),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let minted = r.json();
+    assert_eq!(minted["token_type"], "Bearer");
+    assert_eq!(minted["expires_in"], 1);
+    assert!(minted["scope"].is_string());
+    assert!(minted.get("refresh_token").is_none());
+    let access = minted["access_token"].as_str().unwrap().to_string();
+    assert_eq!(get_as(c, path, &access).await, 200);
+    let r = token_request(
+        c,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", c.fake.client_id()),
+            ("client_secret", c.fake.client_secret()),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let other = r.json()["access_token"].as_str().unwrap().to_string();
+    assert_ne!(other, access);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(get_as(c, path, &other).await, 401);
+}
+
+/// OAuth errors for a wrong secret, no client, the password grant, an unknown refresh token.
+async fn token_errors_are_oauth_errors(c: &Client) {
+    let bad = |status: u16, error: &str| (status, serde_json::json!({ "error": error }));
+    let r = token_request(
+        c,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", c.fake.client_id()),
+            ("client_secret", "wrong"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!((r.status, r.json()), bad(401, "invalid_client"));
+    let r = token_request(c, &[("grant_type", "client_credentials")], None).await;
+    assert_eq!((r.status, r.json()), bad(401, "invalid_client"));
+    let r = token_request(
+        c,
+        &[
+            ("grant_type", "password"),
+            ("username", "u"),
+            ("password", "p"),
+        ],
+        Some(c.fake.client_key()),
+    )
+    .await;
+    assert_eq!((r.status, r.json()), bad(400, "unauthorized_client"));
+    let r = token_request(
+        c,
+        &[("grant_type", "refresh_token"), ("refresh_token", "nope")],
+        None,
+    )
+    .await;
+    assert_eq!((r.status, r.json()), bad(400, "invalid_grant"));
+}
+
+/// `refresh_token`: a new pair; the old access token is revoked, the old refresh token
+/// spent. Returns the newest pair.
+async fn refresh_rotates_the_pair(c: &Client, path: &str) -> (String, String) {
+    let bad = |status: u16, error: &str| (status, serde_json::json!({ "error": error }));
+    let r = token_request(
+        c,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", c.fake.refresh_token()),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let pair = r.json();
+    let new_access = pair["access_token"].as_str().unwrap().to_string();
+    let new_refresh = pair["refresh_token"].as_str().unwrap().to_string();
+    assert_eq!(get_as(c, path, &new_access).await, 200);
+    let r = token_request(
+        c,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", c.fake.refresh_token()),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!((r.status, r.json()), bad(400, "invalid_grant"));
+    let r = token_request(
+        c,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &new_refresh),
+            ("client_id", c.fake.client_id()),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(get_as(c, path, &new_access).await, 401);
+    (new_access, new_refresh)
 }
 
 #[tokio::test]

@@ -1,9 +1,14 @@
-//! Tests of the fake Exchange: the vendored reference samples, the contract (response
-//! shapes against the real server's samples), semantics, OMH schemas, and scale.
+//! Tests of the fake Exchange over HTTP: the vendored reference samples, the contract
+//! (response shapes against the real server's samples) of both generations, access rules,
+//! paging, filters, other semantics, faults, data quality, OMH schemas, and scale.
 
+mod access;
 mod contract;
 mod faults;
+mod filters;
 mod legacy;
+mod legacy_contract;
+mod paging;
 mod quality;
 mod reference;
 mod scale;
@@ -13,22 +18,22 @@ mod semantics;
 use base64::Engine as _;
 use serde_json::Value;
 
-use super::{FakeConfig, FakeExchange};
+use crate::{FakeConfig, FakeExchange};
 
-/// The crate root, where `tests/reference` lives.
-pub(super) fn manifest_dir() -> std::path::PathBuf {
-    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+/// The repository root (two levels above this crate), where `tests/reference` lives.
+pub(super) fn repo_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 pub(super) fn sample(name: &str) -> Value {
-    let path = manifest_dir().join("tests/reference/samples").join(name);
+    let path = repo_root().join("tests/reference/samples").join(name);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// A v0.0.11 sample, if there is a body file for that call.
 pub(super) fn legacy_sample(name: &str) -> Option<Value> {
-    let path = manifest_dir()
+    let path = repo_root()
         .join("tests/reference/samples-v0.0.11")
         .join(format!("{name}.json"));
     let text = std::fs::read_to_string(&path).ok()?;
@@ -167,4 +172,25 @@ pub(super) fn link(bundle: &Value, relation: &str) -> Option<String> {
         .iter()
         .find(|l| l["relation"] == relation)
         .map(|l| l["url"].as_str().unwrap().to_string())
+}
+
+/// `/FHIR/R5/Observation?{query}`.
+pub(super) fn obs_path(query: &str) -> String {
+    format!("/FHIR/R5/Observation?{query}")
+}
+
+/// Every page of a FHIR search, following `next` links.
+pub(super) async fn all_pages(c: &Client, first: &str) -> (Vec<Value>, usize) {
+    let mut bundle = c.ok(first).await;
+    let total = bundle["total"].as_u64().unwrap() as usize;
+    let mut out: Vec<Value> = resources(&bundle).into_iter().cloned().collect();
+    while let Some(next) = link(&bundle, "next") {
+        let path = next
+            .strip_prefix(c.fake.url())
+            .expect("absolute link to the fake")
+            .to_string();
+        bundle = c.ok(&path).await;
+        out.extend(resources(&bundle).into_iter().cloned());
+    }
+    (out, total)
 }

@@ -8,9 +8,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use base64::Engine as _;
 use serde_json::Value;
 
-use super::super::catalog::Code;
-use super::super::quality::{bad_unit, required_measure};
-use super::super::{FakeConfig, FakeError, FakeExchange, Generation, build, omh};
+use crate::exchange::build;
+use crate::generate::catalog::Code;
+use crate::generate::damage::{bad_unit, required_measure};
+use crate::generate::omh;
+use crate::{ExpectedObservation, FakeConfig, FakeError, FakeExchange, Generation};
 use super::schemas::validator;
 use super::{Client, link, resources};
 
@@ -163,55 +165,70 @@ async fn check_damage(generation: Generation) -> BTreeMap<&'static str, usize> {
                 assert_eq!(e.omh_json, "not json");
                 assert_eq!(rest, &Value::String("not json".into()));
             }
-            _ => {
-                let text = decode(data).expect("base64");
-                assert_eq!(text, e.omh_json);
-                let payload: Value = serde_json::from_str(&text).expect("JSON");
-                assert_eq!(rest, &payload, "{} differs between FHIR and REST", e.id);
-                let code = code_of(&payload);
-                assert_eq!(code.spec().code, e.code);
-                let body = payload["body"].as_object().unwrap();
-                match kind {
-                    "missing_measure" => {
-                        let key = required_measure(code).unwrap();
-                        assert!(!body.contains_key(key), "{text}");
-                    }
-                    "bad_unit" => {
-                        let (path, unit) = bad_unit(code).unwrap();
-                        let mut at = &payload["body"];
-                        for k in path {
-                            at = &at[*k];
-                        }
-                        assert_eq!(at["unit"], unit, "{text}");
-                        assert!(at["value"].is_number());
-                        if code == Code::BloodGlucose {
-                            assert_eq!(unit, "g/L");
-                        }
-                        if code == Code::BodyWeight {
-                            assert_eq!(unit, "stone");
-                        }
-                    }
-                    "no_time_frame" => assert!(!body.contains_key("effective_time_frame")),
-                    "bad_date_time" => {
-                        let etf = body["effective_time_frame"].to_string();
-                        assert!(etf.contains("\"yesterday\""), "{etf}");
-                    }
-                    other => panic!("unknown kind {other}"),
-                }
-                if code != Code::AmbientSound {
-                    let v = validators
-                        .entry(code)
-                        .or_insert_with(|| body_validator(code));
-                    assert!(
-                        !v.is_valid(&payload["body"]),
-                        "{kind} {} still valid: {text}",
-                        e.code
-                    );
-                }
-            }
+            _ => check_json_damage(kind, e, data, rest, &mut validators),
         }
     }
     kinds
+}
+
+/// A damaged payload that is still JSON: the same over FHIR and REST, broken the stated
+/// way, and rejected by its schema (the unknown code has none).
+fn check_json_damage(
+    kind: &str,
+    e: &ExpectedObservation,
+    data: &str,
+    rest: &Value,
+    validators: &mut BTreeMap<Code, jsonschema::Validator>,
+) {
+    let text = decode(data).expect("base64");
+    assert_eq!(text, e.omh_json);
+    let payload: Value = serde_json::from_str(&text).expect("JSON");
+    assert_eq!(rest, &payload, "{} differs between FHIR and REST", e.id);
+    let code = code_of(&payload);
+    assert_eq!(code.spec().code, e.code);
+    assert_broken_as(kind, code, &payload, &text);
+    if code != Code::AmbientSound {
+        let v = validators
+            .entry(code)
+            .or_insert_with(|| body_validator(code));
+        assert!(
+            !v.is_valid(&payload["body"]),
+            "{kind} {} still valid: {text}",
+            e.code
+        );
+    }
+}
+
+/// The payload is broken as `kind` says.
+fn assert_broken_as(kind: &str, code: Code, payload: &Value, text: &str) {
+    let body = payload["body"].as_object().unwrap();
+    match kind {
+        "missing_measure" => {
+            let key = required_measure(code).unwrap();
+            assert!(!body.contains_key(key), "{text}");
+        }
+        "bad_unit" => {
+            let (path, unit) = bad_unit(code).unwrap();
+            let mut at = &payload["body"];
+            for k in path {
+                at = &at[*k];
+            }
+            assert_eq!(at["unit"], unit, "{text}");
+            assert!(at["value"].is_number());
+            if code == Code::BloodGlucose {
+                assert_eq!(unit, "g/L");
+            }
+            if code == Code::BodyWeight {
+                assert_eq!(unit, "stone");
+            }
+        }
+        "no_time_frame" => assert!(!body.contains_key("effective_time_frame")),
+        "bad_date_time" => {
+            let etf = body["effective_time_frame"].to_string();
+            assert!(etf.contains("\"yesterday\""), "{etf}");
+        }
+        other => panic!("unknown kind {other}"),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -296,88 +313,102 @@ async fn damage_is_deterministic_and_off_by_default() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_unknown_code_is_served_and_counted() {
     for generation in [Generation::Current, Generation::Legacy] {
-        let c = Client::start(config(generation)).await;
-        let expected = c
-            .fake
-            .expected_observations(Some(STUDY), None, Some(UNKNOWN));
-        let (patients, days) = (3, 2);
-        assert!(
-            (2 * patients * days..=4 * patients * (days + 1)).contains(&expected.len()),
-            "{}",
-            expected.len()
-        );
-        let base = generation.fhir_base();
-        if generation == Generation::Current {
-            let count = c
-                .ok(&format!(
-                    "{base}/Observation?code={OMH}|{UNKNOWN}&_summary=count"
-                ))
-                .await;
-            assert_eq!(count["total"], expected.len());
-            let all = c
-                .ok(&format!(
-                    "{base}/Observation?patient._has:Group:member:_id={STUDY}&_summary=count"
-                ))
-                .await;
-            assert_eq!(
-                all["total"],
-                c.fake.expected_observations(Some(STUDY), None, None).len()
-            );
-        }
-        // A page of them, exact match (current) or LIKE (v0.0.11).
-        let bundle = c
-            .ok(&format!(
-                "{base}/Observation?patient._has:Group:member:_id={STUDY}&code={OMH}|{UNKNOWN}&_count=1000"
-            ))
-            .await;
-        let rs = resources(&bundle);
-        assert_eq!(rs.len(), expected.len());
-        let mut clean = 0;
-        for (r, e) in rs.iter().zip(&expected) {
-            assert_eq!(r["id"], e.id.to_string());
-            assert_eq!(r["code"]["coding"][0]["code"], UNKNOWN);
-            assert_eq!(r["code"]["coding"][0]["system"], OMH);
-            let Some(text) = decode(r["valueAttachment"]["data"].as_str().unwrap()) else {
-                continue;
-            };
-            let Ok(p) = serde_json::from_str::<Value>(&text) else {
-                continue;
-            };
-            if e.damage.is_some() {
-                continue;
-            }
-            clean += 1;
-            let b = &p["body"];
-            assert_eq!(b["sound_level"]["unit"], "dB");
-            assert!(b["sound_level"]["value"].is_f64());
-            assert!(b["environment"]["label"].is_string());
-            assert!(b["environment"]["indoor"].is_boolean());
-            assert!(b["tags"].as_array().unwrap().iter().all(Value::is_string));
-            assert!(b["effective_time_frame"]["date_time"].is_string());
-            assert_eq!(p["header"]["schema_id"]["name"], "ambient-sound");
-            assert_eq!(
-                p["header"]["acquisition_provenance"]["source_name"],
-                "Soundscape Noise Monitor"
-            );
-        }
-        assert!(clean > 0);
-        // REST rows carry it like every code.
-        let rows = c
-            .ok(&format!(
-                "/api/v1/observations?study_id={STUDY}&page_size=1000"
-            ))
-            .await;
-        let unknown = rows["results"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|r| r["codingCode"] == UNKNOWN)
-            .inspect(|r| assert_eq!(r["codeableConceptId"], 50017))
-            .count();
-        assert!(unknown > 0);
+        unknown_code_is_served(generation).await;
     }
+    unknown_code_is_requested_and_consented().await;
+    unknown_code_off_is_nowhere().await;
+}
 
-    // The study asks for it, patients consented to it, a data source reports it.
+/// Searched for, counted, and in the REST rows, in one generation.
+async fn unknown_code_is_served(generation: Generation) {
+    let c = Client::start(config(generation)).await;
+    let expected = c
+        .fake
+        .expected_observations(Some(STUDY), None, Some(UNKNOWN));
+    let (patients, days) = (3, 2);
+    assert!(
+        (2 * patients * days..=4 * patients * (days + 1)).contains(&expected.len()),
+        "{}",
+        expected.len()
+    );
+    let base = generation.fhir_base();
+    if generation == Generation::Current {
+        let count = c
+            .ok(&format!(
+                "{base}/Observation?code={OMH}|{UNKNOWN}&_summary=count"
+            ))
+            .await;
+        assert_eq!(count["total"], expected.len());
+        let all = c
+            .ok(&format!(
+                "{base}/Observation?patient._has:Group:member:_id={STUDY}&_summary=count"
+            ))
+            .await;
+        assert_eq!(
+            all["total"],
+            c.fake.expected_observations(Some(STUDY), None, None).len()
+        );
+    }
+    // A page of them, exact match (current) or LIKE (v0.0.11).
+    let bundle = c
+        .ok(&format!(
+            "{base}/Observation?patient._has:Group:member:_id={STUDY}&code={OMH}|{UNKNOWN}&_count=1000"
+        ))
+        .await;
+    let rs = resources(&bundle);
+    assert_eq!(rs.len(), expected.len());
+    assert!(clean_ambient_payloads(&rs, &expected) > 0);
+    // REST rows carry it like every code.
+    let rows = c
+        .ok(&format!(
+            "/api/v1/observations?study_id={STUDY}&page_size=1000"
+        ))
+        .await;
+    let unknown = rows["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["codingCode"] == UNKNOWN)
+        .inspect(|r| assert_eq!(r["codeableConceptId"], 50017))
+        .count();
+    assert!(unknown > 0);
+}
+
+/// Checks each served unknown-code resource; returns how many carry an undamaged payload.
+fn clean_ambient_payloads(rs: &[&Value], expected: &[ExpectedObservation]) -> usize {
+    let mut clean = 0;
+    for (r, e) in rs.iter().zip(expected) {
+        assert_eq!(r["id"], e.id.to_string());
+        assert_eq!(r["code"]["coding"][0]["code"], UNKNOWN);
+        assert_eq!(r["code"]["coding"][0]["system"], OMH);
+        let Some(text) = decode(r["valueAttachment"]["data"].as_str().unwrap()) else {
+            continue;
+        };
+        let Ok(p) = serde_json::from_str::<Value>(&text) else {
+            continue;
+        };
+        if e.damage.is_some() {
+            continue;
+        }
+        clean += 1;
+        let b = &p["body"];
+        assert_eq!(b["sound_level"]["unit"], "dB");
+        assert!(b["sound_level"]["value"].is_f64());
+        assert!(b["environment"]["label"].is_string());
+        assert!(b["environment"]["indoor"].is_boolean());
+        assert!(b["tags"].as_array().unwrap().iter().all(Value::is_string));
+        assert!(b["effective_time_frame"]["date_time"].is_string());
+        assert_eq!(p["header"]["schema_id"]["name"], "ambient-sound");
+        assert_eq!(
+            p["header"]["acquisition_provenance"]["source_name"],
+            "Soundscape Noise Monitor"
+        );
+    }
+    clean
+}
+
+/// The study asks for it, patients consented to it, a data source reports it.
+async fn unknown_code_is_requested_and_consented() {
     let c = Client::start(config(Generation::Current)).await;
     let d = c.fake.directory();
     assert!(d.codes_by_study[&STUDY].iter().any(|x| x == UNKNOWN));
@@ -398,8 +429,10 @@ async fn the_unknown_code_is_served_and_counted() {
         .find(|s| s["name"] == "Soundscape")
         .expect("a data source reports it");
     assert_eq!(sound["supportedScopes"][0]["codingCode"], UNKNOWN);
+}
 
-    // Off: nowhere.
+/// Off: nowhere.
+async fn unknown_code_off_is_nowhere() {
     let off = Client::start(FakeConfig {
         unknown_codes: false,
         ..config(Generation::Current)

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::manifest_dir;
+use super::repo_root;
 
 fn files(root: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
@@ -28,7 +28,7 @@ fn files(root: &Path) -> BTreeMap<String, Vec<u8>> {
 }
 
 fn assert_same_tree(vendored: &str, shared: &str) {
-    let root = manifest_dir();
+    let root = repo_root();
     let vendored = root.join(vendored);
     let shared = root.join(shared);
     let mine = files(&vendored);
@@ -81,9 +81,9 @@ fn vendored_omh_schemas_match_the_shared_reference() {
 
 #[test]
 fn served_capability_statement_is_the_vendored_sample() {
-    let served = include_str!("../capability_statement.json");
+    let served = include_str!("../routes/capability_statement.json");
     let sample = std::fs::read_to_string(
-        manifest_dir().join("tests/reference/samples/fhir_capability_statement.json"),
+        repo_root().join("tests/reference/samples/fhir_capability_statement.json"),
     )
     .unwrap();
     assert_eq!(served, sample);

@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use super::super::FakeConfig;
+use crate::FakeConfig;
 use super::{Client, ids};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,10 +7,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use super::super::catalog::Code;
-use super::super::{FakeConfig, build, omh};
+use crate::FakeConfig;
+use crate::exchange::build;
+use crate::generate::catalog::Code;
+use crate::generate::omh;
 
-pub(super) use crate::omh::vendored_schemas::validator;
+pub(super) use crate::schemas::validator;
 
 #[test]
 fn payloads_validate_against_the_omh_schemas() {

@@ -10,7 +10,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use url::Url;
 
 use jhe::decode::PreparedPage;
-use jhe::fake::{FakeConfig, FakeExchange};
+use jhe_fake::{FakeConfig, FakeExchange};
 use jhe::source::AdapterKind;
 use jhe::table::{Layout, ObservationTableBuilder};
 

@@ -22,8 +22,6 @@ pub mod decode;
 pub mod table;
 pub mod fetch;
 
-pub mod fake;
-
 #[cfg(feature = "python")]
 mod python;
 

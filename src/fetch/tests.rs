@@ -3,7 +3,7 @@
 use super::*;
 
 use crate::config::{ClientConfig, ClientOptions};
-use crate::fake::{FakeConfig, FakeExchange, Faults, Generation as FakeGeneration};
+use jhe_fake::{FakeConfig, FakeExchange, Faults, Generation as FakeGeneration};
 use crate::query::QueryArgs;
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;

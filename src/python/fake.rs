@@ -6,7 +6,7 @@ use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyString};
 
-use crate::fake::{FakeConfig, FakeExchange, Faults, Generation};
+use jhe_fake::{FakeConfig, FakeExchange, Faults, Generation};
 
 use super::runtime::wait_for;
 

@@ -5,8 +5,6 @@
 pub mod catalog;
 pub mod codes;
 pub mod time;
-#[cfg(test)]
-pub(crate) mod vendored_schemas;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::GeneralPurposeConfig;

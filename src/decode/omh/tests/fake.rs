@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::fake::{FakeConfig, FakeExchange};
+use jhe_fake::{FakeConfig, FakeExchange};
 use crate::decode::omh::catalog::lookup;
 use crate::decode::omh::time::parse_time_frame;
 use crate::decode::omh::{decode_base64, parse_document};

@@ -10,8 +10,8 @@ use serde_json::Value;
 
 use crate::decode::omh::catalog::{CATALOG, CodeSpec, Measure, MeasureKind, UnitConversion};
 
-pub(super) use crate::decode::omh::vendored_schemas::body_validator;
-use crate::decode::omh::vendored_schemas::{IEEE_BASE, OMH_BASE, find, schema_file, schema_root};
+pub(super) use jhe_fake::schemas::body_validator;
+use jhe_fake::schemas::{IEEE_BASE, OMH_BASE, find, schema_file, schema_root};
 
 /// Body properties the data model cannot hold as a column, with why. Each must still be in
 /// its schema (and be what the reason says), so this list cannot go stale silently.
@@ -43,7 +43,7 @@ pub(super) const CODES: [&str; 16] = [
 
 /// A schema file, panicking with the reason when it cannot be read.
 fn load(path: &Path) -> Value {
-    crate::decode::omh::vendored_schemas::load(path).unwrap_or_else(|e| panic!("{e}"))
+    jhe_fake::schemas::load(path).unwrap_or_else(|e| panic!("{e}"))
 }
 
 struct Doc {

@@ -20,7 +20,8 @@ use crate::config::ClientConfig;
 use crate::error::{JheError, Result};
 use crate::fhir::{self, Generation, PageSummary, Snapshot};
 use crate::http::{HttpClient, redact_url};
-use crate::query::{Coding, ObservationQuery};
+pub use crate::query::Api;
+use crate::query::{Coding, FetchRequest, ObservationQuery};
 use crate::rest;
 use crate::table::{ClientFilter, Layout, ObservationSink, ObservationTableBuilder, ObservationTables, PreparedPage};
 
@@ -74,36 +75,6 @@ impl Progress {
             self.rows_done.load(Ordering::Relaxed),
             self.rows_total.load(Ordering::Relaxed),
         )
-    }
-}
-
-/// Which API serves observations.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Api {
-    /// FHIR when a filter needs it, otherwise the admin REST API.
-    Auto,
-    Fhir,
-    Rest,
-}
-
-impl Api {
-    pub fn parse(text: &str) -> Result<Self> {
-        match text {
-            "auto" => Ok(Self::Auto),
-            "fhir" => Ok(Self::Fhir),
-            "rest" => Ok(Self::Rest),
-            other => Err(JheError::Config(format!(
-                "api must be \"auto\", \"fhir\" or \"rest\", got {other:?}"
-            ))),
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Auto => "auto",
-            Self::Fhir => "fhir",
-            Self::Rest => "rest",
-        }
     }
 }
 
@@ -446,32 +417,9 @@ async fn check_rest_access(session: &Session, query: &ObservationQuery) -> Resul
     Ok(())
 }
 
-pub async fn fetch_observations(session: &Session, query: &ObservationQuery, api: Api, layout: Layout) -> Result<FetchOutcome> {
-    fetch_with_progress(session, query, api, layout, Arc::default()).await
-}
-
-/// [`fetch_observations`], counting pages and rows into `progress` as it goes.
-pub async fn fetch_with_progress(
-    session: &Session,
-    query: &ObservationQuery,
-    api: Api,
-    layout: Layout,
-    progress: Arc<Progress>,
-) -> Result<FetchOutcome> {
-    fetch_with_options(session, query, api, layout, false, progress).await
-}
-
-/// [`fetch_with_progress`]; with `extras`, the tables also carry each observation's whole
-/// OMH header, its `effective_time_frame` as written, `meta.source` and `identifier` (see
-/// [`ObservationTableBuilder::with_extras`]).
-pub async fn fetch_with_options(
-    session: &Session,
-    query: &ObservationQuery,
-    api: Api,
-    layout: Layout,
-    extras: bool,
-    progress: Arc<Progress>,
-) -> Result<FetchOutcome> {
+/// Fetch every observation `request` asks for, counting pages and rows into `progress`.
+pub async fn fetch_observations(session: &Session, request: &FetchRequest, progress: Arc<Progress>) -> Result<FetchOutcome> {
+    let (query, api, layout, extras) = (&request.query, request.api, request.layout, request.extras);
     let (api, generation) = choose_api(session, query, api).await?;
     if api == Api::Rest {
         check_rest_access(session, query).await?;
@@ -616,14 +564,14 @@ mod tests {
 
     use crate::config::{ClientConfig, ClientOptions};
     use crate::fake::{FakeConfig, FakeExchange, Faults, Generation as FakeGeneration};
-    use crate::query::QueryArgs;
     use arrow_array::cast::AsArray;
     use arrow_array::types::Int64Type;
 
     async fn fetched_ids(fx: &FakeExchange, options: ClientOptions, query: &ObservationQuery, api: Api) -> Result<Vec<i64>> {
         let options = ClientOptions { url: Some(fx.url().to_string()), ..options };
         let session = Session::new(ClientConfig::resolve(options, |_| None)?)?;
-        let outcome = fetch_observations(&session, query, api, Layout::Wide).await?;
+        let request = FetchRequest::new(query.clone(), api, Some(Layout::Wide), false)?;
+        let outcome = fetch_observations(&session, &request, Arc::default()).await?;
         // Newest first across every code's table, as the server orders them.
         let mut rows: Vec<(i64, i64)> = Vec::new();
         for (_, batch) in &outcome.tables.tables {
@@ -651,12 +599,8 @@ mod tests {
                 let ids = fetched_ids(&fx, token.clone(), &query, api).await.unwrap();
                 assert_eq!(ids, expected_ids(&fx, study, None), "{generation:?} {api:?}");
             }
-            let query = ObservationQuery::from_args(QueryArgs {
-                study_id: Some(study),
-                codes: vec!["omh:heart-rate:2.0".into(), "omh:blood-pressure:4.0".into()],
-                ..Default::default()
-            })
-            .unwrap();
+            let codes = ["omh:heart-rate:2.0".into(), "omh:blood-pressure:4.0".into()];
+            let query = ObservationQuery::new(Some(study), None, &codes).unwrap();
             let mut ids = fetched_ids(&fx, token.clone(), &query, Api::Auto).await.unwrap();
             let mut expected = expected_ids(&fx, study, Some("omh:heart-rate:2.0"));
             expected.extend(expected_ids(&fx, study, Some("omh:blood-pressure:4.0")));
@@ -694,11 +638,5 @@ mod tests {
         let error = fetched_ids(&fx, options, &query, Api::Fhir).await.unwrap_err();
         assert!(matches!(error, JheError::Http { status: 403, .. }), "{error}");
         assert!(error.to_string().contains(&format!("Group/{hidden}")));
-    }
-
-    #[test]
-    fn api_names() {
-        assert_eq!(Api::parse("rest").unwrap(), Api::Rest);
-        assert!(Api::parse("graphql").unwrap_err().to_string().contains("\"auto\""));
     }
 }

@@ -318,19 +318,18 @@ mod tests {
 
     #[test]
     fn search_url_carries_every_filter() {
-        use crate::query::QueryArgs;
+        use crate::query::TimeBound;
         let base_url = Url::parse("https://jhe.example/").unwrap();
-        let query = ObservationQuery::from_args(QueryArgs {
+        let query = ObservationQuery {
             study_id: Some(30001),
             patient_id: Some(40001),
             organization_id: Some(20001),
-            codes: vec!["omh:blood-glucose:4.0".into()],
+            codes: vec![Coding::parse("omh:blood-glucose:4.0").unwrap()],
             patient_identifier: Some(("https://h.example/mrn".into(), "MRN-1".into())),
-            since: Some("2025-06-01".into()),
-            until: Some("2025-06-02T00:00:00+02:00".into()),
-            updated_since: Some("2025-05-01".into()),
-        })
-        .unwrap();
+            since: Some(TimeBound::parse("since", "2025-06-01").unwrap()),
+            until: Some(TimeBound::parse("until", "2025-06-02T00:00:00+02:00").unwrap()),
+            updated_since: Some(TimeBound::parse("updated_since", "2025-05-01").unwrap()),
+        };
         let base = Generation::Current.fhir_base(&base_url);
         let url = observation_search_url(&base, Generation::Current, &query, query.codes.first(), Some(Snapshot::AtOrBefore(0)));
         let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();

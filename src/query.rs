@@ -61,7 +61,9 @@ impl TimeBound {
     }
 }
 
-/// Everything a caller can filter observations by.
+/// Everything a caller can filter observations by. Each field is checked where it is made
+/// ([`positive_id`], [`Coding::parse`], [`patient_identifier`], [`TimeBound::parse`]); what
+/// spans fields, when the request is made ([`FetchRequest::new`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ObservationQuery {
     pub study_id: Option<i64>,
@@ -78,66 +80,34 @@ pub struct ObservationQuery {
     pub updated_since: Option<TimeBound>,
 }
 
-/// The caller's filters as text, before validation.
-#[derive(Debug, Clone, Default)]
-pub struct QueryArgs {
-    pub study_id: Option<i64>,
-    pub patient_id: Option<i64>,
-    pub organization_id: Option<i64>,
-    pub codes: Vec<String>,
-    pub patient_identifier: Option<(String, String)>,
-    pub since: Option<String>,
-    pub until: Option<String>,
-    pub updated_since: Option<String>,
+/// A study, patient or organization id: the servers' ids start at 1.
+pub fn positive_id(name: &str, id: i64) -> Result<i64> {
+    if id <= 0 {
+        return Err(JheError::Config(format!("{name} must be a positive integer, got {id}")));
+    }
+    Ok(id)
+}
+
+/// A patient identifier as the servers match it: `system|value`, so neither part may be
+/// empty or hold a `|`.
+pub fn patient_identifier(system: &str, value: &str) -> Result<(String, String)> {
+    let (system, value) = (system.trim(), value.trim());
+    if system.is_empty() || value.is_empty() || system.contains('|') || value.contains('|') {
+        return Err(JheError::Config(
+            "patient_identifier must be (system, value), both non-empty and without '|', e.g. (\"http://hospital.example/mrn\", \"MRN-12345\")".into(),
+        ));
+    }
+    Ok((system.to_string(), value.to_string()))
 }
 
 impl ObservationQuery {
+    /// A study's or patient's observations of some codes.
     pub fn new(study_id: Option<i64>, patient_id: Option<i64>, codes: &[String]) -> Result<Self> {
-        Self::from_args(QueryArgs { study_id, patient_id, codes: codes.to_vec(), ..Default::default() })
-    }
-
-    pub fn from_args(args: QueryArgs) -> Result<Self> {
-        for (name, id) in [
-            ("study_id", args.study_id),
-            ("patient_id", args.patient_id),
-            ("organization_id", args.organization_id),
-        ] {
-            if let Some(id) = id {
-                if id <= 0 {
-                    return Err(JheError::Config(format!("{name} must be a positive integer, got {id}")));
-                }
-            }
-        }
-        let codes = args.codes.iter().map(|c| Coding::parse(c)).collect::<Result<Vec<_>>>()?;
-        let patient_identifier = match args.patient_identifier {
-            Some((system, value)) => {
-                let (system, value) = (system.trim().to_string(), value.trim().to_string());
-                if system.is_empty() || value.is_empty() || system.contains('|') || value.contains('|') {
-                    return Err(JheError::Config(
-                        "patient_identifier must be (system, value), both non-empty and without '|', e.g. (\"http://hospital.example/mrn\", \"MRN-12345\")".into(),
-                    ));
-                }
-                Some((system, value))
-            }
-            None => None,
-        };
-        let bound = |name: &str, text: Option<String>| text.map(|t| TimeBound::parse(name, &t)).transpose();
-        let since = bound("since", args.since)?;
-        let until = bound("until", args.until)?;
-        if let (Some(since), Some(until)) = (since, until) {
-            if until.utc_micros <= since.utc_micros {
-                return Err(JheError::Config("until must be later than since".into()));
-            }
-        }
         Ok(Self {
-            study_id: args.study_id,
-            patient_id: args.patient_id,
-            organization_id: args.organization_id,
-            codes,
-            patient_identifier,
-            since,
-            until,
-            updated_since: bound("updated_since", args.updated_since)?,
+            study_id: study_id.map(|id| positive_id("study_id", id)).transpose()?,
+            patient_id: patient_id.map(|id| positive_id("patient_id", id)).transpose()?,
+            codes: codes.iter().map(|c| Coding::parse(c)).collect::<Result<_>>()?,
+            ..Default::default()
         })
     }
 
@@ -157,6 +127,96 @@ impl ObservationQuery {
             Some("patient_identifier")
         } else {
             None
+        }
+    }
+}
+
+/// Which API serves observations.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Api {
+    /// FHIR, unless an older server's FHIR cannot take the query and the admin REST API can.
+    #[default]
+    Auto,
+    Fhir,
+    Rest,
+}
+
+impl Api {
+    pub fn parse(text: &str) -> Result<Self> {
+        match text {
+            "auto" => Ok(Self::Auto),
+            "fhir" => Ok(Self::Fhir),
+            "rest" => Ok(Self::Rest),
+            other => Err(JheError::Config(format!(
+                "api must be \"auto\", \"fhir\" or \"rest\", got {other:?}"
+            ))),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Fhir => "fhir",
+            Self::Rest => "rest",
+        }
+    }
+}
+
+/// The shape of the tables a fetch builds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// One table per code, one row per observation, typed columns per measure.
+    Wide,
+    /// One table, one row per observation and measure.
+    Long,
+}
+
+impl Layout {
+    pub fn parse(text: &str) -> Result<Self> {
+        match text {
+            "wide" => Ok(Self::Wide),
+            "long" => Ok(Self::Long),
+            other => Err(JheError::Config(format!("layout must be \"wide\" or \"long\", got {other:?}"))),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Wide => "wide",
+            Self::Long => "long",
+        }
+    }
+}
+
+/// One fetch as the caller asked for it, checked before anything is sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchRequest {
+    pub query: ObservationQuery,
+    pub api: Api,
+    pub layout: Layout,
+    /// Also each observation's whole OMH header, its time frame as written, `meta.source`
+    /// and `identifier`, by key path: what `jhe.compat` builds the official client's
+    /// columns from.
+    pub extras: bool,
+}
+
+impl FetchRequest {
+    /// Without a `layout`: wide for one code (one table), long for none or several.
+    pub fn new(query: ObservationQuery, api: Api, layout: Option<Layout>, extras: bool) -> Result<Self> {
+        if let (Some(since), Some(until)) = (query.since, query.until) {
+            if until.utc_micros <= since.utc_micros {
+                return Err(JheError::Config("until must be later than since".into()));
+            }
+        }
+        let layout = layout.unwrap_or(if query.codes.len() == 1 { Layout::Wide } else { Layout::Long });
+        Ok(Self { query, api, layout, extras })
+    }
+
+    /// The code whose table is the whole result: one code asked for in the wide layout.
+    pub fn single_table_code(&self) -> Option<&str> {
+        match (self.layout, self.query.codes.as_slice()) {
+            (Layout::Wide, [only]) => Some(only.code.as_str()),
+            _ => None,
         }
     }
 }
@@ -187,15 +247,44 @@ mod tests {
         let local = TimeBound::parse("until", "2025-06-01T02:00:00.25+02:00").unwrap();
         assert_eq!(local.to_query_value(), "2025-06-01T00:00:00.250000Z");
         assert!(TimeBound::parse("since", "last week").unwrap_err().to_string().contains("since="));
-        let backwards = QueryArgs { since: Some("2025-06-02".into()), until: Some("2025-06-01".into()), ..Default::default() };
-        assert!(ObservationQuery::from_args(backwards).is_err());
-        let bad_identifier = QueryArgs { patient_identifier: Some(("".into(), "x".into())), ..Default::default() };
-        assert!(ObservationQuery::from_args(bad_identifier).is_err());
+        let backwards = ObservationQuery {
+            since: Some(TimeBound::parse("since", "2025-06-02").unwrap()),
+            until: Some(TimeBound::parse("until", "2025-06-01").unwrap()),
+            ..Default::default()
+        };
+        assert!(FetchRequest::new(backwards, Api::Auto, None, false).is_err());
+        assert!(patient_identifier("", "x").is_err());
+        assert!(patient_identifier("https://h.example/mrn", "a|b").is_err());
+        assert_eq!(patient_identifier(" s ", " v ").unwrap(), ("s".to_string(), "v".to_string()));
     }
 
     #[test]
     fn ids_must_be_positive() {
         assert!(ObservationQuery::new(Some(0), None, &[]).is_err());
+        assert!(positive_id("organization_id", -1).unwrap_err().to_string().contains("organization_id"));
         assert!(ObservationQuery::new(Some(30001), Some(40001), &["omh:heart-rate:2.0".into()]).is_ok());
+    }
+
+    #[test]
+    fn api_and_layout_names() {
+        assert_eq!(Api::parse("rest").unwrap(), Api::Rest);
+        assert!(Api::parse("graphql").unwrap_err().to_string().contains("\"auto\""));
+        assert_eq!(Layout::parse("wide").unwrap().name(), "wide");
+        assert!(Layout::parse("tall").unwrap_err().to_string().contains("layout must be"));
+    }
+
+    #[test]
+    fn one_code_is_one_wide_table_by_default() {
+        let request = |codes: &[&str], layout| {
+            let codes: Vec<String> = codes.iter().map(|c| c.to_string()).collect();
+            FetchRequest::new(ObservationQuery::new(None, None, &codes).unwrap(), Api::Auto, layout, false).unwrap()
+        };
+        let one = request(&["https://w3id.org/openmhealth|omh:heart-rate:2.0"], None);
+        assert_eq!((one.layout, one.single_table_code()), (Layout::Wide, Some("omh:heart-rate:2.0")));
+        let several = request(&["omh:heart-rate:2.0", "omh:blood-pressure:4.0"], None);
+        assert_eq!((several.layout, several.single_table_code()), (Layout::Long, None));
+        assert_eq!(request(&[], None).layout, Layout::Long);
+        assert_eq!(request(&["omh:heart-rate:2.0"], Some(Layout::Long)).single_table_code(), None);
+        assert_eq!(request(&[], Some(Layout::Wide)).single_table_code(), None);
     }
 }

@@ -9,8 +9,9 @@ all happen in Rust; Python only converts the finished table.
 
 from __future__ import annotations
 
-from jhe._client import Client, Filters, fetch_dataframe
+from jhe._client import Client, fetch_dataframe
 from jhe._jhe import (
+    ArgumentError,
     AuthenticationError,
     BadRequest,
     ConfigurationError,
@@ -27,11 +28,14 @@ from jhe._jhe import (
 )
 from jhe._convert import DecodeWarning
 from jhe._result import Observations
+from jhe._typing import ClientOptions, Filters
 
 __all__ = [
+    "ArgumentError",
     "AuthenticationError",
     "BadRequest",
     "Client",
+    "ClientOptions",
     "ConfigurationError",
     "DecodeError",
     "DecodeWarning",

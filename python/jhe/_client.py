@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import datetime as _dt
+import inspect
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypedDict, Unpack
+from typing import TYPE_CHECKING, Any, Literal, Unpack
 
 from jhe import _convert, _export, _progress
 from jhe._jhe import NativeClient
 from jhe._result import Observations
+from jhe._typing import ClientOptions, Fetch, FetchAsync, Filters
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -19,49 +20,24 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from jhe._jhe import NativeFetchResult
-
-Api = Literal["auto", "fhir", "rest"]
-Layout = Literal["wide", "long"]
-TimeLike = str | _dt.datetime | _dt.date
+    from jhe._typing import NativeRequest
 
 
-class Filters(TypedDict, total=False):
-    """Keyword filters every fetch and export accepts (see :meth:`Client.fetch`)."""
+def _then(name: str, fetch: Callable[..., Any], convert: Callable[[Observations], Any], doc: str) -> Any:
+    """The method `name`: `fetch` (sync or async), then `convert`. It has `fetch`'s
+    signature; the class declares its type (:class:`~jhe._typing.Fetch`)."""
 
-    api: Api
-    since: TimeLike | None
-    until: TimeLike | None
-    updated_since: TimeLike | None
-    patient_identifier: tuple[str, str] | None
-    organization_id: int | None
-    layout: Layout | None
+    async def awaited(self: Client, *args: Any, **kwargs: Any) -> Any:
+        return convert(await fetch(self, *args, **kwargs))
 
+    def called(self: Client, *args: Any, **kwargs: Any) -> Any:
+        return convert(fetch(self, *args, **kwargs))
 
-def _codes(code: str | Sequence[str] | None) -> list[str]:
-    if code is None:
-        return []
-    if isinstance(code, str):
-        return [code]
-    return list(code)
-
-
-def _time_text(name: str, value: TimeLike | None) -> str | None:
-    """ISO 8601 text for Rust to parse; a naive datetime means UTC, like OMH payloads."""
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, _dt.datetime | _dt.date):
-        return value.isoformat()
-    raise TypeError(f"{name} must be a str, datetime or date, not {type(value).__name__}")
-
-
-def _identifier(value: tuple[str, str] | None) -> tuple[str, str] | None:
-    if value is None:
-        return None
-    if isinstance(value, str) or len(value) != 2:
-        raise TypeError(
-            'patient_identifier must be a (system, value) pair, e.g. ("http://hospital.example/mrn", "MRN-12345")'
-        )
-    return (str(value[0]), str(value[1]))
+    method: Any = awaited if inspect.iscoroutinefunction(fetch) else called
+    method.__name__, method.__qualname__, method.__doc__ = name, f"Client.{name}", doc
+    returns = inspect.signature(convert).return_annotation
+    method.__signature__ = inspect.signature(fetch).replace(return_annotation=returns)
+    return method
 
 
 class Client:
@@ -91,34 +67,8 @@ class Client:
     >>> df = client.fetch_dataframe(study_id=30001, code="omh:blood-glucose:4.0")  # doctest: +SKIP
     """
 
-    def __init__(
-        self,
-        url: str | None = None,
-        token: str | None = None,
-        *,
-        client_key: str | None = None,
-        client_id: str | None = None,
-        client_secret: str | None = None,
-        refresh_token: str | None = None,
-        timeout: float | None = None,
-        retries: int | None = None,
-        concurrency: int | None = None,
-        page_size: int | None = None,
-        allow_insecure: bool = False,
-    ) -> None:
-        self._native = NativeClient(
-            url,
-            token,
-            client_key=client_key,
-            client_id=client_id,
-            client_secret=client_secret,
-            refresh_token=refresh_token,
-            timeout=timeout,
-            retries=retries,
-            concurrency=concurrency,
-            page_size=page_size,
-            allow_insecure=allow_insecure,
-        )
+    def __init__(self, url: str | None = None, token: str | None = None, **options: Unpack[ClientOptions]) -> None:
+        self._native = NativeClient(url, token, **options)
         self._profile: dict[str, Any] | None = None
 
     @property
@@ -129,30 +79,14 @@ class Client:
     def __repr__(self) -> str:
         return f"jhe.Client(url={self.url!r}, auth={self._native.auth_method!r})"
 
-    def _request(
-        self, study_id: int | None, patient_id: int | None, code: str | Sequence[str] | None, filters: Filters
-    ) -> tuple[dict[str, Any], str | None]:
-        """Arguments for the native fetch, and the one code of a wide single-table result."""
-        unknown = set(filters) - set(Filters.__annotations__)
-        if unknown:
-            raise TypeError(f"unexpected filter(s): {', '.join(sorted(unknown))}")
-        codes = _codes(code)
-        layout = filters.get("layout") or ("wide" if len(codes) == 1 else "long")
-        arguments = {
-            "study_id": study_id,
-            "patient_id": patient_id,
-            "organization_id": filters.get("organization_id"),
-            "codes": codes,
-            "patient_identifier": _identifier(filters.get("patient_identifier")),
-            "since": _time_text("since", filters.get("since")),
-            "until": _time_text("until", filters.get("until")),
-            "updated_since": _time_text("updated_since", filters.get("updated_since")),
-            "api": filters.get("api", "auto"),
-            "layout": layout,
-        }
-        # One code in the wide layout is one table; its key is the code without its system.
-        single = codes[0].rsplit("|", 1)[-1].strip() if layout == "wide" and len(codes) == 1 else None
-        return arguments, single
+    def _fetch_native(self, filters: Filters, progress: bool | None, **request: Unpack[NativeRequest]) -> NativeFetchResult:
+        """The native fetch of the caller's `filters` and `request`, with progress bars if wanted."""
+        bars = _progress.Bars() if _progress.wanted(progress) else None
+        try:
+            return self._native.fetch(filters, progress=bars, **request)
+        finally:
+            if bars is not None:
+                bars.close()
 
     def fetch(
         self,
@@ -161,6 +95,7 @@ class Client:
         code: str | Sequence[str] | None = None,
         *,
         progress: bool | None = None,
+        strict: bool = False,
         **filters: Unpack[Filters],
     ) -> Observations:
         """Fetch observations, every page, into Arrow tables (see :class:`jhe.Observations`).
@@ -174,6 +109,8 @@ class Client:
             code: One data type (``"omh:blood-glucose:4.0"``) or several.
             progress: Progress bars for pages and observations; default: on in a notebook
                 or a terminal, off otherwise.
+            strict: Raise :class:`jhe.DecodeError` if an observation could not be fully
+                decoded, instead of keeping it and listing the problem in ``errors``.
             api: ``"fhir"``, ``"rest"`` (the admin API: no code or time filters), or
                 ``"auto"`` (default): FHIR, unless an older server's FHIR cannot take the
                 query and REST can.
@@ -193,25 +130,31 @@ class Client:
         >>> obs = client.fetch(study_id=30001, code="omh:heart-rate:2.0", since="2025-06-01")  # doctest: +SKIP
         >>> obs.to_pandas()  # doctest: +SKIP
         """
-        arguments, single = self._request(study_id, patient_id, code, filters)
-        bars = _progress.Bars() if _progress.wanted(progress) else None
-        try:
-            native = self._native.fetch(**arguments, progress=bars)
-        finally:
-            if bars is not None:
-                bars.close()
-        return Observations(native, single_code=single)
+        native = self._fetch_native(filters, progress, study_id=study_id, patient_id=patient_id, codes=code)
+        return Observations(native, strict=strict)
 
-    def fetch_dataframe(
+    async def fetch_async(
         self,
         study_id: int | None = None,
         patient_id: int | None = None,
         code: str | Sequence[str] | None = None,
         *,
         strict: bool = False,
-        progress: bool | None = None,
         **filters: Unpack[Filters],
-    ) -> pd.DataFrame | dict[str, pd.DataFrame]:
+    ) -> Observations:
+        """:meth:`fetch`, awaitable: runs on jhe's Rust runtime, so it works inside Jupyter's
+        running event loop, and several awaited fetches run at once.
+
+        >>> obs = await client.fetch_async(study_id=30001)  # doctest: +SKIP
+        """
+        native = await self._native.fetch_async(filters, study_id=study_id, patient_id=patient_id, codes=code)
+        return Observations(native, strict=strict)
+
+    # The conversions: fetch's signature, one table as a frame and one per code as a dict.
+    fetch_dataframe: Fetch[pd.DataFrame, dict[str, pd.DataFrame]] = _then(
+        "fetch_dataframe",
+        fetch,
+        Observations.to_pandas,
         """:meth:`fetch` into pandas: one DataFrame, or a dict keyed by code (wide layout,
         several codes).
 
@@ -227,79 +170,23 @@ class Client:
 
         >>> df = client.fetch_dataframe(study_id=30001, code="omh:blood-glucose:4.0")  # doctest: +SKIP
         >>> df[["patient_id", "timestamp", "glucose_mg_dl"]].head()  # doctest: +SKIP
-        """
-        return self.fetch(study_id, patient_id, code, progress=progress, **filters).to_pandas(strict=strict)
-
-    def fetch_arrow(
-        self,
-        study_id: int | None = None,
-        patient_id: int | None = None,
-        code: str | Sequence[str] | None = None,
-        *,
-        progress: bool | None = None,
-        **filters: Unpack[Filters],
-    ) -> pa.Table | dict[str, pa.Table]:
-        """:meth:`fetch` as pyarrow Tables (one, or a dict keyed by code)."""
-        return self.fetch(study_id, patient_id, code, progress=progress, **filters).to_arrow()
-
-    def fetch_polars(
-        self,
-        study_id: int | None = None,
-        patient_id: int | None = None,
-        code: str | Sequence[str] | None = None,
-        *,
-        progress: bool | None = None,
-        **filters: Unpack[Filters],
-    ) -> pl.DataFrame | dict[str, pl.DataFrame]:
-        """:meth:`fetch` as polars DataFrames (one, or a dict keyed by code)."""
-        return self.fetch(study_id, patient_id, code, progress=progress, **filters).to_polars()
-
-    async def fetch_async(
-        self,
-        study_id: int | None = None,
-        patient_id: int | None = None,
-        code: str | Sequence[str] | None = None,
-        **filters: Unpack[Filters],
-    ) -> Observations:
-        """:meth:`fetch`, awaitable: runs on jhe's Rust runtime, so it works inside Jupyter's
-        running event loop, and several awaited fetches run at once.
-
-        >>> obs = await client.fetch_async(study_id=30001)  # doctest: +SKIP
-        """
-        arguments, single = self._request(study_id, patient_id, code, filters)
-        return Observations(await self._native.fetch_async(**arguments), single_code=single)
-
-    async def fetch_dataframe_async(
-        self,
-        study_id: int | None = None,
-        patient_id: int | None = None,
-        code: str | Sequence[str] | None = None,
-        *,
-        strict: bool = False,
-        **filters: Unpack[Filters],
-    ) -> pd.DataFrame | dict[str, pd.DataFrame]:
-        """:meth:`fetch_dataframe`, awaitable."""
-        return (await self.fetch_async(study_id, patient_id, code, **filters)).to_pandas(strict=strict)
-
-    async def fetch_arrow_async(
-        self,
-        study_id: int | None = None,
-        patient_id: int | None = None,
-        code: str | Sequence[str] | None = None,
-        **filters: Unpack[Filters],
-    ) -> pa.Table | dict[str, pa.Table]:
-        """:meth:`fetch_arrow`, awaitable."""
-        return (await self.fetch_async(study_id, patient_id, code, **filters)).to_arrow()
-
-    async def fetch_polars_async(
-        self,
-        study_id: int | None = None,
-        patient_id: int | None = None,
-        code: str | Sequence[str] | None = None,
-        **filters: Unpack[Filters],
-    ) -> pl.DataFrame | dict[str, pl.DataFrame]:
-        """:meth:`fetch_polars`, awaitable."""
-        return (await self.fetch_async(study_id, patient_id, code, **filters)).to_polars()
+        """,
+    )
+    fetch_arrow: Fetch[pa.Table, dict[str, pa.Table]] = _then(
+        "fetch_arrow", fetch, Observations.to_arrow, ":meth:`fetch` as pyarrow Tables (one, or a dict keyed by code)."
+    )
+    fetch_polars: Fetch[pl.DataFrame, dict[str, pl.DataFrame]] = _then(
+        "fetch_polars", fetch, Observations.to_polars, ":meth:`fetch` as polars DataFrames (one, or a dict keyed by code)."
+    )
+    fetch_dataframe_async: FetchAsync[pd.DataFrame, dict[str, pd.DataFrame]] = _then(
+        "fetch_dataframe_async", fetch_async, Observations.to_pandas, ":meth:`fetch_dataframe`, awaitable."
+    )
+    fetch_arrow_async: FetchAsync[pa.Table, dict[str, pa.Table]] = _then(
+        "fetch_arrow_async", fetch_async, Observations.to_arrow, ":meth:`fetch_arrow`, awaitable."
+    )
+    fetch_polars_async: FetchAsync[pl.DataFrame, dict[str, pl.DataFrame]] = _then(
+        "fetch_polars_async", fetch_async, Observations.to_polars, ":meth:`fetch_polars`, awaitable."
+    )
 
     # Exports: written from Arrow (no pandas round trip), atomically.
 
@@ -446,14 +333,17 @@ class Client:
         return self._get("users/profile")
 
 
-def fetch_dataframe(
-    study_id: int | None = None,
-    patient_id: int | None = None,
-    code: str | Sequence[str] | None = None,
-    *,
-    strict: bool = False,
-    progress: bool | None = None,
-    **filters: Unpack[Filters],
-) -> pd.DataFrame | dict[str, pd.DataFrame]:
-    """:meth:`Client.fetch_dataframe` with a client made from the environment."""
-    return Client().fetch_dataframe(study_id, patient_id, code, strict=strict, progress=progress, **filters)
+def _from_environment(name: str, method: Callable[..., Any]) -> Any:
+    """`jhe.<name>`: the client method on a client made from the environment."""
+
+    def function(*args: Any, **kwargs: Any) -> Any:
+        return method(Client(), *args, **kwargs)
+
+    signature = inspect.signature(method)
+    function.__signature__ = signature.replace(parameters=list(signature.parameters.values())[1:])  # type: ignore[attr-defined]
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = f":meth:`Client.{name}` with a client made from the environment."
+    return function
+
+
+fetch_dataframe: Fetch[pd.DataFrame, dict[str, pd.DataFrame]] = _from_environment("fetch_dataframe", Client.fetch_dataframe)

@@ -82,9 +82,19 @@ def _with_attrs(frame: pd.DataFrame, errors: list[dict[str, Any]], source: dict[
     return frame
 
 
-def to_pandas(
-    result: NativeFetchResult, *, single_code: str | None = None, strict: bool = False
-) -> pd.DataFrame | dict[str, pd.DataFrame]:
+def raise_for_errors(errors: list[dict[str, Any]]) -> None:
+    """With ``strict=True``: the first record that could not be decoded, as :class:`jhe.DecodeError`."""
+    from jhe._jhe import DecodeError
+
+    if errors:
+        first = errors[0]
+        raise DecodeError(
+            f"observation {first['observation_id']} ({first['code']}) could not be decoded: "
+            f"{first['reason']} ({len(errors)} such records in all)"
+        )
+
+
+def to_pandas(result: NativeFetchResult, *, strict: bool = False) -> pd.DataFrame | dict[str, pd.DataFrame]:
     """The fetched tables as pandas: one DataFrame (long layout, or wide for one code) or a
     dict of DataFrames keyed by code (wide layout, several codes).
 
@@ -92,16 +102,10 @@ def to_pandas(
     categoricals. Records that could not be decoded are listed in ``df.attrs["jhe_errors"]``
     with one :class:`DecodeWarning`, or raise :class:`jhe.DecodeError` with ``strict=True``.
     """
-    from jhe._jhe import DecodeError
-
     _require("pandas", "pandas")
     errors: list[dict[str, Any]] = to_pyarrow(result.errors).to_pylist()
-    if errors and strict:
-        first = errors[0]
-        raise DecodeError(
-            f"observation {first['observation_id']} ({first['code']}) could not be decoded: "
-            f"{first['reason']} ({len(errors)} such records in all)"
-        )
+    if strict:
+        raise_for_errors(errors)
     source = source_of(result)
     if errors:
         first = errors[0]
@@ -119,6 +123,6 @@ def to_pandas(
         str(code): _with_attrs(frame, [e for e in errors if e["code"] == code], source)
         for code, frame in frames.items()
     }
-    if single_code is not None:
-        return by_code[single_code]
+    if result.single_code is not None:
+        return by_code[result.single_code]
     return by_code

@@ -1,9 +1,9 @@
 """Type stubs for the native core ``jhe._jhe`` (Rust)."""
 
 from collections.abc import Awaitable, Callable
-from typing import Any, final
+from typing import Any, Unpack, final
 
-from jhe._typing import ArrowStreamExportable
+from jhe._typing import ArrowStreamExportable, ClientOptions, Filters, NativeRequest
 
 __all__ = [
     "__version__",
@@ -22,6 +22,7 @@ __all__ = [
     "ProtocolError",
     "InconsistentResult",
     "DecodeError",
+    "ArgumentError",
 ]
 __version__: str
 
@@ -46,6 +47,9 @@ class ProtocolError(JHEError): ...
 
 class DecodeError(JHEError): ...
 
+class ArgumentError(ConfigurationError, TypeError):
+    """An argument jhe does not take, or of the wrong type; nothing was sent."""
+
 class InconsistentResult(JHEError):
     expected: int
     received: int
@@ -58,6 +62,8 @@ class NativeFetchResult:
     def errors(self) -> ArrowStreamExportable: ...
     @property
     def layout(self) -> str: ...
+    @property
+    def single_code(self) -> str | None: ...
     @property
     def total(self) -> int: ...
     @property
@@ -75,21 +81,7 @@ class NativeFetchResult:
 
 @final
 class NativeClient:
-    def __new__(
-        cls,
-        url: str | None = None,
-        token: str | None = None,
-        *,
-        client_key: str | None = None,
-        client_id: str | None = None,
-        client_secret: str | None = None,
-        refresh_token: str | None = None,
-        timeout: float | None = None,
-        retries: int | None = None,
-        concurrency: int | None = None,
-        page_size: int | None = None,
-        allow_insecure: bool = False,
-    ) -> NativeClient: ...
+    def __new__(cls, url: str | None = None, token: str | None = None, **options: Unpack[ClientOptions]) -> NativeClient: ...
     @property
     def url(self) -> str: ...
     @property
@@ -100,33 +92,14 @@ class NativeClient:
     def auth_method(self) -> str: ...
     def fetch(
         self,
+        filters: Filters | None = None,
+        /,
         *,
-        study_id: int | None = None,
-        patient_id: int | None = None,
-        organization_id: int | None = None,
-        codes: list[str] = ...,
-        patient_identifier: tuple[str, str] | None = None,
-        since: str | None = None,
-        until: str | None = None,
-        updated_since: str | None = None,
-        api: str = "auto",
-        layout: str = "long",
         progress: Callable[[int, int, int, int], object] | None = None,
-        extras: bool = False,
+        **request: Unpack[NativeRequest],
     ) -> NativeFetchResult: ...
     def fetch_async(
-        self,
-        *,
-        study_id: int | None = None,
-        patient_id: int | None = None,
-        organization_id: int | None = None,
-        codes: list[str] = ...,
-        patient_identifier: tuple[str, str] | None = None,
-        since: str | None = None,
-        until: str | None = None,
-        updated_since: str | None = None,
-        api: str = "auto",
-        layout: str = "long",
+        self, filters: Filters | None = None, /, **request: Unpack[NativeRequest]
     ) -> Awaitable[NativeFetchResult]: ...
     def list_json(self, path: str, params: list[tuple[str, str]] = ...) -> str: ...
     def get_json(self, path: str) -> str: ...

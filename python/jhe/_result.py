@@ -33,15 +33,17 @@ class Observations:
         source: The API and generation used, the server's total, requests made, duplicate uuids.
     """
 
-    def __init__(self, native: NativeFetchResult, *, single_code: str | None = None) -> None:
+    def __init__(self, native: NativeFetchResult, *, strict: bool = False) -> None:
         self._native = native
         self._tables = native.tables
-        self._single_code = single_code
+        self._single_code = native.single_code
         self.layout: str = native.layout
         self.codes: list[str] = [code for code, _ in self._tables if code is not None]
         self.total: int = native.total
         self.errors: list[dict[str, Any]] = _convert.to_pyarrow(native.errors).to_pylist()
         self.source: dict[str, Any] = _convert.source_of(native)
+        if strict:
+            _convert.raise_for_errors(self.errors)
 
     @property
     def is_single_table(self) -> bool:
@@ -75,7 +77,7 @@ class Observations:
         Records that could not be decoded are listed in ``df.attrs["jhe_errors"]`` with one
         :class:`jhe.DecodeWarning`; with ``strict=True`` they raise :class:`jhe.DecodeError`.
         """
-        return _convert.to_pandas(self._native, single_code=self._single_code, strict=strict)
+        return _convert.to_pandas(self._native, strict=strict)
 
     def to_polars(self) -> pl.DataFrame | dict[str, pl.DataFrame]:
         """A polars DataFrame, or a dict of them keyed by code (wide layout, several codes)."""

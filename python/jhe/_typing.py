@@ -1,11 +1,171 @@
-"""Typing helpers shared by the stubs and the package."""
+"""Typing shared by the stubs and the package: the keyword arguments of a fetch and of the
+client, written once, and the one signature of the client's fetch methods."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: TypedDict reads `Required` from real annotations.
 
-from typing import Protocol
+import datetime as _dt
+from collections.abc import Coroutine, Sequence
+from typing import Any, Literal, Protocol, Required, TypedDict, TypeVar, Unpack, overload
+
+Api = Literal["auto", "fhir", "rest"]
+Layout = Literal["wide", "long"]
+TimeLike = str | _dt.datetime | _dt.date
 
 
 class ArrowStreamExportable(Protocol):
     """Any object exporting an Arrow C stream (pyarrow, polars, arro3, jhe.Observations)."""
 
     def __arrow_c_stream__(self, requested_schema: object | None = None) -> object: ...
+
+
+class _Narrowing(TypedDict, total=False):
+    """The filters but the layout (the overloads below tell layouts apart)."""
+
+    api: Api
+    since: TimeLike | None
+    until: TimeLike | None
+    updated_since: TimeLike | None
+    patient_identifier: tuple[str, str] | None
+    organization_id: int | None
+
+
+class Filters(_Narrowing, total=False):
+    """Keyword filters every fetch and export accepts (see :meth:`jhe.Client.fetch`)."""
+
+    layout: Layout | None
+
+
+class _OneTable(_Narrowing, total=False):
+    """The long layout, or the default one: one table, whatever the codes."""
+
+    layout: Literal["long"] | None
+
+
+class _TablePerCode(_Narrowing, total=False):
+    """The wide layout: without a code, one table per code found."""
+
+    layout: Required[Literal["wide"]]
+
+
+class NativeRequest(Filters, total=False):
+    """The native fetch's keywords: what the client's positional arguments carry (``codes``
+    is ``code``: one or several), ``extras`` for :mod:`jhe.compat`, and filters."""
+
+    study_id: int | None
+    patient_id: int | None
+    codes: str | Sequence[str] | None
+    extras: bool
+
+
+class ClientOptions(TypedDict, total=False):
+    """Keyword arguments of :class:`jhe.Client` beside ``url`` and ``token`` (see its docstring)."""
+
+    client_key: str | None
+    client_id: str | None
+    client_secret: str | None
+    refresh_token: str | None
+    timeout: float | None
+    retries: int | None
+    concurrency: int | None
+    page_size: int | None
+    allow_insecure: bool
+
+
+One = TypeVar("One", covariant=True)
+Many = TypeVar("Many", covariant=True)
+
+
+class Fetch(Protocol[One, Many]):
+    """The signature of :meth:`jhe.Client.fetch` and its conversions: ``One`` for one table
+    (one code, or the long layout, which is the default for none or several), ``Many`` for
+    one table per code (the wide layout without a code), either when the call cannot tell."""
+
+    @overload
+    def __call__(
+        self,
+        study_id: int | None = None,
+        patient_id: int | None = None,
+        code: str | Sequence[str] | None = None,
+        *,
+        progress: bool | None = None,
+        strict: bool = False,
+        **filters: Unpack[_OneTable],
+    ) -> One: ...
+    @overload
+    def __call__(
+        self,
+        study_id: int | None = None,
+        patient_id: int | None = None,
+        code: None = None,
+        *,
+        progress: bool | None = None,
+        strict: bool = False,
+        **filters: Unpack[_TablePerCode],
+    ) -> Many: ...
+    @overload
+    def __call__(
+        self,
+        study_id: int | None = None,
+        patient_id: int | None = None,
+        *,
+        code: str,
+        progress: bool | None = None,
+        strict: bool = False,
+        **filters: Unpack[Filters],
+    ) -> One: ...
+    @overload
+    def __call__(
+        self,
+        study_id: int | None = None,
+        patient_id: int | None = None,
+        code: str | Sequence[str] | None = None,
+        *,
+        progress: bool | None = None,
+        strict: bool = False,
+        **filters: Unpack[Filters],
+    ) -> One | Many: ...
+
+
+class FetchAsync(Protocol[One, Many]):
+    """:class:`Fetch`, awaitable (and without progress bars)."""
+
+    @overload
+    def __call__(
+        self,
+        study_id: int | None = None,
+        patient_id: int | None = None,
+        code: str | Sequence[str] | None = None,
+        *,
+        strict: bool = False,
+        **filters: Unpack[_OneTable],
+    ) -> Coroutine[Any, Any, One]: ...
+    @overload
+    def __call__(
+        self,
+        study_id: int | None = None,
+        patient_id: int | None = None,
+        code: None = None,
+        *,
+        strict: bool = False,
+        **filters: Unpack[_TablePerCode],
+    ) -> Coroutine[Any, Any, Many]: ...
+    @overload
+    def __call__(
+        self,
+        study_id: int | None = None,
+        patient_id: int | None = None,
+        *,
+        code: str,
+        strict: bool = False,
+        **filters: Unpack[Filters],
+    ) -> Coroutine[Any, Any, One]: ...
+    @overload
+    def __call__(
+        self,
+        study_id: int | None = None,
+        patient_id: int | None = None,
+        code: str | Sequence[str] | None = None,
+        *,
+        strict: bool = False,
+        **filters: Unpack[Filters],
+    ) -> Coroutine[Any, Any, One | Many]: ...

@@ -66,7 +66,6 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlencode
 
-from jhe import _progress
 from jhe._client import Client
 from jhe._result import Observations
 from jhe._convert import _require
@@ -916,13 +915,10 @@ class JupyterHealthClient:
         # The engine's fetch with extras: the resource's meta.source and identifier and the
         # whole OMH header and the body's effective_time_frame as written, as typed columns,
         # for the official layout's columns made from them.
-        arguments, _ = self._client._request(study_id or None, patient_id or None, text, {"layout": "long"})
-        bars = _progress.Bars() if _progress.wanted(self._progress) else None
-        try:
-            native = self._client._native.fetch(**arguments, progress=bars, extras=True)
-        finally:
-            if bars is not None:
-                bars.close()
+        native = self._client._fetch_native(
+            {"layout": "long"}, self._progress, study_id=study_id or None, patient_id=patient_id or None, codes=text,
+            extras=True,
+        )
         long = Observations(native).to_pandas()
         assert not isinstance(long, dict)
         if limit:

@@ -20,11 +20,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::OnceCell;
 
 use crate::config::ClientConfig;
-use crate::error::{JheError, Result};
+use crate::error::Result;
 use crate::http::HttpClient;
-use crate::query::ObservationQuery;
+pub use crate::query::Api;
+use crate::query::FetchRequest;
 use crate::source::{Generation, fhir};
-use crate::table::{Layout, ObservationTableBuilder, ObservationTables};
+use crate::table::{ObservationTableBuilder, ObservationTables};
 use read::Reader;
 
 /// A configured client: settings, the HTTP pool and what was learnt about the server.
@@ -77,36 +78,6 @@ impl Progress {
     }
 }
 
-/// Which API serves observations.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Api {
-    /// FHIR when a filter needs it, otherwise the admin REST API.
-    Auto,
-    Fhir,
-    Rest,
-}
-
-impl Api {
-    pub fn parse(text: &str) -> Result<Self> {
-        match text {
-            "auto" => Ok(Self::Auto),
-            "fhir" => Ok(Self::Fhir),
-            "rest" => Ok(Self::Rest),
-            other => Err(JheError::Config(format!(
-                "api must be \"auto\", \"fhir\" or \"rest\", got {other:?}"
-            ))),
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Auto => "auto",
-            Self::Fhir => "fhir",
-            Self::Rest => "rest",
-        }
-    }
-}
-
 #[derive(Debug)]
 pub struct FetchOutcome {
     pub tables: ObservationTables,
@@ -118,32 +89,9 @@ pub struct FetchOutcome {
     pub generation: Generation,
 }
 
-pub async fn fetch_observations(session: &Session, query: &ObservationQuery, api: Api, layout: Layout) -> Result<FetchOutcome> {
-    fetch_with_progress(session, query, api, layout, Arc::default()).await
-}
-
-/// [`fetch_observations`], counting pages and rows into `progress` as it goes.
-pub async fn fetch_with_progress(
-    session: &Session,
-    query: &ObservationQuery,
-    api: Api,
-    layout: Layout,
-    progress: Arc<Progress>,
-) -> Result<FetchOutcome> {
-    fetch_with_options(session, query, api, layout, false, progress).await
-}
-
-/// [`fetch_with_progress`]; with `extras`, the tables also carry each observation's whole
-/// OMH header, its `effective_time_frame` as written, `meta.source` and `identifier` (see
-/// [`ObservationTableBuilder::with_extras`]).
-pub async fn fetch_with_options(
-    session: &Session,
-    query: &ObservationQuery,
-    api: Api,
-    layout: Layout,
-    extras: bool,
-    progress: Arc<Progress>,
-) -> Result<FetchOutcome> {
+/// Fetch every observation `request` asks for, counting pages and rows into `progress`.
+pub async fn fetch_observations(session: &Session, request: &FetchRequest, progress: Arc<Progress>) -> Result<FetchOutcome> {
+    let (query, api, layout, extras) = (&request.query, request.api, request.layout, request.extras);
     let (api, generation) = plan::choose_api(session, query, api).await?;
     if api == Api::Rest {
         plan::check_rest_access(session, query).await?;

@@ -3,15 +3,18 @@
 use super::*;
 
 use crate::config::{ClientConfig, ClientOptions};
+use crate::error::JheError;
+use crate::query::ObservationQuery;
+use crate::table::Layout;
 use jhe_fake::{FakeConfig, FakeExchange, Faults, Generation as FakeGeneration};
-use crate::query::QueryArgs;
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
 
 async fn fetched_ids(fx: &FakeExchange, options: ClientOptions, query: &ObservationQuery, api: Api) -> Result<Vec<i64>> {
     let options = ClientOptions { url: Some(fx.url().to_string()), ..options };
     let session = Session::new(ClientConfig::resolve(options, |_| None)?)?;
-    let outcome = fetch_observations(&session, query, api, Layout::Wide).await?;
+    let request = FetchRequest::new(query.clone(), api, Some(Layout::Wide), false)?;
+    let outcome = fetch_observations(&session, &request, Arc::default()).await?;
     // Newest first across every code's table, as the server orders them.
     let mut rows: Vec<(i64, i64)> = Vec::new();
     for (_, batch) in &outcome.tables.tables {
@@ -39,12 +42,8 @@ async fn every_generation_and_api_returns_exactly_the_expected_rows() {
             let ids = fetched_ids(&fx, token.clone(), &query, api).await.unwrap();
             assert_eq!(ids, expected_ids(&fx, study, None), "{generation:?} {api:?}");
         }
-        let query = ObservationQuery::from_args(QueryArgs {
-            study_id: Some(study),
-            codes: vec!["omh:heart-rate:2.0".into(), "omh:blood-pressure:4.0".into()],
-            ..Default::default()
-        })
-        .unwrap();
+        let codes = ["omh:heart-rate:2.0".into(), "omh:blood-pressure:4.0".into()];
+        let query = ObservationQuery::new(Some(study), None, &codes).unwrap();
         let mut ids = fetched_ids(&fx, token.clone(), &query, Api::Auto).await.unwrap();
         let mut expected = expected_ids(&fx, study, Some("omh:heart-rate:2.0"));
         expected.extend(expected_ids(&fx, study, Some("omh:blood-pressure:4.0")));
@@ -82,10 +81,4 @@ async fn permission_errors_are_not_retried() {
     let error = fetched_ids(&fx, options, &query, Api::Fhir).await.unwrap_err();
     assert!(matches!(error, JheError::Http { status: 403, .. }), "{error}");
     assert!(error.to_string().contains(&format!("Group/{hidden}")));
-}
-
-#[test]
-fn api_names() {
-    assert_eq!(Api::parse("rest").unwrap(), Api::Rest);
-    assert!(Api::parse("graphql").unwrap_err().to_string().contains("\"auto\""));
 }

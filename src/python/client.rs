@@ -2,18 +2,17 @@
 //! the server); each call runs on the shared runtime with the GIL released.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 use pyo3_arrow::PyTable;
 
 use crate::config::{ClientConfig, ClientOptions};
-use crate::fetch::{Api, FetchOutcome, Progress, Session, fetch_observations, fetch_with_options};
-use crate::query::{ObservationQuery, QueryArgs};
-use crate::table::Layout;
+use crate::fetch::{FetchOutcome, Progress, Session, fetch_observations};
+use crate::query::FetchRequest;
 use crate::source::admin::{list_all, rest_url};
 
-use super::errors::to_py_err;
+use super::arguments::{Filters, Options, fetch_request, from_keywords};
 use super::runtime::{wait_for, wait_for_ticking};
 
 #[pyclass(module = "jhe._jhe", frozen)]
@@ -26,6 +25,12 @@ pub struct NativeClient {
 #[pyclass(module = "jhe._jhe", frozen)]
 pub struct NativeFetchResult {
     outcome: FetchOutcome,
+    /// [`FetchRequest::single_table_code`] of the request.
+    single_code: Option<String>,
+}
+
+fn single_code(request: &FetchRequest) -> Option<String> {
+    request.single_table_code().map(str::to_string)
 }
 
 fn to_py_table(py: Python<'_>, batch: &arrow_array::RecordBatch) -> PyResult<Py<PyTable>> {
@@ -52,10 +57,13 @@ impl NativeFetchResult {
 
     #[getter]
     fn layout(&self) -> &'static str {
-        match self.outcome.tables.layout {
-            Layout::Wide => "wide",
-            Layout::Long => "long",
-        }
+        self.outcome.tables.layout.name()
+    }
+
+    /// The code whose table is the whole result (one code asked for, wide layout), else None.
+    #[getter]
+    fn single_code(&self) -> Option<&str> {
+        self.single_code.as_deref()
     }
 
     #[getter]
@@ -97,74 +105,17 @@ impl NativeFetchResult {
     }
 }
 
-/// Filters and layout as Python passes them, checked before anything is sent.
-fn parse_request(
-    py: Python<'_>,
-    args: QueryArgs,
-    api: &str,
-    layout: &str,
-) -> PyResult<(ObservationQuery, Api, Layout)> {
-    let query = ObservationQuery::from_args(args).map_err(|e| to_py_err(py, e))?;
-    let api = Api::parse(api).map_err(|e| to_py_err(py, e))?;
-    let layout = match layout {
-        "wide" => Layout::Wide,
-        "long" => Layout::Long,
-        other => return Err(config_error(py, format!("layout must be \"wide\" or \"long\", got {other:?}"))),
-    };
-    Ok((query, api, layout))
-}
-
-fn config_error(py: Python<'_>, message: String) -> PyErr {
-    to_py_err(py, crate::JheError::Config(message))
-}
-
 #[pymethods]
 impl NativeClient {
+    /// `url`, `token` and the keyword arguments of `jhe.ClientOptions`.
     #[new]
-    #[pyo3(signature = (
-        url=None, token=None, *, client_key=None, client_id=None, client_secret=None,
-        refresh_token=None, timeout=None, retries=None, concurrency=None, page_size=None,
-        allow_insecure=false
-    ))]
-    #[allow(clippy::too_many_arguments)]
-    fn new(
-        py: Python<'_>,
-        url: Option<String>,
-        token: Option<String>,
-        client_key: Option<String>,
-        client_id: Option<String>,
-        client_secret: Option<String>,
-        refresh_token: Option<String>,
-        timeout: Option<f64>,
-        retries: Option<u32>,
-        concurrency: Option<usize>,
-        page_size: Option<u32>,
-        allow_insecure: bool,
-    ) -> PyResult<Self> {
-        let timeout = match timeout {
-            Some(seconds) if !(seconds.is_finite() && seconds > 0.0) => {
-                return Err(config_error(py, format!("timeout must be a positive number of seconds, got {seconds}")));
-            }
-            Some(seconds) => Some(Duration::from_secs_f64(seconds)),
-            None => None,
-        };
-        let options = ClientOptions {
-            url,
-            token,
-            client_key,
-            client_id,
-            client_secret,
-            refresh_token,
-            timeout,
-            page_size,
-            retries,
-            concurrency,
-            allow_insecure,
-        };
-        let config = ClientConfig::resolve(options, |name| std::env::var(name).ok()).map_err(|e| to_py_err(py, e))?;
-        let session = Session::new(config).map_err(|e| to_py_err(py, e))?;
+    #[pyo3(signature = (url=None, token=None, **options))]
+    fn new(py: Python<'_>, url: Option<String>, token: Option<String>, options: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+        let Options(options) = from_keywords(py, options)?;
+        let options = ClientOptions { url, token, ..options };
+        let config = ClientConfig::resolve(options, |name| std::env::var(name).ok())?;
         Ok(Self {
-            session: Arc::new(session),
+            session: Arc::new(Session::new(config)?),
         })
     }
 
@@ -194,75 +145,45 @@ impl NativeClient {
         }
     }
 
-    /// Fetch observations; `progress(pages_done, pages_total, rows_done, rows_total)` is
-    /// called from this thread every tenth of a second while it runs.
-    /// `extras=True` adds, per observation, its whole OMH header by key path
-    /// (`header.schema_id.name`, ...), FHIR `meta.source` and `identifier.{i}.{key}`;
-    /// date-times as UTC timestamps with `{path}:local` wall-time twins.
-    #[pyo3(signature = (
-        *, study_id=None, patient_id=None, organization_id=None, codes=Vec::new(),
-        patient_identifier=None, since=None, until=None, updated_since=None, api="auto", layout="long",
-        progress=None, extras=false
-    ))]
-    #[allow(clippy::too_many_arguments)]
+    /// Fetch observations: `filters` (a `jhe.Filters` dict, as the caller gave them), and as
+    /// keywords `study_id`, `patient_id`, `codes` (one or several), `extras` (for
+    /// `jhe.compat`: see `FetchRequest::extras`) or filters.
+    /// `progress(pages_done, pages_total, rows_done, rows_total)` is called from this thread
+    /// every tenth of a second while it runs.
+    #[pyo3(signature = (filters=None, /, *, progress=None, **request))]
     fn fetch(
         &self,
         py: Python<'_>,
-        study_id: Option<i64>,
-        patient_id: Option<i64>,
-        organization_id: Option<i64>,
-        codes: Vec<String>,
-        patient_identifier: Option<(String, String)>,
-        since: Option<String>,
-        until: Option<String>,
-        updated_since: Option<String>,
-        api: &str,
-        layout: &str,
+        filters: Option<Filters>,
         progress: Option<Py<PyAny>>,
-        extras: bool,
+        request: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<NativeFetchResult> {
-        let args = QueryArgs { study_id, patient_id, organization_id, codes, patient_identifier, since, until, updated_since };
-        let (query, api, layout) = parse_request(py, args, api, layout)?;
-        let session = self.session.clone();
-        let counters = Arc::new(Progress::default());
+        let request = fetch_request(filters, request)?;
+        let single_code = single_code(&request);
+        let (session, counters) = (self.session.clone(), Arc::new(Progress::default()));
         let shared = counters.clone();
-        let future = async move { fetch_with_options(&session, &query, api, layout, extras, shared).await };
+        let future = async move { fetch_observations(&session, &request, shared).await };
         let outcome = wait_for_ticking(py, future, |py| match &progress {
             Some(callback) => callback.call1(py, counters.snapshot()).map(drop),
             None => Ok(()),
-        })?
-        .map_err(|e| to_py_err(py, e))?;
-        Ok(NativeFetchResult { outcome })
+        })??;
+        Ok(NativeFetchResult { outcome, single_code })
     }
 
     /// [`Self::fetch`] as an awaitable on the shared runtime (no progress callback).
-    #[pyo3(signature = (
-        *, study_id=None, patient_id=None, organization_id=None, codes=Vec::new(),
-        patient_identifier=None, since=None, until=None, updated_since=None, api="auto", layout="long"
-    ))]
-    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (filters=None, /, **request))]
     fn fetch_async<'py>(
         &self,
         py: Python<'py>,
-        study_id: Option<i64>,
-        patient_id: Option<i64>,
-        organization_id: Option<i64>,
-        codes: Vec<String>,
-        patient_identifier: Option<(String, String)>,
-        since: Option<String>,
-        until: Option<String>,
-        updated_since: Option<String>,
-        api: &str,
-        layout: &str,
+        filters: Option<Filters>,
+        request: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let args = QueryArgs { study_id, patient_id, organization_id, codes, patient_identifier, since, until, updated_since };
-        let (query, api, layout) = parse_request(py, args, api, layout)?;
+        let request = fetch_request(filters, request)?;
+        let single_code = single_code(&request);
         let session = self.session.clone();
         pyo3_async_runtimes::tokio::future_into_py(py, async move {
-            let outcome = fetch_observations(&session, &query, api, layout)
-                .await
-                .map_err(|e| Python::attach(|py| to_py_err(py, e)))?;
-            Ok(NativeFetchResult { outcome })
+            let outcome = fetch_observations(&session, &request, Arc::default()).await?;
+            Ok(NativeFetchResult { outcome, single_code })
         })
     }
 
@@ -272,8 +193,7 @@ impl NativeClient {
         let session = self.session.clone();
         let items = wait_for(py, async move {
             list_all(&session.http, &session.config, &path, &params).await
-        })?
-        .map_err(|e| to_py_err(py, e))?;
+        })??;
         Ok(serde_json::Value::Array(items).to_string())
     }
 
@@ -283,8 +203,7 @@ impl NativeClient {
         let body = wait_for(py, async move {
             let url = rest_url(&session.config.base_url, &path, &[])?;
             session.http.get_json(&url).await
-        })?
-        .map_err(|e| to_py_err(py, e))?;
+        })??;
         Ok(String::from_utf8_lossy(&body).into_owned())
     }
 

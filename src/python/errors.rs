@@ -2,8 +2,10 @@
 //! `status`, `url` and `diagnostics` attributes (None where they do not apply).
 
 use pyo3::create_exception;
-use pyo3::exceptions::PyException;
+use pyo3::exceptions::{PyException, PyTypeError};
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyTuple, PyType};
 
 use crate::error::HttpErrorKind;
 use crate::JheError;
@@ -33,11 +35,43 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("ProtocolError", py.get_type::<ProtocolError>())?;
     m.add("InconsistentResult", py.get_type::<InconsistentResult>())?;
     m.add("DecodeError", py.get_type::<DecodeError>())?;
+    m.add("ArgumentError", argument_error_type(py)?)?;
     Ok(())
 }
 
+/// `jhe.ArgumentError`: both a `ConfigurationError` (nothing was sent) and a `TypeError`
+/// (what Python raises for an unknown keyword or a value of the wrong type). Made at run
+/// time: `create_exception!` takes one base class.
+fn argument_error_type(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
+    static TYPE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+    TYPE.get_or_try_init(py, || {
+        let bases = PyTuple::new(py, [py.get_type::<ConfigurationError>(), py.get_type::<PyTypeError>()])?;
+        let namespace = PyDict::new(py);
+        namespace.set_item("__module__", "jhe")?;
+        namespace.set_item("__doc__", "An argument jhe does not take, or of the wrong type; nothing was sent.")?;
+        let created = py.get_type::<PyType>().call1(("ArgumentError", bases, namespace))?;
+        Ok(created.cast_into::<PyType>()?.unbind())
+    })
+    .map(|created| created.bind(py))
+}
+
+/// A `jhe.ArgumentError` with `message`, which names the argument.
+pub fn argument_error(py: Python<'_>, message: String) -> PyErr {
+    match argument_error_type(py) {
+        Ok(created) => with_details(py, PyErr::from_type(created.clone(), message), None, None, None),
+        Err(failed) => failed,
+    }
+}
+
+/// Lets the binding use `?` on the core's results; the details need the interpreter.
+impl From<JheError> for PyErr {
+    fn from(error: JheError) -> Self {
+        Python::attach(|py| to_py_err(py, error))
+    }
+}
+
 /// Turn a core error into the matching exception, with its details as attributes.
-pub fn to_py_err(py: Python<'_>, error: JheError) -> PyErr {
+fn to_py_err(py: Python<'_>, error: JheError) -> PyErr {
     let message = error.to_string();
     let (err, status, url, diagnostics) = match &error {
         JheError::Config(_) => (ConfigurationError::new_err(message), None, None, None),
@@ -65,6 +99,10 @@ pub fn to_py_err(py: Python<'_>, error: JheError) -> PyErr {
             (err, None, None, None)
         }
     };
+    with_details(py, err, status, url, diagnostics)
+}
+
+fn with_details(py: Python<'_>, err: PyErr, status: Option<u16>, url: Option<String>, diagnostics: Option<String>) -> PyErr {
     let value = err.value(py);
     let _ = value.setattr("status", status);
     let _ = value.setattr("url", url);

@@ -1,5 +1,6 @@
 //! The pyo3 layer: argument conversion, the shared runtime, exceptions. No logic lives here.
 
+mod arguments;
 mod catalog;
 mod client;
 mod errors;

@@ -309,24 +309,23 @@ impl Adapter for Fhir {
 mod tests {
     use super::*;
     use crate::decode::PreparedPage;
-    use crate::query::QueryArgs;
     use crate::source::{AdapterKind, read_page, read_total};
     use crate::table::{Layout, ObservationTableBuilder};
 
     #[test]
     fn search_url_carries_every_filter() {
+
         let base_url = Url::parse("https://jhe.example/").unwrap();
-        let query = ObservationQuery::from_args(QueryArgs {
+        let query = ObservationQuery {
             study_id: Some(30001),
             patient_id: Some(40001),
             organization_id: Some(20001),
-            codes: vec!["omh:blood-glucose:4.0".into()],
+            codes: vec![Coding::parse("omh:blood-glucose:4.0").unwrap()],
             patient_identifier: Some(("https://h.example/mrn".into(), "MRN-1".into())),
-            since: Some("2025-06-01".into()),
-            until: Some("2025-06-02T00:00:00+02:00".into()),
-            updated_since: Some("2025-05-01".into()),
-        })
-        .unwrap();
+            since: Some(TimeBound::parse("since", "2025-06-01").unwrap()),
+            until: Some(TimeBound::parse("until", "2025-06-02T00:00:00+02:00").unwrap()),
+            updated_since: Some(TimeBound::parse("updated_since", "2025-05-01").unwrap()),
+        };
         let base = Generation::Current.fhir_base(&base_url);
         let search = observation_search_url(&base, Generation::Current, &query, query.codes.first());
         let url = with_snapshot(&search, Snapshot::AtOrBefore(0));

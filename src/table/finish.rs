@@ -100,7 +100,7 @@ mod tests {
 
     use super::*;
     use crate::decode::omh::time;
-    use crate::query::QueryArgs;
+    use crate::query::TimeBound;
     use crate::table::test_support::*;
     use crate::table::{Layout, ObservationTableBuilder};
 
@@ -119,8 +119,9 @@ mod tests {
         builder.append(&input("4", "omh:blood-glucose:4.0", &b64(GLUCOSE)));
         assert_eq!(builder.newest_last_updated(), Some(time::parse_date_time("2026-11-26T06:47:52.169870Z").unwrap().utc_micros));
         let mut tables = builder.finish();
-        let query = QueryArgs { since: Some("2024-05-02T00:00:00Z".into()), codes: vec!["omh:heart-rate:2.0".into()], ..Default::default() };
-        tables.retain(&ObservationQuery::from_args(query).unwrap());
+        let mut query = ObservationQuery::new(None, None, &["omh:heart-rate:2.0".into()]).unwrap();
+        query.since = Some(TimeBound::parse("since", "2024-05-02T00:00:00Z").unwrap());
+        tables.retain(&query);
         tables.sort_newest_first();
         let ids = tables.tables[0].1.column(0).as_primitive::<Int64Type>().values().to_vec();
         // 1 is too early, 4 is another code; 3 has no readable time and is kept

@@ -30,13 +30,7 @@ pub enum Appended {
     Duplicate,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Layout {
-    /// One table per code, one row per observation, typed columns per measure.
-    Wide,
-    /// One table, one row per observation and measure.
-    Long,
-}
+pub use crate::query::Layout;
 
 /// The finished tables of one fetch.
 #[derive(Debug)]

@@ -13,6 +13,12 @@ import jhe
 from jhe.testing import FakeExchange
 
 
+def headline_example() -> None:
+    client = jhe.Client()  # JHE_URL and JHE_TOKEN, as JupyterHub sets them
+    df = client.fetch_dataframe(study_id=30001, code="omh:blood-glucose:4.0")
+    print(df[["patient_id", "timestamp", "glucose_mg_dl", "meal_context"]].head())
+
+
 def fetch_examples(client: jhe.Client, study_id: int) -> None:
     observations: jhe.Observations = client.fetch(study_id, code="omh:blood-glucose:4.0", since=dt.date(2025, 12, 20))
     glucose = observations.to_pandas()

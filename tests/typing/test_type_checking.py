@@ -1,5 +1,5 @@
-"""The stubs are honest (stubtest against the built extension) and the README's examples
-type-check with mypy --strict."""
+"""The stubs are honest (stubtest against the built extension), the README's examples
+type-check with mypy --strict, and the fetch methods' results type as they are."""
 
 from __future__ import annotations
 
@@ -23,4 +23,9 @@ def test_stubs_match_the_extension() -> None:
 
 def test_examples_type_check_strictly() -> None:
     done = run("mypy", "--strict", "--no-incremental", str(HERE / "examples.py"))
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_results_type_as_one_table_or_a_dict_per_code() -> None:
+    done = run("mypy", "--strict", "--no-incremental", str(HERE / "typing" / "result_types.py"))
     assert done.returncode == 0, done.stdout + done.stderr

@@ -27,5 +27,5 @@ def test_examples_type_check_strictly() -> None:
 
 
 def test_results_type_as_one_table_or_a_dict_per_code() -> None:
-    done = run("mypy", "--strict", "--no-incremental", str(HERE / "typing" / "result_types.py"))
+    done = run("mypy", "--strict", "--no-incremental", str(HERE / "result_types.py"))
     assert done.returncode == 0, done.stdout + done.stderr

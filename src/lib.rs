@@ -9,8 +9,9 @@
 //! - [`fetch`]: the verb that drives them: plans the pages, reads them, proves the result
 //!   complete.
 //!
-//! `fake` is the embedded Exchange used offline and in tests; `python` is the thin pyo3
-//! layer, compiled only with the `python` feature. [`error`] is the one error type.
+//! `python` is the thin pyo3 layer, compiled only with the `python` feature. The fake
+//! Exchange used offline and in tests is its own crate, `jhe_fake` (`crates/jhe-fake`).
+//! [`error`] is the one error type.
 
 pub mod config;
 pub mod error;
@@ -26,10 +27,6 @@ pub mod fetch;
 mod python;
 
 pub use error::{JheError, Result};
-
-/// `crate::omh` for the code that still spells it so: `fake` (leaving for its own crate)
-/// and `query` (rewritten on another branch). Remove once neither does.
-pub(crate) use decode::omh;
 
 /// Rust's allocations only (Python keeps its own): decoded pages are built on one thread
 /// and freed on another, which glibc's malloc handles slowly (benchmarks/PROFILE.md).

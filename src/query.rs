@@ -1,7 +1,7 @@
 //! What a caller asks for, validated before anything is sent.
 
 use crate::error::{JheError, Result};
-use crate::omh::catalog::system_for_code;
+use crate::decode::omh::catalog::system_for_code;
 
 /// A code as the servers want it: `system|code`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,7 +45,7 @@ impl TimeBound {
             let midnight = day.and_time(chrono::NaiveTime::MIN).and_utc();
             return Ok(Self { utc_micros: midnight.timestamp_micros() });
         }
-        crate::omh::time::parse_date_time(text)
+        crate::decode::omh::time::parse_date_time(text)
             .map(|instant| Self { utc_micros: instant.utc_micros })
             .map_err(|_| JheError::Config(format!(
                 "{name}={text:?} is not a date or date-time; expected e.g. \"2025-06-01\" or \"2025-06-01T08:00:00+02:00\""

@@ -169,6 +169,9 @@ pub enum Layout {
     Wide,
     /// One table, one row per observation and measure.
     Long,
+    /// One table, one row per observation: the whole FHIR resource and OMH document
+    /// flattened by key path as `jupyterhealth-client` does (see [`crate::table`]'s `flat`).
+    Flat,
 }
 
 impl Layout {
@@ -176,7 +179,8 @@ impl Layout {
         match text {
             "wide" => Ok(Self::Wide),
             "long" => Ok(Self::Long),
-            other => Err(JheError::Config(format!("layout must be \"wide\" or \"long\", got {other:?}"))),
+            "flat" => Ok(Self::Flat),
+            other => Err(JheError::Config(format!("layout must be \"wide\", \"long\" or \"flat\", got {other:?}"))),
         }
     }
 
@@ -184,6 +188,7 @@ impl Layout {
         match self {
             Self::Wide => "wide",
             Self::Long => "long",
+            Self::Flat => "flat",
         }
     }
 }

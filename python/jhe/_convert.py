@@ -94,19 +94,12 @@ def raise_for_errors(errors: list[dict[str, Any]]) -> None:
         )
 
 
-def to_pandas(result: NativeFetchResult, *, strict: bool = False) -> pd.DataFrame | dict[str, pd.DataFrame]:
-    """The fetched tables as pandas: one DataFrame (long layout, or wide for one code) or a
-    dict of DataFrames keyed by code (wide layout, several codes).
-
-    Timestamps stay timezone-aware (UTC), ``utc_offset`` is a timedelta, enumerations become
-    categoricals. Records that could not be decoded are listed in ``df.attrs["jhe_errors"]``
-    with one :class:`DecodeWarning`, or raise :class:`jhe.DecodeError` with ``strict=True``.
-    """
-    _require("pandas", "pandas")
+def reported_errors(result: NativeFetchResult, *, strict: bool = False) -> list[dict[str, Any]]:
+    """The records that could not be fully decoded, announced with one :class:`DecodeWarning`,
+    or raised as :class:`jhe.DecodeError` with ``strict=True``."""
     errors: list[dict[str, Any]] = to_pyarrow(result.errors).to_pylist()
     if strict:
         raise_for_errors(errors)
-    source = source_of(result)
     if errors:
         first = errors[0]
         warnings.warn(
@@ -116,6 +109,20 @@ def to_pandas(result: NativeFetchResult, *, strict: bool = False) -> pd.DataFram
             DecodeWarning,
             stacklevel=_caller_stacklevel(),
         )
+    return errors
+
+
+def to_pandas(result: NativeFetchResult, *, strict: bool = False) -> pd.DataFrame | dict[str, pd.DataFrame]:
+    """The fetched tables as pandas: one DataFrame (long layout, or wide for one code) or a
+    dict of DataFrames keyed by code (wide layout, several codes).
+
+    Timestamps stay timezone-aware (UTC), ``utc_offset`` is a timedelta, enumerations become
+    categoricals. Records that could not be decoded are listed in ``df.attrs["jhe_errors"]``
+    with one :class:`DecodeWarning`, or raise :class:`jhe.DecodeError` with ``strict=True``.
+    """
+    _require("pandas", "pandas")
+    errors = reported_errors(result, strict=strict)
+    source = source_of(result)
     frames = {code: arrow_to_pandas(to_pyarrow(table)) for code, table in result.tables}
     if result.layout == "long":
         return _with_attrs(frames[None], errors, source)

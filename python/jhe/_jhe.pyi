@@ -97,7 +97,11 @@ class NativeClient:
         *,
         progress: Callable[[int, int, int, int], object] | None = None,
         **request: Unpack[NativeRequest],
-    ) -> NativeFetchResult: ...
+    ) -> NativeFetchResult:
+        """``layout``: ``"wide"``, ``"long"`` or ``"flat"`` (FHIR only: one table with the
+        common columns, ``resource`` (each resource's JSON as received), ``shape`` and
+        ``flat``, a struct of the official client's ``tidy_observation`` columns whose
+        ``jhe.shapes`` metadata lists each shape's columns in row order)."""
     def fetch_async(
         self, filters: Filters | None = None, /, **request: Unpack[NativeRequest]
     ) -> Awaitable[NativeFetchResult]: ...

@@ -6,8 +6,10 @@
 //! page order.
 //!
 //! [`omh`] holds the Open mHealth knowledge (base64, documents, time frames, the catalogue
-//! of codes); [`flatten`] turns JSON the catalogue does not describe into leaves by key path.
+//! of codes); [`flatten`] turns JSON the catalogue does not describe into leaves by key path;
+//! [`flat`] flattens a whole resource and document for the flat layout.
 
+pub mod flat;
 pub mod flatten;
 pub mod omh;
 
@@ -63,13 +65,16 @@ pub struct PreparedObservation {
     pub(crate) frame: Option<time::TimeFrame>,
     /// Only when extras are asked for ([`flatten::extras`]).
     pub(crate) extras: Option<Leaves>,
+    /// Only in the flat layout (given the resource): the resource and document flattened.
+    pub(crate) flat: Option<flat::FlatRow>,
     /// Problems found so far, in the order the errors table reports them.
     pub(crate) problems: Vec<String>,
 }
 
 impl PreparedObservation {
-    /// Decode `input`; with `extras`, also collect its [`flatten::extras`].
-    pub fn new(input: &ObservationInput<'_>, extras: bool) -> Self {
+    /// Decode `input`; with `options.extras`, also collect its [`flatten::extras`], and given
+    /// its resource (`options.resources`), its [`flat::FlatRow`].
+    pub fn new(input: &ObservationInput<'_>, options: PageOptions) -> Self {
         let mut problems: Vec<String> = Vec::new();
         let id = integer_id(input.observation_id, &mut problems);
         if input.patient_id.is_none() {
@@ -91,7 +96,8 @@ impl PreparedObservation {
             Payload::Json(bytes) => Ok(bytes),
             Payload::Missing => Err("the observation carries no OMH payload".into()),
         };
-        let extras = extras.then(|| flatten::extras(input, json.as_ref().ok().copied()));
+        let extras = options.extras.then(|| flatten::extras(input, json.as_ref().ok().copied()));
+        let flat = input.resource.map(|resource| flat::FlatRow::new(resource, json.as_ref().ok().copied(), input.code));
         let document = json.and_then(omh::parse_document);
         let frame = time_frame(&document, &mut problems);
         Self {
@@ -105,6 +111,7 @@ impl PreparedObservation {
             document,
             frame,
             extras,
+            flat,
             problems,
         }
     }
@@ -157,27 +164,37 @@ fn catalogued(code: &str) -> Cow<'static, str> {
     }
 }
 
+/// What pages prepared apart from the builder must carry
+/// ([`crate::table::ObservationTableBuilder::page_options`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PageOptions {
+    /// Each observation's [`flatten::extras`].
+    pub extras: bool,
+    /// Each FHIR resource as received, flattened (the flat layout's).
+    pub resources: bool,
+}
+
 /// One page's observations, prepared, in page order.
 #[derive(Debug, Default)]
 pub struct PreparedPage {
     pub observations: Vec<PreparedObservation>,
-    extras: bool,
+    options: PageOptions,
 }
 
 impl PreparedPage {
-    pub fn new(extras: bool) -> Self {
-        Self { observations: Vec::new(), extras }
+    pub fn new(options: PageOptions) -> Self {
+        Self { observations: Vec::new(), options }
     }
 
     pub fn push(&mut self, input: &ObservationInput<'_>) {
-        self.observations.push(PreparedObservation::new(input, self.extras));
+        self.observations.push(PreparedObservation::new(input, self.options));
     }
 
     /// Read one page's bytes with `kind`'s adapter and prepare every observation on it:
     /// the one decode step every page goes through.
-    pub fn read(kind: AdapterKind, bytes: &[u8], page_url: &Url, origin: &Url, extras: bool) -> Result<(PageSummary, Self)> {
-        let mut page = Self::new(extras);
-        let summary = kind.read_page(bytes, page_url, origin, |input| page.push(input))?;
+    pub fn read(kind: AdapterKind, bytes: &[u8], page_url: &Url, origin: &Url, options: PageOptions) -> Result<(PageSummary, Self)> {
+        let mut page = Self::new(options);
+        let summary = kind.read_page(bytes, page_url, origin, options.resources, |input| page.push(input))?;
         Ok((summary, page))
     }
 }

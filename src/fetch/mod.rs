@@ -20,10 +20,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::OnceCell;
 
 use crate::config::ClientConfig;
-use crate::error::Result;
+use crate::error::{JheError, Result};
 use crate::http::HttpClient;
 pub use crate::query::Api;
-use crate::query::FetchRequest;
+use crate::query::{FetchRequest, Layout};
 use crate::source::{Generation, fhir};
 use crate::table::{ObservationTableBuilder, ObservationTables};
 use read::Reader;
@@ -93,6 +93,9 @@ pub struct FetchOutcome {
 pub async fn fetch_observations(session: &Session, request: &FetchRequest, progress: Arc<Progress>) -> Result<FetchOutcome> {
     let (query, api, layout, extras) = (&request.query, request.api, request.layout, request.extras);
     let (api, generation) = plan::choose_api(session, query, api).await?;
+    if api == Api::Rest && layout == Layout::Flat {
+        return Err(JheError::Config("the flat layout flattens FHIR resources; use api=\"fhir\"".into()));
+    }
     if api == Api::Rest {
         plan::check_rest_access(session, query).await?;
     }

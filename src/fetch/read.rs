@@ -40,7 +40,7 @@ impl<'a> Reader<'a> {
     async fn page(&mut self, search: &Search, url: Url) -> Result<(PageSummary, PreparedPage)> {
         self.requests += 1;
         let (http, origin) = (self.session.http.clone(), self.session.config.base_url.clone());
-        fetch_page(http, search.kind, url, origin, self.builder.wants_extras()).await.1
+        fetch_page(http, search.kind, url, origin, self.builder.page_options()).await.1
     }
 
     /// Append a decoded page; returns the latest `lastUpdated` among the rows it added.
@@ -94,11 +94,11 @@ impl<'a> Reader<'a> {
         let session = self.session;
         self.requests += urls.len() as u64;
         self.progress.pages_total.fetch_add(urls.len() as u64, Ordering::Relaxed);
-        let extras = self.builder.wants_extras();
+        let options = self.builder.page_options();
         let mut pages = futures::stream::iter(urls)
             .map(|url| {
                 let (http, origin) = (session.http.clone(), session.config.base_url.clone());
-                AbortOnDrop::spawn(fetch_page(http, search.kind, url, origin, extras))
+                AbortOnDrop::spawn(fetch_page(http, search.kind, url, origin, options))
             })
             .buffered(session.config.concurrency);
         while let Some((url, page)) = pages.next().await {

@@ -9,7 +9,7 @@ use tokio::sync::Semaphore;
 use url::Url;
 
 use super::plan::Search;
-use crate::decode::PreparedPage;
+use crate::decode::{PageOptions, PreparedPage};
 use crate::error::Result;
 use crate::http::HttpClient;
 use crate::source::{AdapterKind, PageSummary};
@@ -54,7 +54,7 @@ pub(super) async fn fetch_page(
     kind: AdapterKind,
     url: Url,
     origin: Url,
-    extras: bool,
+    options: PageOptions,
 ) -> (Url, Result<(PageSummary, PreparedPage)>) {
     let body = match http.get_json(&url).await {
         Ok(body) => body,
@@ -62,7 +62,7 @@ pub(super) async fn fetch_page(
     };
     let _permit = DECODERS.acquire().await.expect("the semaphore is never closed");
     AbortOnDrop(tokio::task::spawn_blocking(move || {
-        let page = PreparedPage::read(kind, &body, &url, &origin, extras);
+        let page = PreparedPage::read(kind, &body, &url, &origin, options);
         (url, page)
     }))
     .await

@@ -20,7 +20,7 @@ pub struct NativeClient {
     session: Arc<Session>,
 }
 
-/// One fetch's result: the tables (one per code in the wide layout, one in the long), the
+/// One fetch's result: the tables (one per code in the wide layout, one in the long or flat), the
 /// records that could not be decoded, and counts. Arrow data stays in Rust until asked for.
 #[pyclass(module = "jhe._jhe", frozen)]
 pub struct NativeFetchResult {
@@ -39,7 +39,7 @@ fn to_py_table(py: Python<'_>, batch: &arrow_array::RecordBatch) -> PyResult<Py<
 
 #[pymethods]
 impl NativeFetchResult {
-    /// `(code, table)` pairs: one per code in the wide layout, one `(None, table)` in the long.
+    /// `(code, table)` pairs: one per code in the wide layout, one `(None, table)` in the long or flat.
     #[getter]
     fn tables(&self, py: Python<'_>) -> PyResult<Vec<(Option<String>, Py<PyTable>)>> {
         self.outcome

@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use url::Url;
 
 use super::{Adapter, ObservationId, ObservationInput, Page, Payload, TotalOnly};
@@ -108,14 +109,15 @@ pub fn observation_search_url(fhir_base: &Url, generation: Generation, query: &O
     url
 }
 
-/// A searchset page.
+/// A searchset page; `R` is how each resource is read: as an [`Observation`], or (the flat
+/// layout) as its raw text, read as an observation afterwards.
 #[derive(Deserialize)]
-pub struct Bundle<'a> {
+pub struct Bundle<'a, R = Observation<'a>> {
     #[serde(rename = "resourceType", borrow)]
     resource_type: Option<Cow<'a, str>>,
     total: Option<u64>,
-    #[serde(default, borrow)]
-    entry: Vec<Entry<'a>>,
+    #[serde(default = "Vec::new", bound(deserialize = "R: Deserialize<'de>"))]
+    entry: Vec<Entry<R>>,
     #[serde(default, borrow)]
     link: Vec<Link<'a>>,
 }
@@ -129,13 +131,13 @@ struct Link<'a> {
 }
 
 #[derive(Deserialize)]
-struct Entry<'a> {
-    #[serde(borrow)]
-    resource: Option<Observation<'a>>,
+struct Entry<R> {
+    resource: Option<R>,
 }
 
+/// The fields of an Observation resource that are read.
 #[derive(Deserialize)]
-struct Observation<'a> {
+pub struct Observation<'a> {
     #[serde(borrow)]
     id: Option<Cow<'a, str>>,
     #[serde(borrow)]
@@ -238,6 +240,7 @@ impl<'a> Observation<'a> {
             data_source: None,
             meta_source: self.meta.as_ref().and_then(|m| m.source.as_deref()),
             identifier: self.identifier.map(|raw| raw.get()),
+            resource: None,
         }
     }
 }
@@ -259,10 +262,38 @@ impl<'a> Page<'a> for Bundle<'a> {
         self.entry.len()
     }
 
-    fn observations(&self, each: &mut impl FnMut(&ObservationInput<'_>)) {
+    fn observations(&self, each: &mut impl FnMut(&ObservationInput<'_>)) -> std::result::Result<(), String> {
         for resource in self.entry.iter().filter_map(|entry| entry.resource.as_ref()) {
             each(&resource.input());
         }
+        Ok(())
+    }
+}
+
+/// Each resource's text as received too (the flat layout): read raw, then its fields.
+impl<'a> Page<'a> for Bundle<'a, &'a RawValue> {
+    fn refusal(&self) -> Option<String> {
+        not_a_bundle(self.resource_type.as_deref())
+    }
+
+    fn total(&self) -> Option<u64> {
+        self.total
+    }
+
+    fn next(&self) -> Option<&str> {
+        self.link.iter().find(|l| l.relation == "next").map(|l| l.url.as_ref())
+    }
+
+    fn entries(&self) -> usize {
+        self.entry.len()
+    }
+
+    fn observations(&self, each: &mut impl FnMut(&ObservationInput<'_>)) -> std::result::Result<(), String> {
+        for raw in self.entry.iter().filter_map(|entry| entry.resource) {
+            let resource: Observation<'_> = serde_json::from_str(raw.get()).map_err(|e| e.to_string())?;
+            each(&ObservationInput { resource: Some(raw.get()), ..resource.input() });
+        }
+        Ok(())
     }
 }
 
@@ -286,6 +317,19 @@ impl<'a> TotalOnly<'a> for BundleTotal<'a> {
 
 /// FHIR searchsets, paged by `_count` and `_page`.
 pub struct Fhir;
+
+/// FHIR searchsets whose observations carry their resource's text (the flat layout).
+pub struct FhirResources;
+
+impl Adapter for FhirResources {
+    const PAGE: &'static str = Fhir::PAGE;
+    type Page<'a> = Bundle<'a, &'a RawValue>;
+    type Total<'a> = BundleTotal<'a>;
+
+    fn page_url(search: &Url, page: u64, size: u32) -> Url {
+        Fhir::page_url(search, page, size)
+    }
+}
 
 impl Adapter for Fhir {
     const PAGE: &'static str = "a FHIR Bundle";
@@ -357,7 +401,7 @@ mod tests {
         let page_url = Url::parse("http://localhost:8000/FHIR/R5/Observation?_count=2").unwrap();
         let origin = Url::parse("https://jhe.example/").unwrap();
         let mut builder = ObservationTableBuilder::new(Layout::Wide, &[]);
-        let (page, prepared) = PreparedPage::read(AdapterKind::Fhir, bytes, &page_url, &origin, false).unwrap();
+        let (page, prepared) = PreparedPage::read(AdapterKind::Fhir, bytes, &page_url, &origin, crate::decode::PageOptions::default()).unwrap();
         builder.append_page(prepared);
         assert_eq!(page.total, Some(7));
         assert_eq!(page.entries, 2);

@@ -54,6 +54,9 @@ pub struct ObservationInput<'a> {
     /// when extras are asked for (see [`crate::table::ObservationTableBuilder::with_extras`]).
     pub meta_source: Option<&'a str>,
     pub identifier: Option<&'a str>,
+    /// The FHIR resource's JSON as received: only given when a page is read for the flat
+    /// layout (see [`AdapterKind::read_page`]).
+    pub resource: Option<&'a str>,
 }
 
 impl<'a> ObservationInput<'a> {
@@ -68,6 +71,7 @@ impl<'a> ObservationInput<'a> {
             data_source: None,
             meta_source: None,
             identifier: None,
+            resource: None,
         }
     }
 }
@@ -93,8 +97,8 @@ pub trait Page<'a>: Deserialize<'a> {
     /// The next page's link as written.
     fn next(&self) -> Option<&str>;
     fn entries(&self) -> usize;
-    /// Each observation of the page, in order.
-    fn observations(&self, each: &mut impl FnMut(&ObservationInput<'_>));
+    /// Each observation of the page, in order; or why one could not be read.
+    fn observations(&self, each: &mut impl FnMut(&ObservationInput<'_>)) -> std::result::Result<(), String>;
 }
 
 /// A page read for its total alone: serde skips every other field (`entry`, `results`)
@@ -133,15 +137,18 @@ impl AdapterKind {
 
     /// Read one page, handing each observation to `each` in order. `origin` is the
     /// configured server: `next` links are followed on it, so a proxy that reports the
-    /// wrong scheme or host cannot redirect the token elsewhere.
+    /// wrong scheme or host cannot redirect the token elsewhere. With `resources`, a FHIR
+    /// observation also carries its resource's text as received (the flat layout's).
     pub fn read_page(
         self,
         bytes: &[u8],
         page_url: &Url,
         origin: &Url,
+        resources: bool,
         each: impl FnMut(&ObservationInput<'_>),
     ) -> Result<PageSummary> {
         match self {
+            Self::Fhir if resources => read_page::<fhir::FhirResources>(bytes, page_url, origin, each),
             Self::Fhir => read_page::<fhir::Fhir>(bytes, page_url, origin, each),
             Self::Rest => read_page::<rest::Rest>(bytes, page_url, origin, each),
         }
@@ -167,7 +174,7 @@ pub fn read_page<A: Adapter>(
     if let Some(refusal) = page.refusal() {
         return Err(protocol(page_url, refusal));
     }
-    page.observations(&mut each);
+    page.observations(&mut each).map_err(|reason| protocol(page_url, format!("the response is not {}: {reason}", A::PAGE)))?;
     let next = page.next().map(|link| on_origin(link, origin, page_url)).transpose()?;
     Ok(PageSummary { total: page.total(), next, entries: page.entries() })
 }

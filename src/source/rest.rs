@@ -106,6 +106,7 @@ impl<'a> RestObservation<'a> {
             data_source: self.data_source.as_deref(),
             meta_source: None,
             identifier: None,
+            resource: None,
         }
     }
 }
@@ -123,12 +124,13 @@ impl<'a> Page<'a> for ObservationPage<'a> {
         self.results.len()
     }
 
-    fn observations(&self, each: &mut impl FnMut(&ObservationInput<'_>)) {
+    fn observations(&self, each: &mut impl FnMut(&ObservationInput<'_>)) -> std::result::Result<(), String> {
         let mut name = String::new();
         for row in &self.results {
             row.patient_name(&mut name);
             each(&row.input(&name));
         }
+        Ok(())
     }
 }
 
@@ -180,12 +182,12 @@ mod tests {
         let url = Url::parse("http://localhost:8000/api/v1/observations?page=2&page_size=3&study_id=30006").unwrap();
         let origin = Url::parse("https://jhe.example/").unwrap();
         let mut builder = ObservationTableBuilder::new(Layout::Wide, &[]);
-        let (page, prepared) = PreparedPage::read(AdapterKind::Rest, bytes, &url, &origin, false).unwrap();
+        let (page, prepared) = PreparedPage::read(AdapterKind::Rest, bytes, &url, &origin, crate::decode::PageOptions::default()).unwrap();
         builder.append_page(prepared);
         assert_eq!((page.total, page.entries), (Some(45300), 3));
         assert_eq!(page.next.unwrap().as_str(), "https://jhe.example/api/v1/observations?page=3&page_size=3&study_id=30006");
         let older = br#"{"count":1,"next":null,"previous":null,"results":[{"id":61104,"subjectPatient":40002,"codingCode":"omh:blood-pressure:4.0","lastUpdated":"2026-11-26T07:33:20.750810Z","valueAttachmentData":{"body":{"effective_time_frame":{"date_time":"2026-11-26T08:33:20+00:00"},"systolic_blood_pressure":{"unit":"mmHg","value":115},"diastolic_blood_pressure":{"unit":"mmHg","value":60}},"header":{"uuid":"c8"}}}]}"#;
-        builder.append_page(PreparedPage::read(AdapterKind::Rest, older, &url, &origin, false).unwrap().1);
+        builder.append_page(PreparedPage::read(AdapterKind::Rest, older, &url, &origin, crate::decode::PageOptions::default()).unwrap().1);
         assert_eq!(read_total::<Rest>(older, &url).unwrap(), 1);
         let tables = builder.finish();
         assert_eq!(tables.observations, 4);

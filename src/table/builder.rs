@@ -5,13 +5,14 @@
 use std::collections::HashMap;
 
 use super::errors::ErrorsBuilder;
+use super::flat::FlatTable;
 use super::long::LongTable;
 use super::uuids::{UuidList, with_duplicate_uuid_flags};
 use super::wide::WideTable;
 use super::{Appended, Layout, ObservationTables, columns::Record};
 use crate::decode::flatten::Leaves;
 use crate::decode::omh::catalog;
-use crate::decode::{PreparedObservation, PreparedPage};
+use crate::decode::{PageOptions, PreparedObservation, PreparedPage};
 
 pub struct ObservationTableBuilder {
     layout: Layout,
@@ -30,6 +31,8 @@ pub struct ObservationTableBuilder {
     /// With extras: per observation, its OMH header, `meta.source`, `identifier` and
     /// `body.effective_time_frame` leaves.
     extras: Option<Vec<Leaves>>,
+    /// The flat layout's table (empty in the others).
+    flat: FlatTable,
 }
 
 impl ObservationTableBuilder {
@@ -48,6 +51,7 @@ impl ObservationTableBuilder {
             newest_last_updated: None,
             errors: ErrorsBuilder::default(),
             extras: None,
+            flat: FlatTable::new(),
         };
         if layout == Layout::Wide {
             for code in expected_codes {
@@ -71,6 +75,12 @@ impl ObservationTableBuilder {
     /// Whether [`Self::with_extras`] was asked for (prepared observations must carry them).
     pub fn wants_extras(&self) -> bool {
         self.extras.is_some()
+    }
+
+    /// What pages prepared for this builder must carry: the extras, and (flat layout) the
+    /// FHIR resources as received.
+    pub fn page_options(&self) -> PageOptions {
+        PageOptions { extras: self.extras.is_some(), resources: self.layout == Layout::Flat }
     }
 
     /// Distinct observations so far.
@@ -112,7 +122,7 @@ impl ObservationTableBuilder {
     /// Add one observation decoded by [`PreparedObservation::new`] (possibly on another
     /// thread). Observations must be appended in the order the server sent them.
     pub fn append_prepared(&mut self, prepared: PreparedObservation) -> Appended {
-        let PreparedObservation { id, patient_id, code, last_updated, patient_name, data_source, json, document, frame, extras, mut problems } =
+        let PreparedObservation { id, patient_id, code, last_updated, patient_name, data_source, json, document, frame, extras, flat, mut problems } =
             prepared;
         // `as u64` is a bijection, so negative ids stay distinct.
         if id.is_some_and(|id| !self.seen_ids.insert(id as u64)) {
@@ -153,6 +163,13 @@ impl ObservationTableBuilder {
                 self.wide[index].append(&record, body, &mut problems);
             }
             Layout::Long => self.long.append(&record, code.and_then(catalog::lookup), body, &mut problems),
+            Layout::Flat => {
+                // The catalogue still checks the measures, so the errors table is the other layouts'.
+                if let (Some(spec), Some(body)) = (code.and_then(catalog::lookup), body) {
+                    problems.extend(spec.measures.iter().filter_map(|measure| measure.read(body).problem));
+                }
+                self.flat.push(&record, flat.unwrap_or_default());
+            }
         }
         if !problems.is_empty() {
             self.errors.push(id, code, &problems.join("; "), &json.into_text());
@@ -176,6 +193,7 @@ impl ObservationTableBuilder {
                 let long = std::mem::replace(&mut self.long, LongTable::new());
                 vec![(None, long.finish(extras))]
             }
+            Layout::Flat => vec![(None, std::mem::take(&mut self.flat).finish())],
         };
         let tables = tables
             .into_iter()

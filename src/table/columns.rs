@@ -38,6 +38,12 @@ impl Columns {
         self.arrays.push(array);
     }
 
+    /// A column whose field is not the usual nullable one.
+    pub(super) fn push_field(&mut self, field: Field, array: ArrayRef) {
+        self.fields.push(field);
+        self.arrays.push(array);
+    }
+
     pub(super) fn into_batch(self) -> RecordBatch {
         RecordBatch::try_new(Arc::new(Schema::new(self.fields)), self.arrays).expect("columns match their schema")
     }

@@ -1,12 +1,12 @@
 //! Column types for leaves by key path, settled when a table is finished, from what every
 //! row holds: the one place a JSON value's column type is chosen. Used for the bodies of
-//! codes the catalogue does not know and for the extras.
+//! codes the catalogue does not know, for the extras and for the flat layout's columns.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
 use arrow_array::builder::TimestampMicrosecondBuilder;
-use arrow_array::{BooleanArray, Float64Array, Int64Array, StringArray};
+use arrow_array::{ArrayRef, BooleanArray, Float64Array, Int64Array, NullArray, StringArray};
 use arrow_schema::{DataType, TimeUnit};
 
 use super::columns::{Columns, timestamp_builder, utc_timestamp_type};
@@ -69,14 +69,15 @@ fn typed_columns(rows: &[&[(String, Leaf)]], typing: Typing, out: &mut Columns) 
             Typing::Body => path.replace('.', "_"),
             Typing::Extras => path.to_string(),
         };
-        push_column(name, &cells, column_type(path, &cells, typing), out);
+        let extras = typing == Typing::Extras;
+        push_column(name, &cells, column_type(&cells, extras, extras && path.ends_with("date_time")), out);
     }
 }
 
-fn column_type(path: &str, cells: &[Option<&Leaf>], typing: Typing) -> ColumnType {
-    let extras = typing == Typing::Extras;
+/// `integers`: int64 for integers only; `date_times`: timestamps if every text parses.
+fn column_type(cells: &[Option<&Leaf>], integers: bool, date_times: bool) -> ColumnType {
     let present = || cells.iter().flatten();
-    if extras && present().all(|l| matches!(l, Leaf::Number(n) if n.is_i64())) {
+    if integers && present().all(|l| matches!(l, Leaf::Number(n) if n.is_i64())) {
         return ColumnType::Integer;
     }
     if present().all(|l| matches!(l, Leaf::Number(_))) {
@@ -85,7 +86,7 @@ fn column_type(path: &str, cells: &[Option<&Leaf>], typing: Typing) -> ColumnTyp
     if present().all(|l| matches!(l, Leaf::Bool(_))) {
         return ColumnType::Boolean;
     }
-    if extras && path.ends_with("date_time") {
+    if date_times {
         let instants: Option<Vec<Option<Instant>>> = cells
             .iter()
             .map(|c| match c {
@@ -102,6 +103,63 @@ fn column_type(path: &str, cells: &[Option<&Leaf>], typing: Typing) -> ColumnTyp
 }
 
 fn push_column(name: String, cells: &[Option<&Leaf>], column_type: ColumnType, out: &mut Columns) {
+    match column_type {
+        ColumnType::DateTime(instants) => {
+            let local_name = format!("{name}:local");
+            out.push(name, utc_timestamp_type(), utc_array(&instants));
+            out.push(local_name, DataType::Timestamp(TimeUnit::Microsecond, None), local_array(&instants));
+        }
+        other => {
+            let (data_type, array) = single_array(cells, other);
+            out.push(name, data_type, array);
+        }
+    }
+}
+
+/// How the flat layout types one of its columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum FlatKind {
+    Plain,
+    /// `*date_time` and `meta_lastUpdated`: UTC timestamps when every text parses.
+    Utc,
+    /// `*_date_time_local`: wall time in the offset written, no timezone.
+    Local,
+}
+
+/// A flat-layout column: integers → int64, numbers → float64, booleans → boolean, a date-
+/// time column whose texts all parse → timestamps, anything else → text; only JSON nulls →
+/// the null type.
+pub(super) fn flat_array(cells: &[Option<&Leaf>], kind: FlatKind) -> (DataType, ArrayRef) {
+    if cells.iter().all(Option::is_none) {
+        return (DataType::Null, Arc::new(NullArray::new(cells.len())));
+    }
+    match column_type(cells, true, kind != FlatKind::Plain) {
+        ColumnType::DateTime(instants) if kind == FlatKind::Local => {
+            (DataType::Timestamp(TimeUnit::Microsecond, None), local_array(&instants))
+        }
+        ColumnType::DateTime(instants) => (utc_timestamp_type(), utc_array(&instants)),
+        other => single_array(cells, other),
+    }
+}
+
+fn utc_array(instants: &[Option<Instant>]) -> ArrayRef {
+    let mut utc = timestamp_builder();
+    for instant in instants {
+        utc.append_option(instant.map(|i| i.utc_micros));
+    }
+    Arc::new(utc.finish())
+}
+
+fn local_array(instants: &[Option<Instant>]) -> ArrayRef {
+    let mut local = TimestampMicrosecondBuilder::new();
+    for instant in instants {
+        local.append_option(instant.map(|i| i.utc_micros + i64::from(i.offset_seconds.unwrap_or(0)) * 1_000_000));
+    }
+    Arc::new(local.finish())
+}
+
+/// A column of one array (any type but a date-time's pair).
+fn single_array(cells: &[Option<&Leaf>], column_type: ColumnType) -> (DataType, ArrayRef) {
     fn number<'l>(cell: &Option<&'l Leaf>) -> Option<&'l serde_json::Number> {
         match cell {
             Some(Leaf::Number(n)) => Some(n),
@@ -111,11 +169,11 @@ fn push_column(name: String, cells: &[Option<&Leaf>], column_type: ColumnType, o
     match column_type {
         ColumnType::Integer => {
             let array: Int64Array = cells.iter().map(|c| number(c).and_then(|n| n.as_i64())).collect();
-            out.push(name, DataType::Int64, Arc::new(array));
+            (DataType::Int64, Arc::new(array))
         }
         ColumnType::Float => {
             let array: Float64Array = cells.iter().map(|c| number(c).and_then(|n| n.as_f64())).collect();
-            out.push(name, DataType::Float64, Arc::new(array));
+            (DataType::Float64, Arc::new(array))
         }
         ColumnType::Boolean => {
             let array: BooleanArray = cells
@@ -125,22 +183,11 @@ fn push_column(name: String, cells: &[Option<&Leaf>], column_type: ColumnType, o
                     _ => None,
                 })
                 .collect();
-            out.push(name, DataType::Boolean, Arc::new(array));
+            (DataType::Boolean, Arc::new(array))
         }
-        ColumnType::DateTime(instants) => {
-            let mut utc = timestamp_builder();
-            let mut local = TimestampMicrosecondBuilder::new();
-            for instant in &instants {
-                utc.append_option(instant.map(|i| i.utc_micros));
-                local.append_option(instant.map(|i| i.utc_micros + i64::from(i.offset_seconds.unwrap_or(0)) * 1_000_000));
-            }
-            let local_name = format!("{name}:local");
-            out.push(name, utc_timestamp_type(), Arc::new(utc.finish()));
-            out.push(local_name, DataType::Timestamp(TimeUnit::Microsecond, None), Arc::new(local.finish()));
-        }
-        ColumnType::Text => {
+        ColumnType::DateTime(_) | ColumnType::Text => {
             let array: StringArray = cells.iter().map(|c| c.map(Leaf::text)).collect();
-            out.push(name, DataType::Utf8, Arc::new(array));
+            (DataType::Utf8, Arc::new(array))
         }
     }
 }

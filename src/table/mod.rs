@@ -6,13 +6,15 @@
 //! columns (or, for a code the catalogue does not know, columns by key path, typed by
 //! [`infer`]). Long ([`long`]): one tidy table, one row per observation and measure. A
 //! record that cannot be (fully) decoded keeps its row with what could be read and is also
-//! listed in the errors table ([`errors`]): nothing is dropped. [`finish`] applies what an
+//! listed in the errors table ([`errors`]): nothing is dropped. Flat ([`flat`]): one table,
+//! one row per observation, as the official client's `tidy_observation` builds it. [`finish`] applies what an
 //! older server ignores and sorts newest first.
 
 mod builder;
 mod columns;
 mod errors;
 mod finish;
+mod flat;
 mod infer;
 mod long;
 mod uuids;
@@ -22,6 +24,7 @@ use arrow_array::RecordBatch;
 
 pub use builder::ObservationTableBuilder;
 pub use columns::utc_timestamp_type;
+pub use flat::SHAPES_METADATA;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Appended {
@@ -85,7 +88,7 @@ mod test_support {
 
     impl Append for ObservationTableBuilder {
         fn append(&mut self, input: &ObservationInput<'_>) -> Appended {
-            self.append_prepared(PreparedObservation::new(input, self.wants_extras()))
+            self.append_prepared(PreparedObservation::new(input, self.page_options()))
         }
     }
 }

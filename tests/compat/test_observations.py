@@ -1,8 +1,9 @@
-"""compat's observations against the official ``list_observations_df``
-(``tidy_observation``) layout, column by column and value by value: every code, the resource's
-``meta.source`` and ``identifier``, the whole OMH header, interval time frames as the payload
-wrote them (start or end plus duration, or date plus part of day), IEEE codes, the caller's
-limit, and no silent 2000-row cut."""
+"""compat's observations against the official client: the same resources from
+``list_observations``, and the official ``list_observations_df`` (``tidy_observation``)
+layout column by column and value by value (the whole resource and OMH document, which the
+engine's flat layout flattens): every code, interval time frames as the payload wrote them
+(start or end plus duration, or date plus part of day), IEEE codes, the caller's limit, and
+no silent 2000-row cut."""
 
 from __future__ import annotations
 
@@ -78,15 +79,15 @@ def test_every_code_at_once_matches_official(clients: tuple[Any, Any]) -> None:
 def test_interval_forms_as_written(clients: tuple[Any, Any], fake: FakeExchange, code: str) -> None:
     """Payloads written as start/end + duration or date + part_of_day: compat has the same
     columns as the official client, ``..._duration_value`` / ``..._part_of_day`` and only the
-    bound that was written, and ``list_observations`` rebuilds them as written."""
+    bound that was written, and ``list_observations`` yields them as written."""
     theirs, ours = clients
     expected = theirs.list_observations_df(study_id=fake.main_study_id, code=code, limit=None)
     actual = ours.list_observations_df(study_id=fake.main_study_id, code=code)
     assert any(c in expected.columns for c in INTERVAL_FORM_COLUMNS)
     assert any(c in expected.columns for c in INTERVAL_BOUNDS)
     assert_same_layout(expected, actual)
-    rebuilt = list(ours.list_observations(study_id=fake.main_study_id, code=code))
-    tidied = pd.DataFrame.from_records([official.tidy_observation(r) for r in rebuilt])
+    yielded = list(ours.list_observations(study_id=fake.main_study_id, code=code))
+    tidied = pd.DataFrame.from_records([official.tidy_observation(r) for r in yielded])
     pd.testing.assert_frame_equal(tidied, actual)
 
 
@@ -112,20 +113,21 @@ def test_list_observations_and_tidy_observation(clients: tuple[Any, Any], fake: 
     assert [compat.tidy_observation(r) for r in raw] == [official.tidy_observation(r) for r in raw]
     # compat's resources: the same ids in the same order, and tidied (by the official
     # function) they are exactly compat's DataFrame
-    rebuilt = ours.list_observations(study_id=fake.main_study_id, code=code)
-    assert inspect.isgenerator(rebuilt)
-    rebuilt = list(rebuilt)
-    assert [r["id"] for r in rebuilt] == [r["id"] for r in raw]
+    yielded = ours.list_observations(study_id=fake.main_study_id, code=code)
+    assert inspect.isgenerator(yielded)
+    yielded = list(yielded)
+    assert [r["id"] for r in yielded] == [r["id"] for r in raw]
     frame = ours.list_observations_df(study_id=fake.main_study_id, code=code)
-    tidied = pd.DataFrame.from_records([official.tidy_observation(r) for r in rebuilt])
+    tidied = pd.DataFrame.from_records([official.tidy_observation(r) for r in yielded])
     pd.testing.assert_frame_equal(tidied, frame)
-    # and the resources' own fields are the server's, where jhe carries them
-    for mine, theirs_ in zip(rebuilt, raw, strict=True):
+    # and the resources are the server's, as received
+    for mine, theirs_ in zip(yielded, raw, strict=True):
         for key in ("id", "status", "code", "subject", "resourceType"):
             assert mine[key] == theirs_[key]
         assert mine["meta"]["source"] == theirs_["meta"]["source"]
         assert mine.get("identifier") == theirs_.get("identifier")
         assert list(mine) == list(theirs_)
+    assert yielded == raw
 
 
 def test_limit_is_the_callers(clients: tuple[Any, Any]) -> None:

@@ -66,7 +66,7 @@ fn decode(c: &mut Criterion) {
                 b.iter(|| {
                     let mut builder = ObservationTableBuilder::new(layout, &[]);
                     for page in &pages {
-                        let (_, prepared) = PreparedPage::read(AdapterKind::Fhir, page, &page_url, &origin, false).expect("a bundle");
+                        let (_, prepared) = PreparedPage::read(AdapterKind::Fhir, page, &page_url, &origin, jhe::decode::PageOptions::default()).expect("a bundle");
                         builder.append_page(prepared);
                     }
                     black_box(builder.finish())

@@ -245,33 +245,29 @@ impl<'a> Observation<'a> {
     }
 }
 
-impl<'a> Page<'a> for Bundle<'a> {
-    fn refusal(&self) -> Option<String> {
-        not_a_bundle(self.resource_type.as_deref())
-    }
+/// How a Bundle entry's resource is handed over: its fields only, or (the flat layout)
+/// its text as received too.
+pub trait EntryResource {
+    fn hand_over(&self, each: &mut impl FnMut(&ObservationInput<'_>)) -> std::result::Result<(), String>;
+}
 
-    fn total(&self) -> Option<u64> {
-        self.total
-    }
-
-    fn next(&self) -> Option<&str> {
-        self.link.iter().find(|l| l.relation == "next").map(|l| l.url.as_ref())
-    }
-
-    fn entries(&self) -> usize {
-        self.entry.len()
-    }
-
-    fn observations(&self, each: &mut impl FnMut(&ObservationInput<'_>)) -> std::result::Result<(), String> {
-        for resource in self.entry.iter().filter_map(|entry| entry.resource.as_ref()) {
-            each(&resource.input());
-        }
+impl EntryResource for Observation<'_> {
+    fn hand_over(&self, each: &mut impl FnMut(&ObservationInput<'_>)) -> std::result::Result<(), String> {
+        each(&self.input());
         Ok(())
     }
 }
 
-/// Each resource's text as received too (the flat layout): read raw, then its fields.
-impl<'a> Page<'a> for Bundle<'a, &'a RawValue> {
+/// Read raw, then its fields.
+impl EntryResource for &RawValue {
+    fn hand_over(&self, each: &mut impl FnMut(&ObservationInput<'_>)) -> std::result::Result<(), String> {
+        let resource: Observation<'_> = serde_json::from_str(self.get()).map_err(|e| e.to_string())?;
+        each(&ObservationInput { resource: Some(self.get()), ..resource.input() });
+        Ok(())
+    }
+}
+
+impl<'a, R: EntryResource + Deserialize<'a>> Page<'a> for Bundle<'a, R> {
     fn refusal(&self) -> Option<String> {
         not_a_bundle(self.resource_type.as_deref())
     }
@@ -289,11 +285,7 @@ impl<'a> Page<'a> for Bundle<'a, &'a RawValue> {
     }
 
     fn observations(&self, each: &mut impl FnMut(&ObservationInput<'_>)) -> std::result::Result<(), String> {
-        for raw in self.entry.iter().filter_map(|entry| entry.resource) {
-            let resource: Observation<'_> = serde_json::from_str(raw.get()).map_err(|e| e.to_string())?;
-            each(&ObservationInput { resource: Some(raw.get()), ..resource.input() });
-        }
-        Ok(())
+        self.entry.iter().filter_map(|entry| entry.resource.as_ref()).try_for_each(|resource| resource.hand_over(each))
     }
 }
 

@@ -271,7 +271,6 @@ pub(crate) fn consents_json<'a>(w: &World, p: &'a Patient) -> Consents<'a> {
 /// with `valueAttachmentData` and no `jheUserId`.
 fn push_row(out: &mut String, world: &World, id: i64, o: &Obs, legacy: bool) {
     let p = &world.patients[o.patient as usize];
-    let spec = o.code.spec();
     out.push_str("{\"id\":");
     out.push_str(&id.to_string());
     out.push_str(",\"subjectPatientId\":");
@@ -286,13 +285,8 @@ fn push_row(out: &mut String, world: &World, id: i64, o: &Obs, legacy: bool) {
     }
     out.push_str(",\"codeableConceptId\":");
     out.push_str(&o.code.scope_id().to_string());
-    out.push_str(",\"codingSystem\":\"");
-    out.push_str(spec.system);
-    out.push_str("\",\"codingCode\":\"");
-    out.push_str(spec.code);
-    out.push_str("\",\"codingText\":\"");
-    out.push_str(spec.display);
-    out.push_str("\",\"lastUpdated\":\"");
+    push_coding(out, o.code);
+    out.push_str(",\"lastUpdated\":\"");
     push_utc_micros(out, o.last_updated_us);
     out.push_str(if legacy { "\",\"valueAttachmentData\":" } else { "\",\"omhData\":" });
     omh::push_rest_data(out, world, id, o);
@@ -314,7 +308,6 @@ pub(crate) fn push_legacy_observation(out: &mut String, world: &World, id: i64, 
 /// `codeableConcept`, `dataSource`, `dataSourceName`, `status`, `created`.
 pub(crate) fn push_guide_observation(out: &mut String, world: &World, id: i64, o: &Obs) {
     let p = &world.patients[o.patient as usize];
-    let spec = o.code.spec();
     let source_id = omh::data_source_id(o.code);
     let source_name = world.data_source(source_id).map_or("", |d| d.name);
     out.push_str("{\"id\":");
@@ -329,13 +322,8 @@ pub(crate) fn push_guide_observation(out: &mut String, world: &World, id: i64, o
     );
     out.push_str(",\"codeableConcept\":");
     out.push_str(&o.code.scope_id().to_string());
-    out.push_str(",\"codingSystem\":\"");
-    out.push_str(spec.system);
-    out.push_str("\",\"codingCode\":\"");
-    out.push_str(spec.code);
-    out.push_str("\",\"codingText\":\"");
-    out.push_str(spec.display);
-    out.push_str("\",\"dataSource\":");
+    push_coding(out, o.code);
+    out.push_str(",\"dataSource\":");
     out.push_str(&source_id.to_string());
     out.push_str(",\"dataSourceName\":");
     push_str(out, source_name, Style::Compact);
@@ -347,4 +335,17 @@ pub(crate) fn push_guide_observation(out: &mut String, world: &World, id: i64, o
     out.push_str("\",\"lastUpdated\":\"");
     push_utc_micros(out, o.last_updated_us);
     out.push_str("\"}");
+}
+
+/// `,"codingSystem":...,"codingCode":...,"codingText":...`: the coding both REST
+/// observation shapes carry.
+fn push_coding(out: &mut String, code: Code) {
+    let spec = code.spec();
+    out.push_str(",\"codingSystem\":\"");
+    out.push_str(spec.system);
+    out.push_str("\",\"codingCode\":\"");
+    out.push_str(spec.code);
+    out.push_str("\",\"codingText\":\"");
+    out.push_str(spec.display);
+    out.push('"');
 }

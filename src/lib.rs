@@ -11,10 +11,11 @@
 //!
 //! `python` is the thin pyo3 layer, compiled only with the `python` feature. The fake
 //! Exchange used offline and in tests is its own crate, `jhe_fake` (`crates/jhe-fake`).
-//! [`error`] is the one error type.
+//! [`error`] is the one error type; [`redact`] scrubs secrets from every text it carries.
 
 pub mod config;
 pub mod error;
+pub mod redact;
 pub mod query;
 
 pub mod http;

@@ -1,23 +1,27 @@
 //! What a failed request becomes: a [`JheError`] naming the URL (never its credentials)
 //! and the server's own explanation, whichever shape the server sent it in.
 
+use std::time::Duration;
+
 use url::Url;
 
 use crate::error::{HttpErrorKind, JheError, PERMISSION_HINT};
+use crate::redact::scrub_shapes;
 
-/// The URL as it may appear in messages: no user info, no fragment.
+/// The URL as it may appear in messages: no user info, no fragment, no credential in the
+/// query (`token=...`).
 pub fn redact_url(url: &Url) -> String {
     let mut shown = url.clone();
     let _ = shown.set_username("");
     let _ = shown.set_password(None);
     shown.set_fragment(None);
-    shown.to_string()
+    scrub_shapes(shown.as_str())
 }
 
-pub(super) fn transport_error(url: &Url, error: &reqwest::Error) -> JheError {
+pub(super) fn transport_error(url: &Url, error: &reqwest::Error, timeout: Duration) -> JheError {
     // reqwest's Display includes the URL; walk the sources for the underlying reason instead.
     let mut message = if error.is_timeout() {
-        "timed out".to_string()
+        format!("no complete answer within the timeout ({} s)", timeout.as_secs_f64())
     } else if error.is_connect() {
         "connection failed".to_string()
     } else {
@@ -143,5 +147,7 @@ mod tests {
         let text = error.to_string();
         assert!(text.contains("403") && text.contains("nope") && text.contains("consent"));
         assert!(!text.contains("pw"));
+        let with_token = Url::parse("https://jhe.example/x?a=1&access_token=abc123&token=t2").unwrap();
+        assert_eq!(redact_url(&with_token), "https://jhe.example/x?a=1&access_token=***&token=***");
     }
 }

@@ -162,7 +162,7 @@ impl NativeClient {
         let single_code = single_code(&request);
         let (session, counters) = (self.session.clone(), Arc::new(Progress::default()));
         let shared = counters.clone();
-        let future = async move { fetch_observations(&session, &request, shared).await };
+        let future = async move { fetch_observations(&session, &request, shared).await.map_err(|e| session.http.redact(e)) };
         let outcome = wait_for_ticking(py, future, |py| match &progress {
             Some(callback) => callback.call1(py, counters.snapshot()).map(drop),
             None => Ok(()),
@@ -182,7 +182,7 @@ impl NativeClient {
         let single_code = single_code(&request);
         let session = self.session.clone();
         pyo3_async_runtimes::tokio::future_into_py(py, async move {
-            let outcome = fetch_observations(&session, &request, Arc::default()).await?;
+            let outcome = fetch_observations(&session, &request, Arc::default()).await.map_err(|e| session.http.redact(e))?;
             Ok(NativeFetchResult { outcome, single_code })
         })
     }
@@ -192,7 +192,7 @@ impl NativeClient {
     fn list_json(&self, py: Python<'_>, path: String, params: Vec<(String, String)>) -> PyResult<String> {
         let session = self.session.clone();
         let items = wait_for(py, async move {
-            list_all(&session.http, &session.config, &path, &params).await
+            list_all(&session.http, &session.config, &path, &params).await.map_err(|e| session.http.redact(e))
         })??;
         Ok(serde_json::Value::Array(items).to_string())
     }

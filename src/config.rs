@@ -8,6 +8,7 @@ use std::time::Duration;
 use url::Url;
 
 use crate::error::{JheError, Result};
+use crate::redact::Redactor;
 
 pub const ENV_URL: &str = "JHE_URL";
 pub const ENV_TOKEN: &str = "JHE_TOKEN";
@@ -59,6 +60,28 @@ impl Credentials {
     pub fn can_renew(&self) -> bool {
         !matches!(self, Self::Token(_))
     }
+
+    /// What a server could echo back: each secret, and the HTTP Basic credentials (the
+    /// client key) made of a client's id and secret.
+    pub fn secrets(&self) -> Vec<Secret> {
+        let basic = |id: &str, secret: &Secret| {
+            use base64::Engine as _;
+            Secret::new(base64::engine::general_purpose::STANDARD.encode(format!("{id}:{}", secret.expose())))
+        };
+        match self {
+            Self::Token(token) => vec![token.clone()],
+            Self::ClientCredentials { client_id, client_secret } => {
+                vec![client_secret.clone(), basic(client_id, client_secret)]
+            }
+            Self::RefreshToken { refresh_token, client } => {
+                let mut secrets = vec![refresh_token.clone()];
+                if let Some((id, secret)) = client {
+                    secrets.extend([secret.clone(), basic(id, secret)]);
+                }
+                secrets
+            }
+        }
+    }
 }
 
 /// Everything a client needs to talk to one Exchange.
@@ -74,6 +97,8 @@ pub struct ClientConfig {
     pub retries: u32,
     /// Pages in flight at once.
     pub concurrency: usize,
+    /// The largest response body read, counted after decompression.
+    pub max_response_bytes: u64,
 }
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -82,6 +107,38 @@ pub const MAX_PAGE_SIZE: u32 = 1000;
 pub const DEFAULT_RETRIES: u32 = 5;
 pub const DEFAULT_CONCURRENCY: usize = 8;
 pub const MAX_CONCURRENCY: usize = 64;
+/// A day: longer is a mistake (and near `Duration`'s limits, arithmetic on it would overflow).
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(86_400);
+pub const MAX_RETRIES: u32 = 100;
+/// A page of 1000 observations is under 2 MB; this leaves room for large payloads while a
+/// runaway or hostile body stops well before it can take the machine's memory.
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// A timeout given in seconds, checked: positive, finite, at most [`MAX_TIMEOUT`].
+pub fn timeout_from_secs(seconds: f64) -> Result<Duration> {
+    let refuse = || {
+        JheError::Config(format!(
+            "timeout must be a positive number of seconds up to {}, got {seconds}",
+            MAX_TIMEOUT.as_secs()
+        ))
+    };
+    if !(seconds > 0.0) {
+        return Err(refuse());
+    }
+    let timeout = Duration::try_from_secs_f64(seconds).map_err(|_| refuse())?;
+    check_timeout(timeout).map_err(|_| refuse())
+}
+
+fn check_timeout(timeout: Duration) -> Result<Duration> {
+    if timeout.is_zero() || timeout > MAX_TIMEOUT {
+        return Err(JheError::Config(format!(
+            "timeout must be a positive number of seconds up to {}, got {}",
+            MAX_TIMEOUT.as_secs(),
+            timeout.as_secs_f64()
+        )));
+    }
+    Ok(timeout)
+}
 
 /// Options a caller may set; `None` means "use the environment or the default".
 #[derive(Debug, Clone, Default)]
@@ -97,6 +154,7 @@ pub struct ClientOptions {
     pub page_size: Option<u32>,
     pub retries: Option<u32>,
     pub concurrency: Option<usize>,
+    pub max_response_bytes: Option<u64>,
     /// Allow sending credentials over plain http to a host that is not loopback.
     pub allow_insecure: bool,
 }
@@ -174,7 +232,20 @@ fn resolve_credentials(options: &ClientOptions, env: &impl Fn(&str) -> Option<St
 impl ClientConfig {
     /// Resolve options against an environment lookup (a closure, so tests need not touch the
     /// process environment).
+    /// Every message is scrubbed of the secrets given (an invalid URL is quoted in it).
     pub fn resolve(options: ClientOptions, env: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let given = [&options.token, &options.client_key, &options.client_secret, &options.refresh_token];
+        let from_env = [env(ENV_TOKEN), env(ENV_CLIENT_SECRET)];
+        let secrets: Vec<Secret> = given
+            .into_iter()
+            .flatten()
+            .chain(from_env.iter().flatten())
+            .map(|s| Secret::new(s.trim()))
+            .collect();
+        Self::resolve_unscrubbed(options, env).map_err(|e| Redactor::new(&secrets).error(e))
+    }
+
+    fn resolve_unscrubbed(options: ClientOptions, env: impl Fn(&str) -> Option<String>) -> Result<Self> {
         let url = non_empty(options.url.clone()).or_else(|| non_empty(env(ENV_URL)));
         let credentials = resolve_credentials(&options, &env)?;
         let (url, credentials) = match (url, credentials) {
@@ -214,14 +285,28 @@ impl ClientConfig {
                 "concurrency must be between 1 and {MAX_CONCURRENCY}, got {concurrency}"
             )));
         }
+        let retries = options.retries.unwrap_or(DEFAULT_RETRIES);
+        if retries > MAX_RETRIES {
+            return Err(JheError::Config(format!("retries must be at most {MAX_RETRIES}, got {retries}")));
+        }
+        let max_response_bytes = options.max_response_bytes.unwrap_or(DEFAULT_MAX_RESPONSE_BYTES);
+        if max_response_bytes == 0 {
+            return Err(JheError::Config("max_response_bytes must be a positive number of bytes".into()));
+        }
         Ok(Self {
             base_url,
             credentials,
-            timeout: options.timeout.unwrap_or(DEFAULT_TIMEOUT),
+            timeout: check_timeout(options.timeout.unwrap_or(DEFAULT_TIMEOUT))?,
             page_size,
-            retries: options.retries.unwrap_or(DEFAULT_RETRIES),
+            retries,
             concurrency,
+            max_response_bytes,
         })
+    }
+
+    /// The OAuth2 token endpoint.
+    pub fn token_url(&self) -> Url {
+        self.base_url.join("o/token/").expect("a constant relative path joins")
     }
 
     /// The base URL as users wrote it (no trailing slash), for display.
@@ -383,4 +468,33 @@ mod tests {
         assert!(ClientConfig::resolve(opts("ftp://jhe.example"), env_of(&[])).is_err());
         assert!(ClientConfig::resolve(opts("https://u:p@jhe.example"), env_of(&[])).is_err());
     }
+
+    #[test]
+    fn numeric_settings_are_checked_never_panicked() {
+        for bad in [1e20, 1e300, f64::NAN, f64::INFINITY, -1.0, 0.0, 86_401.0, 1e-12] {
+            assert!(timeout_from_secs(bad).unwrap_err().to_string().contains("timeout"), "{bad}");
+        }
+        assert_eq!(timeout_from_secs(86_400.0).unwrap(), MAX_TIMEOUT);
+        let opts = |retries, max_response_bytes| ClientOptions {
+            url: Some("https://a.example".into()),
+            token: Some("t".into()),
+            retries: Some(retries),
+            max_response_bytes: Some(max_response_bytes),
+            ..Default::default()
+        };
+        assert!(ClientConfig::resolve(opts(101, 1), env_of(&[])).unwrap_err().to_string().contains("retries"));
+        assert!(ClientConfig::resolve(opts(0, 0), env_of(&[])).unwrap_err().to_string().contains("max_response_bytes"));
+        let config = ClientConfig::resolve(opts(100, u64::MAX), env_of(&[])).unwrap();
+        assert_eq!((config.retries, config.max_response_bytes), (100, u64::MAX));
+    }
+
+    #[test]
+    fn configuration_errors_quote_no_secret() {
+        let opts = |url: &str| ClientOptions { url: Some(url.into()), token: Some("tok-abcdef".into()), ..Default::default() };
+        for url in ["https://u:pw-secret@exa mple.org", "https://exa mple.org/?token=pw-secret", "https://tok-abcdef .org"] {
+            let text = ClientConfig::resolve(opts(url), env_of(&[])).unwrap_err().to_string();
+            assert!(!text.contains("pw-secret") && !text.contains("tok-abcdef"), "{text}");
+        }
+    }
 }
+

@@ -52,16 +52,22 @@ class Client:
             ``JHE_CLIENT_SECRET`` when no token is set).
         refresh_token: An OAuth refresh token (from the interactive login); each refresh
             returns the next one.
-        timeout: Seconds to wait for the server per request (default 60).
+        timeout: Seconds one request may take, from connecting to the last byte of the
+            answer (default 60, at most 86400).
         retries: Retries of a request that failed transiently: connection errors, timeouts,
-            429, 500, 502, 503, 504 (default 5), with exponential backoff and jitter, honouring
-            ``Retry-After``.
+            429, 500, 502, 503, 504 (default 5, at most 100), with exponential backoff and
+            jitter, honouring ``Retry-After`` up to 60 seconds (a server asking for longer
+            gets an error that says how long it asked for).
         concurrency: Pages fetched at once (default 8).
         page_size: Rows per page (1-1000; default 1000, the server's maximum).
+        max_response_bytes: The largest answer read, counted after decompression (default
+            64 MiB; a page of 1000 observations is under 2 MB). A larger one is a
+            :class:`jhe.ProtocolError`.
         allow_insecure: Allow plain ``http://`` to a host other than this machine.
 
     The environment is read when the client is made. No token or secret ever appears in a
-    repr, a log line or an exception.
+    repr, a log line or an exception, and none is sent anywhere but the Exchange: redirects
+    are followed only on its scheme, host and port, and never from its token endpoint.
 
     >>> client = jhe.Client()  # doctest: +SKIP
     >>> df = client.fetch_dataframe(study_id=30001, code="omh:blood-glucose:4.0")  # doctest: +SKIP

@@ -68,6 +68,7 @@ class ClientOptions(TypedDict, total=False):
     retries: int | None
     concurrency: int | None
     page_size: int | None
+    max_response_bytes: int | None
     allow_insecure: bool
 
 

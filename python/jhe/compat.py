@@ -208,7 +208,7 @@ class JupyterHealthClient:
             as the official client shows none; ``None``: on in a notebook or terminal).
         **options: Passed to :class:`jhe.Client`: ``client_key``, ``client_id``,
             ``client_secret``, ``refresh_token``, ``timeout``, ``retries``, ``concurrency``,
-            ``page_size``, ``allow_insecure``. With client credentials (as options or
+            ``page_size``, ``max_response_bytes``, ``allow_insecure``. With client credentials (as options or
             ``JHE_CLIENT_ID``/``JHE_CLIENT_SECRET``) no token is needed.
 
     Raises:

@@ -1,12 +1,15 @@
 //! Access tokens: a static token as given, or OAuth2 tokens minted from client credentials
-//! or a refresh token at `/o/token/`, cached, renewed shortly before they expire and once
-//! when the server rejects them. Concurrent requests share one renewal: a refresh revokes
-//! the previous token, so minting twice would invalidate a token another request holds.
-//! Tokens are requested through the [`Transport`] alone (the token endpoint takes no token).
+//! or a refresh token at `/o/token/`, cached, renewed shortly before they expire and when
+//! the server rejects them. Concurrent requests share one renewal: a refresh revokes the
+//! previous token, so minting twice would invalidate a token another request holds.
+//! Tokens are requested through the [`Transport`] alone (the token endpoint takes no token,
+//! and the transport never follows its redirects).
 
 use std::time::{Duration, Instant};
 
+use reqwest::header::HeaderValue;
 use serde::Deserialize;
+use serde_json::Value;
 use tokio::sync::Mutex;
 use url::Url;
 
@@ -34,13 +37,50 @@ pub struct TokenCache {
     credentials: Credentials,
     token_url: Url,
     state: Mutex<State>,
+    /// The tokens issued lately, for scrubbing messages (read without waiting for `state`).
+    issued: std::sync::Mutex<Vec<Secret>>,
 }
 
-#[derive(Deserialize)]
+/// How many issued tokens [`TokenCache::secrets`] remembers.
+const REMEMBERED_TOKENS: usize = 16;
+/// Lifetimes beyond this are read as "unknown": no renewal before the server rejects it.
+const LONGEST_LIFETIME: Duration = Duration::from_secs(10 * 365 * 86_400);
+
+/// What `/o/token/` answered, read leniently where OAuth servers differ.
+#[derive(Debug)]
 struct TokenResponse {
     access_token: String,
-    expires_in: Option<f64>,
+    lifetime: Option<Duration>,
     refresh_token: Option<String>,
+}
+
+impl TokenResponse {
+    /// Never quotes the body: it holds the new secrets.
+    fn parse(body: &[u8]) -> std::result::Result<Self, &'static str> {
+        let value: Value = serde_json::from_slice(body).map_err(|_| "it is not JSON")?;
+        let text = |name: &str| value.get(name).and_then(Value::as_str).map(str::trim).filter(|t| !t.is_empty());
+        let access_token = text("access_token").ok_or("it has no access_token")?.to_string();
+        if HeaderValue::from_str(&format!("Bearer {access_token}")).is_err() {
+            return Err("its access_token has characters an HTTP header cannot carry");
+        }
+        Ok(Self {
+            access_token,
+            lifetime: value.get("expires_in").and_then(lifetime),
+            refresh_token: text("refresh_token").map(str::to_string),
+        })
+    }
+}
+
+/// `expires_in` in seconds, a number or (as some servers send it) a string; anything else,
+/// non-positive or beyond [`LONGEST_LIFETIME`], is an unknown lifetime.
+fn lifetime(expires_in: &Value) -> Option<Duration> {
+    let seconds = match expires_in {
+        Value::Number(n) => n.as_f64()?,
+        Value::String(s) => s.trim().parse::<f64>().ok()?,
+        _ => None?,
+    };
+    let lifetime = Duration::try_from_secs_f64(seconds).ok()?;
+    (!lifetime.is_zero() && lifetime <= LONGEST_LIFETIME).then_some(lifetime)
 }
 
 /// Renew this long before expiry: a tenth of the lifetime, at most a minute.
@@ -63,9 +103,24 @@ impl TokenCache {
         };
         Self {
             credentials: config.credentials.clone(),
-            token_url: config.base_url.join("o/token/").expect("a constant relative path joins"),
+            token_url: config.token_url(),
             state: Mutex::new(State { current, refresh_token }),
+            issued: std::sync::Mutex::new(Vec::new()),
         }
+    }
+
+    /// Every secret this cache holds or held lately: the credentials and recent tokens.
+    pub fn secrets(&self) -> Vec<Secret> {
+        let mut secrets = self.credentials.secrets();
+        secrets.extend(self.issued.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned());
+        secrets
+    }
+
+    fn remember(&self, secrets: impl IntoIterator<Item = Secret>) {
+        let mut issued = self.issued.lock().unwrap_or_else(|e| e.into_inner());
+        issued.extend(secrets);
+        let excess = issued.len().saturating_sub(REMEMBERED_TOKENS);
+        issued.drain(..excess);
     }
 
     /// The token to send now, minting one if there is none or it is about to expire.
@@ -123,13 +178,14 @@ impl TokenCache {
                 (form, client.as_ref().map(|(id, secret)| (id.as_str(), secret)))
             }
         };
-        let answer = transport
+        let (answer, ()) = transport
             .send(&self.token_url, || {
                 let request = transport.client().post(self.token_url.clone()).form(&form);
-                match client {
+                let request = match client {
                     Some((id, secret)) => request.basic_auth(id, Some(secret.expose())),
                     None => request,
-                }
+                };
+                std::future::ready(Ok((request, ())))
             })
             .await?;
         if !(200..300).contains(&answer.status) {
@@ -141,20 +197,18 @@ impl TokenCache {
                 hint: "",
             });
         }
-        let response: TokenResponse = serde_json::from_slice(&answer.body).map_err(|e| JheError::Protocol {
+        let response = TokenResponse::parse(&answer.body).map_err(|why| JheError::Protocol {
             url: redact_url(&self.token_url),
-            message: format!("the token response is not what OAuth2 promises: {e}"),
+            message: format!("the token response is not what OAuth2 promises: {why}"),
         })?;
         let access = Secret::new(response.access_token);
         let renew_at = response
-            .expires_in
-            .filter(|s| s.is_finite() && *s > 0.0)
-            .map(|seconds| {
-                let lifetime = Duration::from_secs_f64(seconds);
-                Instant::now() + lifetime - renewal_margin(lifetime)
-            });
-        if let Some(next) = response.refresh_token {
-            state.refresh_token = Some(Secret::new(next));
+            .lifetime
+            .and_then(|lifetime| Instant::now().checked_add(lifetime - renewal_margin(lifetime)));
+        let next_refresh = response.refresh_token.map(Secret::new);
+        self.remember([Some(access.clone()), next_refresh.clone()].into_iter().flatten());
+        if let Some(next) = next_refresh {
+            state.refresh_token = Some(next);
         }
         log::info!("obtained a new access token from {}", redact_url(&self.token_url));
         state.current = Some(Issued {
@@ -189,6 +243,24 @@ mod tests {
     fn renewal_leaves_a_tenth_of_the_lifetime_up_to_a_minute() {
         assert_eq!(renewal_margin(Duration::from_secs(2)), Duration::from_millis(200));
         assert_eq!(renewal_margin(Duration::from_secs(1_209_600)), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn token_responses_are_read_leniently_and_never_quoted() {
+        let parse = |body: &str| TokenResponse::parse(body.as_bytes());
+        let lifetime_of = |body: &str| parse(body).unwrap().lifetime;
+        assert_eq!(lifetime_of(r#"{"access_token":"a","expires_in":3600}"#), Some(Duration::from_secs(3600)));
+        assert_eq!(lifetime_of(r#"{"access_token":"a","expires_in":"3600"}"#), Some(Duration::from_secs(3600)));
+        assert_eq!(lifetime_of(r#"{"access_token":"a","expires_in":0.5}"#), Some(Duration::from_millis(500)));
+        for unknown in ["1e19", "1e300", "-5", "0", "\"soon\"", "null", "true", "[1]", "\"NaN\"", "\"inf\""] {
+            let body = format!(r#"{{"access_token":"a","expires_in":{unknown}}}"#);
+            assert_eq!(lifetime_of(&body), None, "{unknown}");
+        }
+        assert_eq!(parse(r#"{"token_type":"Bearer"}"#).unwrap_err(), "it has no access_token");
+        assert_eq!(parse(r#"{"access_token":""}"#).unwrap_err(), "it has no access_token");
+        assert_eq!(parse(r#"{"access_token":42}"#).unwrap_err(), "it has no access_token");
+        assert!(parse(r#"{"access_token":"a\nb"}"#).is_err());
+        assert_eq!(parse("<html>s3cret</html>").unwrap_err(), "it is not JSON");
     }
 
     #[test]

@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyString, PyType};
+use pyo3::types::{PyDict, PyInt, PyString, PyType};
 
 use crate::JheError;
-use crate::config::ClientOptions;
+use crate::config::{ClientOptions, timeout_from_secs};
 use crate::query::{Api, Coding, FetchRequest, Layout, ObservationQuery, TimeBound, patient_identifier, positive_id};
 
 use super::errors::argument_error;
@@ -115,6 +115,7 @@ impl<'a, 'py> FromPyObject<'a, 'py> for Options {
                 "retries" => options.retries = count(name, value)?,
                 "concurrency" => options.concurrency = count(name, value)?,
                 "page_size" => options.page_size = count(name, value)?,
+                "max_response_bytes" => options.max_response_bytes = count(name, value)?,
                 "allow_insecure" => options.allow_insecure = optional(name, value, "a bool")?.unwrap_or(false),
                 _ => return Ok(false),
             }
@@ -162,23 +163,28 @@ fn id(name: &str, value: &Bound<'_, PyAny>) -> PyResult<Option<i64>> {
     Ok(optional(name, value, "an int")?.map(|id| positive_id(name, id)).transpose()?)
 }
 
-/// A count of retries, pages or rows: a non-negative int.
+/// A count of retries, pages, rows or bytes: a non-negative int.
 fn count<T: TryFrom<i64>>(name: &str, value: &Bound<'_, PyAny>) -> PyResult<Option<T>> {
+    let too_large = || JheError::Config(format!("{name}={value} is too large"));
+    if value.is_instance_of::<PyInt>() && value.extract::<i64>().is_err() {
+        // An int beyond 64 bits: huge, or hugely negative.
+        return Err(match value.lt(0)? {
+            true => JheError::Config(format!("{name} must be a non-negative integer, got {value}")),
+            false => too_large(),
+        }
+        .into());
+    }
     let Some(number) = optional::<i64>(name, value, "an int")? else { return Ok(None) };
     let out_of_range = || match number {
-        ..0 => format!("{name} must be a non-negative integer, got {number}"),
-        _ => format!("{name}={number} is too large"),
+        ..0 => JheError::Config(format!("{name} must be a non-negative integer, got {number}")),
+        _ => too_large(),
     };
-    Ok(Some(T::try_from(number).map_err(|_| JheError::Config(out_of_range()))?))
+    Ok(Some(T::try_from(number).map_err(|_| out_of_range())?))
 }
 
 fn timeout(value: &Bound<'_, PyAny>) -> PyResult<Option<Duration>> {
     let Some(seconds) = optional::<f64>("timeout", value, "a number of seconds")? else { return Ok(None) };
-    if !(seconds.is_finite() && seconds > 0.0) {
-        let message = format!("timeout must be a positive number of seconds, got {seconds}");
-        return Err(JheError::Config(message).into());
-    }
-    Ok(Some(Duration::from_secs_f64(seconds)))
+    Ok(Some(timeout_from_secs(seconds)?))
 }
 
 /// One code (a str) or several (any iterable of str); None for none.

@@ -61,3 +61,35 @@ def test_bad_arguments_are_named(fx: FakeExchange) -> None:
 def test_unknown_filters_are_refused(small_fx: FakeExchange) -> None:
     with pytest.raises(TypeError, match="unexpected filter"):
         jhe.Client(small_fx.url, small_fx.token).fetch(study_id=small_fx.main_study_id, colour="red")  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    "setting, value",
+    [
+        ("timeout", 1e20),
+        ("timeout", 1e300),
+        ("timeout", 86_401),
+        ("timeout", float("nan")),
+        ("timeout", float("inf")),
+        ("timeout", -1),
+        ("timeout", 0),
+        ("retries", 10**30),
+        ("retries", -(10**30)),
+        ("retries", 101),
+        ("retries", -1),
+        ("concurrency", 10**30),
+        ("page_size", 2**63),
+        ("max_response_bytes", 0),
+        ("max_response_bytes", -1),
+        ("max_response_bytes", 10**30),
+    ],
+)
+def test_numeric_settings_out_of_range_are_refused_not_panicked(setting: str, value: float) -> None:
+    # A pyo3 PanicException derives from BaseException: `except Exception` would not catch it.
+    with pytest.raises(jhe.ConfigurationError, match=setting):
+        jhe.Client("https://jhe.example.org", "t", **{setting: value})  # type: ignore[arg-type]
+
+
+def test_numeric_settings_at_their_limits_are_accepted() -> None:
+    jhe.Client("https://jhe.example.org", "t", timeout=86_400, retries=100, max_response_bytes=2**62)
+    jhe.Client("https://jhe.example.org", "t", timeout=0.001, retries=0, max_response_bytes=1)

@@ -12,14 +12,16 @@ check what jhe sent where (a refresh token must not reach another origin).
 
 from __future__ import annotations
 
-import gzip
+import functools
 import json
 import socket
+import struct
 import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -207,13 +209,22 @@ def trickle(body: bytes) -> Iterator[bytes]:
         yield body[i : i + 1]
 
 
+@functools.cache
 def gzip_bomb(inflated: int) -> bytes:
-    """A gzip body of zeros that inflates to `inflated` bytes (about 1000:1)."""
-    compressor = gzip.compress(b"\0" * min(inflated, 1 << 24), compresslevel=9)
-    if inflated <= 1 << 24:
-        return compressor
-    # Concatenated gzip members inflate to their sum.
-    return compressor * (inflated // (1 << 24))
+    """A gzip body of zeros that inflates to `inflated` bytes (about 1000:1), in one member
+    as HTTP clients expect. Deflate blocks ended by a full flush are independent, so one
+    compressed 16 MiB block repeated is a valid stream, made without compressing it all."""
+    piece = 1 << 24
+    whole, rest = divmod(inflated, piece)
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    block = compressor.compress(b"\0" * piece) + compressor.flush(zlib.Z_FULL_FLUSH) if whole else b""
+    tail = compressor.compress(b"\0" * rest) + compressor.flush()
+    crc = 0
+    for size in [piece] * whole + [rest]:
+        crc = zlib.crc32(b"\0" * size, crc)
+    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"
+    trailer = struct.pack("<II", crc, inflated & 0xFFFFFFFF)
+    return header + block * whole + tail + trailer
 
 
 def bundle(entries: list[dict[str, Any]], total: int | None = None, next_url: str | None = None) -> dict[str, Any]:

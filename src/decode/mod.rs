@@ -19,7 +19,6 @@ use url::Url;
 
 use crate::error::Result;
 use crate::source::{AdapterKind, ObservationId, ObservationInput, PageSummary, Payload};
-use flatten::Leaves;
 use omh::{OmhDocument, catalog, time};
 
 /// The payload text the errors table shows for a record with problems.
@@ -63,8 +62,6 @@ pub struct PreparedObservation {
     pub(crate) json: RawPayload,
     pub(crate) document: Result<OmhDocument, String>,
     pub(crate) frame: Option<time::TimeFrame>,
-    /// Only when extras are asked for ([`flatten::extras`]).
-    pub(crate) extras: Option<Leaves>,
     /// Only in the flat layout (given the resource): the resource and document flattened.
     pub(crate) flat: Option<flat::FlatRow>,
     /// Problems found so far, in the order the errors table reports them.
@@ -72,9 +69,8 @@ pub struct PreparedObservation {
 }
 
 impl PreparedObservation {
-    /// Decode `input`; with `options.extras`, also collect its [`flatten::extras`], and given
-    /// its resource (`options.resources`), its [`flat::FlatRow`].
-    pub fn new(input: &ObservationInput<'_>, options: PageOptions) -> Self {
+    /// Decode `input`, and given its resource (the flat layout's), its [`flat::FlatRow`].
+    pub fn new(input: &ObservationInput<'_>) -> Self {
         let mut problems: Vec<String> = Vec::new();
         let id = integer_id(input.observation_id, &mut problems);
         if input.patient_id.is_none() {
@@ -96,7 +92,6 @@ impl PreparedObservation {
             Payload::Json(bytes) => Ok(bytes),
             Payload::Missing => Err("the observation carries no OMH payload".into()),
         };
-        let extras = options.extras.then(|| flatten::extras(input, json.as_ref().ok().copied()));
         let flat = input.resource.map(|resource| flat::FlatRow::new(resource, json.as_ref().ok().copied(), input.code));
         let document = json.and_then(omh::parse_document);
         let frame = time_frame(&document, &mut problems);
@@ -110,7 +105,6 @@ impl PreparedObservation {
             json: RawPayload::of(&document, input.payload, decoded),
             document,
             frame,
-            extras,
             flat,
             problems,
         }
@@ -168,8 +162,6 @@ fn catalogued(code: &str) -> Cow<'static, str> {
 /// ([`crate::table::ObservationTableBuilder::page_options`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PageOptions {
-    /// Each observation's [`flatten::extras`].
-    pub extras: bool,
     /// Each FHIR resource as received, flattened (the flat layout's).
     pub resources: bool,
 }
@@ -178,22 +170,17 @@ pub struct PageOptions {
 #[derive(Debug, Default)]
 pub struct PreparedPage {
     pub observations: Vec<PreparedObservation>,
-    options: PageOptions,
 }
 
 impl PreparedPage {
-    pub fn new(options: PageOptions) -> Self {
-        Self { observations: Vec::new(), options }
-    }
-
     pub fn push(&mut self, input: &ObservationInput<'_>) {
-        self.observations.push(PreparedObservation::new(input, self.options));
+        self.observations.push(PreparedObservation::new(input));
     }
 
     /// Read one page's bytes with `kind`'s adapter and prepare every observation on it:
     /// the one decode step every page goes through.
     pub fn read(kind: AdapterKind, bytes: &[u8], page_url: &Url, origin: &Url, options: PageOptions) -> Result<(PageSummary, Self)> {
-        let mut page = Self::new(options);
+        let mut page = Self::default();
         let summary = kind.read_page(bytes, page_url, origin, options.resources, |input| page.push(input))?;
         Ok((summary, page))
     }

@@ -148,17 +148,12 @@ pub struct Observation<'a> {
     subject: Option<Reference<'a>>,
     #[serde(rename = "valueAttachment", borrow)]
     value_attachment: Option<Attachment<'a>>,
-    /// Kept as JSON text (read only for extras).
-    #[serde(borrow)]
-    identifier: Option<&'a serde_json::value::RawValue>,
 }
 
 #[derive(Deserialize)]
 struct Meta<'a> {
     #[serde(rename = "lastUpdated", borrow)]
     last_updated: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    source: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
@@ -238,8 +233,6 @@ impl<'a> Observation<'a> {
             },
             patient_name: None,
             data_source: None,
-            meta_source: self.meta.as_ref().and_then(|m| m.source.as_deref()),
-            identifier: self.identifier.map(|raw| raw.get()),
             resource: None,
         }
     }

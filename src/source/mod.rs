@@ -50,10 +50,6 @@ pub struct ObservationInput<'a> {
     /// Where the API gives them (REST): the patient's name and the data source's name.
     pub patient_name: Option<&'a str>,
     pub data_source: Option<&'a str>,
-    /// FHIR `meta.source`, and the resource's `identifier` list as JSON text: only read
-    /// when extras are asked for (see [`crate::table::ObservationTableBuilder::with_extras`]).
-    pub meta_source: Option<&'a str>,
-    pub identifier: Option<&'a str>,
     /// The FHIR resource's JSON as received: only given when a page is read for the flat
     /// layout (see [`AdapterKind::read_page`]).
     pub resource: Option<&'a str>,
@@ -69,8 +65,6 @@ impl<'a> ObservationInput<'a> {
             payload,
             patient_name: None,
             data_source: None,
-            meta_source: None,
-            identifier: None,
             resource: None,
         }
     }

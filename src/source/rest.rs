@@ -104,8 +104,6 @@ impl<'a> RestObservation<'a> {
             },
             patient_name: (!name.is_empty()).then_some(name),
             data_source: self.data_source.as_deref(),
-            meta_source: None,
-            identifier: None,
             resource: None,
         }
     }

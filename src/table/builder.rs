@@ -10,7 +10,6 @@ use super::long::LongTable;
 use super::uuids::{UuidList, with_duplicate_uuid_flags};
 use super::wide::WideTable;
 use super::{Appended, Layout, ObservationTables, columns::Record};
-use crate::decode::flatten::Leaves;
 use crate::decode::omh::catalog;
 use crate::decode::{PageOptions, PreparedObservation, PreparedPage};
 
@@ -28,9 +27,6 @@ pub struct ObservationTableBuilder {
     uuids: UuidList,
     newest_last_updated: Option<i64>,
     errors: ErrorsBuilder,
-    /// With extras: per observation, its OMH header, `meta.source`, `identifier` and
-    /// `body.effective_time_frame` leaves.
-    extras: Option<Vec<Leaves>>,
     /// The flat layout's table (empty in the others).
     flat: FlatTable,
 }
@@ -50,7 +46,6 @@ impl ObservationTableBuilder {
             uuids: UuidList::default(),
             newest_last_updated: None,
             errors: ErrorsBuilder::default(),
-            extras: None,
             flat: FlatTable::new(),
         };
         if layout == Layout::Wide {
@@ -61,26 +56,10 @@ impl ObservationTableBuilder {
         builder
     }
 
-    /// Also carry, as extra columns, every observation's whole OMH header by key path
-    /// (`header.schema_id.name`, ...), the FHIR `meta.source` and the resource's
-    /// `identifier` list (`identifier.0.system`, ...) and the body's `effective_time_frame`
-    /// as written (`body.effective_time_frame.time_interval.duration.value`, ...). Leaves
-    /// under a key ending in `date_time` that all parse become UTC timestamps, with a
-    /// `{path}:local` twin (wall time in the offset written, no timezone).
-    pub fn with_extras(mut self) -> Self {
-        self.extras = Some(Vec::new());
-        self
-    }
-
-    /// Whether [`Self::with_extras`] was asked for (prepared observations must carry them).
-    pub fn wants_extras(&self) -> bool {
-        self.extras.is_some()
-    }
-
-    /// What pages prepared for this builder must carry: the extras, and (flat layout) the
-    /// FHIR resources as received.
+    /// What pages prepared for this builder must carry: (flat layout) the FHIR resources
+    /// as received.
     pub fn page_options(&self) -> PageOptions {
-        PageOptions { extras: self.extras.is_some(), resources: self.layout == Layout::Flat }
+        PageOptions { resources: self.layout == Layout::Flat }
     }
 
     /// Distinct observations so far.
@@ -122,7 +101,7 @@ impl ObservationTableBuilder {
     /// Add one observation decoded by [`PreparedObservation::new`] (possibly on another
     /// thread). Observations must be appended in the order the server sent them.
     pub fn append_prepared(&mut self, prepared: PreparedObservation) -> Appended {
-        let PreparedObservation { id, patient_id, code, last_updated, patient_name, data_source, json, document, frame, extras, flat, mut problems } =
+        let PreparedObservation { id, patient_id, code, last_updated, patient_name, data_source, json, document, frame, flat, mut problems } =
             prepared;
         // `as u64` is a bijection, so negative ids stay distinct.
         if id.is_some_and(|id| !self.seen_ids.insert(id as u64)) {
@@ -131,9 +110,6 @@ impl ObservationTableBuilder {
         }
         if let Some(at) = last_updated {
             self.newest_last_updated = Some(self.newest_last_updated.map_or(at, |newest| newest.max(at)));
-        }
-        if let Some(all) = &mut self.extras {
-            all.push(extras.unwrap_or_default());
         }
         let code = code.as_deref();
         let header = document.as_ref().ok().map(|document| &document.header);
@@ -150,7 +126,6 @@ impl ObservationTableBuilder {
             source_name: header.and_then(|h| h.acquisition_provenance.as_ref()).and_then(|p| p.source_name.as_deref()),
             patient_name: patient_name.as_deref(),
             data_source: data_source.as_deref(),
-            extras: self.extras.as_ref().map(|e| (e.len() - 1) as u32),
         };
         if let Some(uuid) = record.uuid {
             self.uuids.push(uuid);
@@ -180,18 +155,17 @@ impl ObservationTableBuilder {
 
     pub fn finish(mut self) -> ObservationTables {
         let (repeated_uuids, duplicate_uuids) = std::mem::take(&mut self.uuids).repeated();
-        let extras = self.extras.as_deref();
         let tables: Vec<(Option<String>, _)> = match self.layout {
             Layout::Wide => {
                 // Catalogue order first, then codes in order of appearance.
                 let rank = |code: &str| catalog::CATALOG.iter().position(|spec| spec.code == code).unwrap_or(usize::MAX);
                 let mut wide = std::mem::take(&mut self.wide);
                 wide.sort_by_key(|table| rank(&table.code));
-                wide.into_iter().map(|table| (Some(table.code.clone()), table.finish(extras))).collect()
+                wide.into_iter().map(|table| (Some(table.code.clone()), table.finish())).collect()
             }
             Layout::Long => {
                 let long = std::mem::replace(&mut self.long, LongTable::new());
-                vec![(None, long.finish(extras))]
+                vec![(None, long.finish())]
             }
             Layout::Flat => vec![(None, std::mem::take(&mut self.flat).finish())],
         };

@@ -8,8 +8,6 @@ use arrow_array::types::Int32Type;
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 
-use super::infer;
-use crate::decode::flatten::Leaves;
 
 pub fn utc_timestamp_type() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
@@ -64,8 +62,6 @@ pub(super) struct Record<'a> {
     pub source_name: Option<&'a str>,
     pub patient_name: Option<&'a str>,
     pub data_source: Option<&'a str>,
-    /// With extras: the observation's index in the builder's extras rows.
-    pub extras: Option<u32>,
 }
 
 /// The columns every layout has.
@@ -82,8 +78,6 @@ pub(super) struct CommonColumns {
     source_name: Dictionary,
     patient_name: StringBuilder,
     data_source: Dictionary,
-    /// Per row, the observation's index in the extras rows (only with extras).
-    extras: Vec<u32>,
 }
 
 impl CommonColumns {
@@ -101,7 +95,6 @@ impl CommonColumns {
             source_name: Dictionary::new(),
             patient_name: StringBuilder::new(),
             data_source: Dictionary::new(),
-            extras: Vec::new(),
         }
     }
 
@@ -118,17 +111,6 @@ impl CommonColumns {
         self.source_name.append_option(r.source_name);
         self.patient_name.append_option(r.patient_name);
         self.data_source.append_option(r.data_source);
-        if let Some(index) = r.extras {
-            self.extras.push(index);
-        }
-    }
-
-    /// The extras columns of these rows (nothing without extras).
-    pub(super) fn finish_extras(&self, extras: Option<&[Leaves]>, out: &mut Columns) {
-        if let Some(extras) = extras {
-            let rows: Vec<&[_]> = self.extras.iter().map(|&i| extras[i as usize].as_slice()).collect();
-            infer::extras_columns(&rows, out);
-        }
     }
 
     /// `timestamp` is the guide's name for `effective_start` (wide layout only): it shares

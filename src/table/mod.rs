@@ -88,7 +88,7 @@ mod test_support {
 
     impl Append for ObservationTableBuilder {
         fn append(&mut self, input: &ObservationInput<'_>) -> Appended {
-            self.append_prepared(PreparedObservation::new(input, self.page_options()))
+            self.append_prepared(PreparedObservation::new(input))
         }
     }
 }

@@ -163,7 +163,7 @@ impl WideTable {
         }
     }
 
-    pub(super) fn finish(mut self, extras: Option<&[Leaves]>) -> RecordBatch {
+    pub(super) fn finish(mut self) -> RecordBatch {
         let mut out = self.common.finish(true);
         match &mut self.kind {
             WideKind::Catalogued(measures) => {
@@ -173,7 +173,6 @@ impl WideTable {
             }
             WideKind::Flattened(rows) => infer::body_columns(rows, &mut out),
         }
-        self.common.finish_extras(extras, &mut out);
         out.into_batch()
     }
 }

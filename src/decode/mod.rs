@@ -66,11 +66,21 @@ pub struct PreparedObservation {
     pub(crate) flat: Option<flat::FlatRow>,
     /// Problems found so far, in the order the errors table reports them.
     pub(crate) problems: Vec<String>,
+    /// False for a page entry that is not an observation: it is listed in the errors
+    /// table only, and the server's total does not count it.
+    pub(crate) is_observation: bool,
 }
 
 impl PreparedObservation {
     /// Decode `input`, and given its resource (the flat layout's), its [`flat::FlatRow`].
     pub fn new(input: &ObservationInput<'_>) -> Self {
+        if let Some(other) = input.not_an_observation {
+            let id = match input.observation_id {
+                ObservationId::Text(text) => text.to_string(),
+                ObservationId::Number(n) => n.to_string(),
+            };
+            return Self::not_an_observation(other.reason(&id));
+        }
         let mut problems: Vec<String> = Vec::new();
         let id = integer_id(input.observation_id, &mut problems);
         if input.patient_id.is_none() {
@@ -107,6 +117,24 @@ impl PreparedObservation {
             frame,
             flat,
             problems,
+            is_observation: true,
+        }
+    }
+
+    fn not_an_observation(reason: String) -> Self {
+        Self {
+            id: None,
+            patient_id: None,
+            code: None,
+            last_updated: None,
+            patient_name: None,
+            data_source: None,
+            json: RawPayload::AsSent(String::new()),
+            document: Err(reason.clone()),
+            frame: None,
+            flat: None,
+            problems: vec![reason],
+            is_observation: false,
         }
     }
 }
@@ -114,6 +142,10 @@ impl PreparedObservation {
 fn integer_id(id: ObservationId<'_>, problems: &mut Vec<String>) -> Option<i64> {
     match id {
         ObservationId::Number(id) => Some(id),
+        ObservationId::Text(text) if text.trim().is_empty() => {
+            problems.push("the observation has no id".into());
+            None
+        }
         ObservationId::Text(text) => {
             let id = text.trim().parse::<i64>().ok();
             if id.is_none() {

@@ -101,6 +101,9 @@ pub async fn fetch_observations(session: &Session, request: &FetchRequest, progr
     }
     let searches = plan::searches(&session.config.base_url, query, api, generation);
     let mut builder = ObservationTableBuilder::new(layout, &query.code_names());
+    if !generation.matches_codes_exactly() {
+        builder = builder.with_loose_code_matching();
+    }
     let mut reader = Reader::new(session, &mut builder, progress);
     let freeze = api == Api::Fhir && generation.honours_time_filters();
     let total = reconcile::read_complete(&mut reader, &searches, freeze).await?;

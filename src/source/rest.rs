@@ -105,6 +105,7 @@ impl<'a> RestObservation<'a> {
             patient_name: (!name.is_empty()).then_some(name),
             data_source: self.data_source.as_deref(),
             resource: None,
+            not_an_observation: None,
         }
     }
 }

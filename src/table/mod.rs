@@ -4,11 +4,12 @@
 //!
 //! Wide ([`wide`]): one table per code, one row per observation, with the catalogue's typed
 //! columns (or, for a code the catalogue does not know, columns by key path, typed by
-//! [`infer`]). Long ([`long`]): one tidy table, one row per observation and measure. A
-//! record that cannot be (fully) decoded keeps its row with what could be read and is also
-//! listed in the errors table ([`errors`]): nothing is dropped. Flat ([`flat`]): one table,
-//! one row per observation, as the official client's `tidy_observation` builds it. [`finish`] applies what an
-//! older server ignores and sorts newest first.
+//! [`infer`]). Long ([`long`]): one tidy table, one row per observation and
+//! measure. Flat ([`flat`]): one table, one row per observation, as the official client's
+//! `tidy_observation` builds it. A record that cannot be (fully) decoded keeps its row with
+//! what could be read and is also listed in the errors table ([`errors`]); one the tables
+//! have no place for is listed there alone ([`builder`] decides): nothing is dropped.
+//! [`finish`] applies what an older server ignores and sorts newest first.
 
 mod builder;
 mod columns;
@@ -29,6 +30,10 @@ pub use flat::SHAPES_METADATA;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Appended {
     Row,
+    /// An observation the tables have no place for: a row of the errors table only.
+    Reported,
+    /// A page entry that is not an observation: a row of the errors table only.
+    NotAnObservation,
     /// The same observation id was already received (pages shifted under us).
     Duplicate,
 }

@@ -2,15 +2,14 @@
 //! row holds: the one place a JSON value's column type is chosen. Used for the bodies of
 //! codes the catalogue does not know and for the flat layout's columns.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use arrow_array::builder::TimestampMicrosecondBuilder;
 use arrow_array::{ArrayRef, BooleanArray, Float64Array, Int64Array, NullArray, StringArray};
 use arrow_schema::{DataType, TimeUnit};
 
-use super::columns::{Columns, timestamp_builder, utc_timestamp_type};
-use crate::decode::flatten::{Leaf, Leaves};
+use super::columns::{timestamp_builder, utc_timestamp_type};
+use crate::decode::flatten::Leaf;
 use crate::decode::omh::time::{self, Instant};
 
 /// The type every present cell of a column fits.
@@ -22,36 +21,10 @@ enum ColumnType {
     Text,
 }
 
-/// Columns for the bodies of an unknown code, one row of leaves per observation. A quantity
-/// becomes two columns, `{path}_value` and `{path}_unit`.
-pub(super) fn body_columns(rows: &[Leaves], out: &mut Columns) {
-    let expanded: Vec<Leaves> = rows.iter().map(|row| row.iter().flat_map(expand_quantity).collect()).collect();
-    let rows: Vec<&[(String, Leaf)]> = expanded.iter().map(Vec::as_slice).collect();
-    typed_columns(&rows, out);
-}
-
-fn expand_quantity((path, leaf): &(String, Leaf)) -> Vec<(String, Leaf)> {
-    match leaf {
-        Leaf::Quantity(number, unit) => {
-            let mut parts = vec![(format!("{path}_value"), Leaf::Number(number.clone()))];
-            parts.extend(unit.clone().map(|u| (format!("{path}_unit"), Leaf::Text(u))));
-            parts
-        }
-        other => vec![(path.clone(), other.clone())],
-    }
-}
-
-/// One column per key path any row has, sorted by path, named by its path with `_` for
-/// `.`: numbers → float64, booleans → boolean, anything else → text.
-fn typed_columns(rows: &[&[(String, Leaf)]], out: &mut Columns) {
-    let mut paths: Vec<&str> =
-        rows.iter().flat_map(|row| row.iter().map(|(p, _)| p.as_str())).collect::<HashSet<_>>().into_iter().collect();
-    paths.sort_unstable();
-    for path in paths {
-        let cells: Vec<Option<&Leaf>> = rows.iter().map(|row| row.iter().find(|(p, _)| p == path).map(|(_, l)| l)).collect();
-        let (data_type, array) = single_array(&cells, column_type(&cells, false, false));
-        out.push(path.replace('.', "_"), data_type, array);
-    }
+/// A body column of a code the catalogue does not know: numbers → float64, booleans →
+/// boolean, anything else → text.
+pub(super) fn body_array(cells: &[Option<&Leaf>]) -> (DataType, ArrayRef) {
+    single_array(cells, column_type(cells, false, false))
 }
 
 /// `integers`: int64 for integers only; `date_times`: timestamps if every text parses.

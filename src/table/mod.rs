@@ -3,8 +3,8 @@
 //! layout asked for, the errors table, and counts.
 //!
 //! Wide ([`wide`]): one table per code, one row per observation, with the catalogue's typed
-//! columns (or, for a code the catalogue does not know, columns by key path, typed by
-//! [`infer`]). Long ([`long`]): one tidy table, one row per observation and
+//! columns (or, for a code the catalogue does not know, columns by key path, [`keypaths`],
+//! typed by [`infer`]). Long ([`long`]): one tidy table, one row per observation and
 //! measure. Flat ([`flat`]): one table, one row per observation, as the official client's
 //! `tidy_observation` builds it. A record that cannot be (fully) decoded keeps its row with
 //! what could be read and is also listed in the errors table ([`errors`]); one the tables
@@ -17,6 +17,7 @@ mod errors;
 mod finish;
 mod flat;
 mod infer;
+mod keypaths;
 mod long;
 mod uuids;
 mod wide;

@@ -151,6 +151,39 @@ def test_a_code_not_asked_for_is_reported_not_dropped() -> None:
         assert all(f.attrs["jhe_errors"] for f in frames.values())
 
 
+def test_body_keys_never_duplicate_a_column_name() -> None:
+    body = {
+        "observation_id": 7, "timestamp": "then", "patient_id": "p", "code": "c", "duplicate_uuid": True,
+        "a": {"b": 1}, "a_b": 2, "level": {"value": 3, "unit": "dB"}, "level_value": 4, "body_a_b": 5,
+    }
+    entries: list[dict[str, Any] | None] = [observation(1, code="x:odd:1.0", body=body)]
+    with serving(entries, total=1) as hostile:
+        frame, errors, _ = fetch(hostile, "wide", code="x:odd:1.0")
+    assert errors == []
+    assert frame.columns.is_unique, list(frame.columns)
+    row = frame.iloc[0]
+    assert row["observation_id"] == 1 and row["patient_id"] == 40001 and row["code"] == "x:odd:1.0"
+    # every body value is there, under a name of its own
+    values = {str(v) for v in row.to_dict().values()}
+    assert {"7.0", "then", "p", "c", "1.0", "2.0", "3.0", "dB", "4.0", "5.0"} <= values, row.to_dict()
+
+
+def test_unknown_codes_with_ever_new_keys_stay_linear() -> None:
+    # 2,000 rows, each with 20 keys no other row has: one column per key would be 40,000
+    # columns of 2,000 rows (80 million cells, from 40,000 values).
+    rows, keys = 2000, 20
+    entries: list[dict[str, Any] | None] = [
+        observation(i, code="x:noise:1.0", body={f"k{i}_{j}": j for j in range(keys)}) for i in range(1, rows + 1)
+    ]
+    with serving(entries, total=rows) as hostile:
+        frame, errors, _ = fetch(hostile, "wide", code="x:noise:1.0")
+    assert errors == []
+    assert len(frame) == rows
+    assert len(frame.columns) < 400
+    kept = json.loads(frame.set_index("observation_id").loc[1234, "body_other"])
+    assert kept == {f"k1234_{j}": j for j in range(keys)}, "keys beyond the column limit are kept"
+
+
 def test_compat_list_observations_warns_of_entries_it_does_not_yield(damaged_entries: Hostile) -> None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -30,6 +30,8 @@ pub struct ObservationTableBuilder {
     /// (a hash set would hold a bucket per id; benchmarks/PROFILE.md).
     seen_ids: roaring::RoaringTreemap,
     duplicates: u64,
+    /// Page entries that were not observations (in the errors table only).
+    not_observations: usize,
     /// Every observation's OMH uuid, to find the ones carried more than once at the end.
     uuids: UuidList,
     newest_last_updated: Option<i64>,
@@ -56,6 +58,7 @@ impl ObservationTableBuilder {
             rows: 0,
             seen_ids: roaring::RoaringTreemap::new(),
             duplicates: 0,
+            not_observations: 0,
             uuids: UuidList::default(),
             newest_last_updated: None,
             errors: ErrorsBuilder::default(),
@@ -88,6 +91,11 @@ impl ObservationTableBuilder {
     /// server's total counts).
     pub fn rows(&self) -> usize {
         self.rows
+    }
+
+    /// Page entries so far that were not observations: not among [`Self::rows`].
+    pub fn not_observations(&self) -> usize {
+        self.not_observations
     }
 
     pub fn error_count(&self) -> usize {
@@ -127,6 +135,7 @@ impl ObservationTableBuilder {
         let PreparedObservation { id, patient_id, code, last_updated, patient_name, data_source, json, document, frame, flat, mut problems, is_observation } =
             prepared;
         if !is_observation {
+            self.not_observations += 1;
             self.errors.push(None, None, &problems.join("; "), &json.into_text());
             return Appended::NotAnObservation;
         }
@@ -288,7 +297,7 @@ mod tests {
             ];
             let codeless = if layout == Layout::Wide { Appended::Reported } else { Appended::Row };
             assert_eq!(appended, [Appended::Row, Appended::Reported, Appended::NotAnObservation, codeless, Appended::Row], "{layout:?}");
-            assert_eq!(builder.rows(), 4, "what the server's total counts: observations, not the Patient");
+            assert_eq!((builder.rows(), builder.not_observations()), (4, 1), "what a FHIR total counts: observations, not the Patient");
             let tables = builder.finish();
             let mut ids = std::collections::BTreeSet::new();
             for (_, batch) in &tables.tables {

@@ -88,8 +88,8 @@ def ids(frame: Any, layout: str) -> set[int]:
     return set(frame["observation_id"] if layout != "flat" else frame["id"].astype(int))
 
 
-@pytest.fixture
-def damaged_entries() -> Iterator[Hostile]:
+@pytest.fixture(params=[5, 8], ids=["total of observations", "total of entries"])
+def damaged_entries(request: pytest.FixtureRequest) -> Iterator[Hostile]:
     operation_outcome = {
         "resourceType": "OperationOutcome",
         "issue": [{"severity": "warning", "code": "processing", "diagnostics": "some rows were hidden"}],
@@ -104,8 +104,8 @@ def damaged_entries() -> Iterator[Hostile]:
         observation(4, code={"coding": [{"system": "https://w3id.org/openmhealth"}]}),
         {k: v for k, v in observation(5).items() if k != "valueAttachment"},
     ]
-    # The server counts the Observations it matched, not the other entries.
-    with serving(entries, total=5) as hostile:
+    # FHIR counts the Observations matched, not the other entries; a server may count them all.
+    with serving(entries, total=request.param) as hostile:
         yield hostile
 
 
@@ -226,3 +226,8 @@ def test_rest_rows_missing_fields_are_reported(layout: str) -> None:
     assert set(shown) == {None, 3, 4, 5}, "every frame's attrs together list every error"
     ids = {i for f in frames.values() for i in f["observation_id"].dropna().astype(int)}
     assert ids == ({1, 4, 5} if layout == "wide" else {1, 3, 4, 5}), "rows where the layout has a place"
+
+
+def test_strict_names_a_record_that_is_not_an_observation(damaged_entries: Hostile) -> None:
+    with pytest.raises(jhe.DecodeError, match=r'a record without an observation id .*a Patient \(id "40001"\), not an Observation .*7 such records'):
+        jhe.Client(damaged_entries.url, "t", retries=0).fetch_dataframe(study_id=1, code=GLUCOSE, strict=True)

@@ -199,22 +199,18 @@ pub struct FetchRequest {
     pub query: ObservationQuery,
     pub api: Api,
     pub layout: Layout,
-    /// Also each observation's whole OMH header, its time frame as written, `meta.source`
-    /// and `identifier`, by key path: what `jhe.compat` builds the official client's
-    /// columns from.
-    pub extras: bool,
 }
 
 impl FetchRequest {
     /// Without a `layout`: wide for one code (one table), long for none or several.
-    pub fn new(query: ObservationQuery, api: Api, layout: Option<Layout>, extras: bool) -> Result<Self> {
+    pub fn new(query: ObservationQuery, api: Api, layout: Option<Layout>) -> Result<Self> {
         if let (Some(since), Some(until)) = (query.since, query.until) {
             if until.utc_micros <= since.utc_micros {
                 return Err(JheError::Config("until must be later than since".into()));
             }
         }
         let layout = layout.unwrap_or(if query.codes.len() == 1 { Layout::Wide } else { Layout::Long });
-        Ok(Self { query, api, layout, extras })
+        Ok(Self { query, api, layout })
     }
 
     /// The code whose table is the whole result: one code asked for in the wide layout.
@@ -257,7 +253,7 @@ mod tests {
             until: Some(TimeBound::parse("until", "2025-06-01").unwrap()),
             ..Default::default()
         };
-        assert!(FetchRequest::new(backwards, Api::Auto, None, false).is_err());
+        assert!(FetchRequest::new(backwards, Api::Auto, None).is_err());
         assert!(patient_identifier("", "x").is_err());
         assert!(patient_identifier("https://h.example/mrn", "a|b").is_err());
         assert_eq!(patient_identifier(" s ", " v ").unwrap(), ("s".to_string(), "v".to_string()));
@@ -282,7 +278,7 @@ mod tests {
     fn one_code_is_one_wide_table_by_default() {
         let request = |codes: &[&str], layout| {
             let codes: Vec<String> = codes.iter().map(|c| c.to_string()).collect();
-            FetchRequest::new(ObservationQuery::new(None, None, &codes).unwrap(), Api::Auto, layout, false).unwrap()
+            FetchRequest::new(ObservationQuery::new(None, None, &codes).unwrap(), Api::Auto, layout).unwrap()
         };
         let one = request(&["https://w3id.org/openmhealth|omh:heart-rate:2.0"], None);
         assert_eq!((one.layout, one.single_table_code()), (Layout::Wide, Some("omh:heart-rate:2.0")));

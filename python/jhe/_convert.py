@@ -82,6 +82,13 @@ def _with_attrs(frame: pd.DataFrame, errors: list[dict[str, Any]], source: dict[
     return frame
 
 
+def _record(error: dict[str, Any]) -> str:
+    """How a message names the record of an error."""
+    if error["observation_id"] is None:
+        return "a record without an observation id"
+    return f"observation {error['observation_id']}"
+
+
 def raise_for_errors(errors: list[dict[str, Any]]) -> None:
     """With ``strict=True``: the first record that could not be decoded, as :class:`jhe.DecodeError`."""
     from jhe._jhe import DecodeError
@@ -89,7 +96,7 @@ def raise_for_errors(errors: list[dict[str, Any]]) -> None:
     if errors:
         first = errors[0]
         raise DecodeError(
-            f"observation {first['observation_id']} ({first['code']}) could not be decoded: "
+            f"{_record(first)} ({first['code']}) could not be decoded: "
             f"{first['reason']} ({len(errors)} such records in all)"
         )
 
@@ -103,9 +110,9 @@ def reported_errors(result: NativeFetchResult, *, strict: bool = False) -> list[
     if errors:
         first = errors[0]
         warnings.warn(
-            f"{len(errors)} of {result.observations} observations could not be fully decoded "
-            f"(first: observation {first['observation_id']}: {first['reason']}); "
-            f'they are kept, with the problems listed in df.attrs["{ERRORS_ATTR}"]',
+            f"{len(errors)} records could not be fully decoded ({result.observations} observations received; "
+            f"first: {_record(first)}: {first['reason']}); "
+            f'each is listed with its problem in df.attrs["{ERRORS_ATTR}"], and kept as a row where the table has a place for it',
             DecodeWarning,
             stacklevel=_caller_stacklevel(),
         )
@@ -126,10 +133,12 @@ def to_pandas(result: NativeFetchResult, *, strict: bool = False) -> pd.DataFram
     frames = {code: arrow_to_pandas(to_pyarrow(table)) for code, table in result.tables}
     if result.layout == "long":
         return _with_attrs(frames[None], errors, source)
-    by_code = {
-        str(code): _with_attrs(frame, [e for e in errors if e["code"] == code], source)
+    if result.single_code is not None:
+        # The one frame: every error is its own, whatever code it names (or none).
+        return _with_attrs(frames[result.single_code], errors, source)
+    # Each frame its own code's errors, and every frame those of no frame.
+    homeless = [e for e in errors if e["code"] not in frames]
+    return {
+        str(code): _with_attrs(frame, [e for e in errors if e["code"] == code] + homeless, source)
         for code, frame in frames.items()
     }
-    if result.single_code is not None:
-        return by_code[result.single_code]
-    return by_code

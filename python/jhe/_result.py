@@ -28,8 +28,8 @@ class Observations:
         layout: ``"wide"`` or ``"long"``.
         codes: The codes of the wide tables (empty in the long layout).
         total: The server's count of matching observations.
-        errors: One dict per record that could not be fully decoded
-            (``observation_id``, ``code``, ``reason``, ``raw``).
+        errors: One dict per record that could not be fully decoded, or that the tables have
+            no place for (``observation_id``, ``code``, ``reason``, ``raw``).
         source: The API and generation used, the server's total, requests made, duplicate uuids.
     """
 

@@ -49,12 +49,11 @@ class _TablePerCode(_Narrowing, total=False):
 
 class NativeRequest(Filters, total=False):
     """The native fetch's keywords: what the client's positional arguments carry (``codes``
-    is ``code``: one or several), ``extras`` for :mod:`jhe.compat`, and filters."""
+    is ``code``: one or several), and filters."""
 
     study_id: int | None
     patient_id: int | None
     codes: str | Sequence[str] | None
-    extras: bool
 
 
 class ClientOptions(TypedDict, total=False):

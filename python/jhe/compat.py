@@ -398,9 +398,11 @@ class JupyterHealthClient:
 
         Yields the FHIR Observation resources as the server sent them (``valueAttachment.data``
         is the base64 of the OMH document). Every observation, unless ``limit`` is given (the
-        official default is 2000).
+        official default is 2000). Entries that are not Observations, or of a code not asked
+        for, are not yielded: one :class:`jhe.DecodeWarning` counts them with the damaged ones.
         """
-        table, _ = self._fetch_flat(patient_id, study_id, code, limit)
+        table, native = self._fetch_flat(patient_id, study_id, code, limit)
+        _convert.reported_errors(native)
         for resource in table.column("resource").to_pylist():
             yield json.loads(resource)
 

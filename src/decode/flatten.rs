@@ -1,10 +1,8 @@
 //! JSON the catalogue does not describe, as leaves by key path: the body of an unknown
-//! code (`mood.score`), and the extras (`header.schema_id.name`, `identifier.0.system`).
+//! code (`mood.score`).
 //! The table stage (`table::infer`) turns leaves into typed columns.
 
 use serde_json::{Map, Value};
-
-use crate::source::ObservationInput;
 
 /// A leaf of a JSON value, by key path.
 #[derive(Debug, Clone, PartialEq)]
@@ -67,60 +65,4 @@ fn quantity(map: &Map<String, Value>) -> Option<(serde_json::Number, Option<Stri
         Some(_) => return None,
     };
     (map.len() == 1 + usize::from(unit.is_some())).then(|| (number.clone(), unit))
-}
-
-/// Every scalar of a JSON value by key path, arrays by index (`identifier.0.system`);
-/// nulls are left out.
-fn flatten_all(value: &Value, path: String, out: &mut Leaves) {
-    match value {
-        Value::Null => {}
-        Value::Bool(b) => out.push((path, Leaf::Bool(*b))),
-        Value::Number(n) => out.push((path, Leaf::Number(n.clone()))),
-        Value::String(s) => out.push((path, Leaf::Text(s.clone()))),
-        Value::Array(items) => {
-            for (i, item) in items.iter().enumerate() {
-                flatten_all(item, format!("{path}.{i}"), out);
-            }
-        }
-        Value::Object(map) => {
-            for (key, item) in map {
-                flatten_all(item, format!("{path}.{key}"), out);
-            }
-        }
-    }
-}
-
-/// Only an OMH document's header and its body's `effective_time_frame`, whole, as written
-/// (for extras). A document without `body` is its own body.
-#[derive(serde::Deserialize)]
-struct RawHeader {
-    header: Option<Value>,
-    body: Option<Value>,
-    effective_time_frame: Option<Value>,
-}
-
-/// The extras of one observation: FHIR `meta.source`, the resource's `identifier` list,
-/// and from `json` (its OMH document, when the payload could be decoded) the whole header
-/// and the body's `effective_time_frame` as written.
-pub fn extras(input: &ObservationInput<'_>, json: Option<&[u8]>) -> Leaves {
-    let mut leaves = Vec::new();
-    if let Some(source) = input.meta_source {
-        leaves.push(("meta.source".to_string(), Leaf::Text(source.to_string())));
-    }
-    if let Some(Ok(value)) = input.identifier.map(serde_json::from_str::<Value>) {
-        flatten_all(&value, "identifier".to_string(), &mut leaves);
-    }
-    if let Some(Ok(raw)) = json.map(serde_json::from_slice::<RawHeader>) {
-        if let Some(header) = &raw.header {
-            flatten_all(header, "header".to_string(), &mut leaves);
-        }
-        let frame = match &raw.body {
-            Some(body) => body.get("effective_time_frame"),
-            None => raw.effective_time_frame.as_ref(),
-        };
-        if let Some(frame) = frame {
-            flatten_all(frame, "body.effective_time_frame".to_string(), &mut leaves);
-        }
-    }
-    leaves
 }

@@ -19,7 +19,6 @@ use url::Url;
 
 use crate::error::Result;
 use crate::source::{AdapterKind, ObservationId, ObservationInput, PageSummary, Payload};
-use flatten::Leaves;
 use omh::{OmhDocument, catalog, time};
 
 /// The payload text the errors table shows for a record with problems.
@@ -63,18 +62,25 @@ pub struct PreparedObservation {
     pub(crate) json: RawPayload,
     pub(crate) document: Result<OmhDocument, String>,
     pub(crate) frame: Option<time::TimeFrame>,
-    /// Only when extras are asked for ([`flatten::extras`]).
-    pub(crate) extras: Option<Leaves>,
     /// Only in the flat layout (given the resource): the resource and document flattened.
     pub(crate) flat: Option<flat::FlatRow>,
     /// Problems found so far, in the order the errors table reports them.
     pub(crate) problems: Vec<String>,
+    /// False for a page entry that is not an observation: it is listed in the errors
+    /// table only, and the server's total does not count it.
+    pub(crate) is_observation: bool,
 }
 
 impl PreparedObservation {
-    /// Decode `input`; with `options.extras`, also collect its [`flatten::extras`], and given
-    /// its resource (`options.resources`), its [`flat::FlatRow`].
-    pub fn new(input: &ObservationInput<'_>, options: PageOptions) -> Self {
+    /// Decode `input`, and given its resource (the flat layout's), its [`flat::FlatRow`].
+    pub fn new(input: &ObservationInput<'_>) -> Self {
+        if let Some(other) = input.not_an_observation {
+            let id = match input.observation_id {
+                ObservationId::Text(text) => text.to_string(),
+                ObservationId::Number(n) => n.to_string(),
+            };
+            return Self::not_an_observation(other.reason(&id));
+        }
         let mut problems: Vec<String> = Vec::new();
         let id = integer_id(input.observation_id, &mut problems);
         if input.patient_id.is_none() {
@@ -96,7 +102,6 @@ impl PreparedObservation {
             Payload::Json(bytes) => Ok(bytes),
             Payload::Missing => Err("the observation carries no OMH payload".into()),
         };
-        let extras = options.extras.then(|| flatten::extras(input, json.as_ref().ok().copied()));
         let flat = input.resource.map(|resource| flat::FlatRow::new(resource, json.as_ref().ok().copied(), input.code));
         let document = json.and_then(omh::parse_document);
         let frame = time_frame(&document, &mut problems);
@@ -110,9 +115,26 @@ impl PreparedObservation {
             json: RawPayload::of(&document, input.payload, decoded),
             document,
             frame,
-            extras,
             flat,
             problems,
+            is_observation: true,
+        }
+    }
+
+    fn not_an_observation(reason: String) -> Self {
+        Self {
+            id: None,
+            patient_id: None,
+            code: None,
+            last_updated: None,
+            patient_name: None,
+            data_source: None,
+            json: RawPayload::AsSent(String::new()),
+            document: Err(reason.clone()),
+            frame: None,
+            flat: None,
+            problems: vec![reason],
+            is_observation: false,
         }
     }
 }
@@ -120,6 +142,10 @@ impl PreparedObservation {
 fn integer_id(id: ObservationId<'_>, problems: &mut Vec<String>) -> Option<i64> {
     match id {
         ObservationId::Number(id) => Some(id),
+        ObservationId::Text(text) if text.trim().is_empty() => {
+            problems.push("the observation has no id".into());
+            None
+        }
         ObservationId::Text(text) => {
             let id = text.trim().parse::<i64>().ok();
             if id.is_none() {
@@ -168,8 +194,6 @@ fn catalogued(code: &str) -> Cow<'static, str> {
 /// ([`crate::table::ObservationTableBuilder::page_options`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PageOptions {
-    /// Each observation's [`flatten::extras`].
-    pub extras: bool,
     /// Each FHIR resource as received, flattened (the flat layout's).
     pub resources: bool,
 }
@@ -178,22 +202,17 @@ pub struct PageOptions {
 #[derive(Debug, Default)]
 pub struct PreparedPage {
     pub observations: Vec<PreparedObservation>,
-    options: PageOptions,
 }
 
 impl PreparedPage {
-    pub fn new(options: PageOptions) -> Self {
-        Self { observations: Vec::new(), options }
-    }
-
     pub fn push(&mut self, input: &ObservationInput<'_>) {
-        self.observations.push(PreparedObservation::new(input, self.options));
+        self.observations.push(PreparedObservation::new(input));
     }
 
     /// Read one page's bytes with `kind`'s adapter and prepare every observation on it:
     /// the one decode step every page goes through.
     pub fn read(kind: AdapterKind, bytes: &[u8], page_url: &Url, origin: &Url, options: PageOptions) -> Result<(PageSummary, Self)> {
-        let mut page = Self::new(options);
+        let mut page = Self::default();
         let summary = kind.read_page(bytes, page_url, origin, options.resources, |input| page.push(input))?;
         Ok((summary, page))
     }

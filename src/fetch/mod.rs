@@ -91,7 +91,7 @@ pub struct FetchOutcome {
 
 /// Fetch every observation `request` asks for, counting pages and rows into `progress`.
 pub async fn fetch_observations(session: &Session, request: &FetchRequest, progress: Arc<Progress>) -> Result<FetchOutcome> {
-    let (query, api, layout, extras) = (&request.query, request.api, request.layout, request.extras);
+    let (query, api, layout) = (&request.query, request.api, request.layout);
     let (api, generation) = plan::choose_api(session, query, api).await?;
     if api == Api::Rest && layout == Layout::Flat {
         return Err(JheError::Config("the flat layout flattens FHIR resources; use api=\"fhir\"".into()));
@@ -101,8 +101,8 @@ pub async fn fetch_observations(session: &Session, request: &FetchRequest, progr
     }
     let searches = plan::searches(&session.config.base_url, query, api, generation);
     let mut builder = ObservationTableBuilder::new(layout, &query.code_names());
-    if extras {
-        builder = builder.with_extras();
+    if !generation.matches_codes_exactly() {
+        builder = builder.with_loose_code_matching();
     }
     let mut reader = Reader::new(session, &mut builder, progress);
     let freeze = api == Api::Fhir && generation.honours_time_filters();

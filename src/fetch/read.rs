@@ -36,6 +36,11 @@ impl<'a> Reader<'a> {
         self.builder.rows()
     }
 
+    /// Page entries received so far that were not observations.
+    pub fn not_observations(&self) -> usize {
+        self.builder.not_observations()
+    }
+
     /// One page, fetched and decoded (not yet appended).
     async fn page(&mut self, search: &Search, url: Url) -> Result<(PageSummary, PreparedPage)> {
         self.requests += 1;

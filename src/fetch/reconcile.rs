@@ -36,7 +36,9 @@ pub(super) async fn read_complete(reader: &mut Reader<'_>, searches: &[Search], 
             };
         }
         let received = reader.rows() as u64;
-        if received == total {
+        // A server's total may count the entries that are not observations (a Patient, an
+        // OperationOutcome) or not: FHIR counts only matches.
+        if received == total || (received < total && total <= received + reader.not_observations() as u64) {
             return Ok(total);
         }
         if received > total || rounds == MAX_RECONCILE_ROUNDS {

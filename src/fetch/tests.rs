@@ -13,7 +13,7 @@ use arrow_array::types::Int64Type;
 async fn fetched_ids(fx: &FakeExchange, options: ClientOptions, query: &ObservationQuery, api: Api) -> Result<Vec<i64>> {
     let options = ClientOptions { url: Some(fx.url().to_string()), ..options };
     let session = Session::new(ClientConfig::resolve(options, |_| None)?)?;
-    let request = FetchRequest::new(query.clone(), api, Some(Layout::Wide), false)?;
+    let request = FetchRequest::new(query.clone(), api, Some(Layout::Wide))?;
     let outcome = fetch_observations(&session, &request, Arc::default()).await?;
     // Newest first across every code's table, as the server orders them.
     let mut rows: Vec<(i64, i64)> = Vec::new();

@@ -1,5 +1,5 @@
 //! Python arguments into the core's types, each checked as it is read: a fetch's filters
-//! (the `jhe.Filters` dict) and keywords (the client's positional arguments, `extras`) into
+//! (the `jhe.Filters` dict) and keywords (the client's positional arguments) into
 //! a [`FetchRequest`], the client's keywords (`jhe.ClientOptions`) into [`ClientOptions`].
 //! An argument that does not exist or has the wrong type is a `jhe.ArgumentError` naming
 //! it; a value the core refuses is its `jhe.ConfigurationError`.
@@ -22,7 +22,6 @@ struct Fields {
     query: ObservationQuery,
     api: Api,
     layout: Option<Layout>,
-    extras: bool,
 }
 
 impl Fields {
@@ -41,14 +40,13 @@ impl Fields {
         Ok(true)
     }
 
-    /// A keyword of the native fetch: what the client's positional arguments carry,
-    /// `extras`, or a filter.
+    /// A keyword of the native fetch: what the client's positional arguments carry, or a
+    /// filter.
     fn keyword(&mut self, name: &str, value: &Bound<'_, PyAny>) -> PyResult<bool> {
         match name {
             "study_id" => self.query.study_id = id(name, value)?,
             "patient_id" => self.query.patient_id = id(name, value)?,
             "codes" => self.query.codes = codes(value)?,
-            "extras" => self.extras = optional(name, value, "a bool")?.unwrap_or(false),
             _ => return self.filter(name, value),
         }
         Ok(true)
@@ -94,7 +92,7 @@ pub fn fetch_request(filters: Option<Filters>, keywords: Option<&Bound<'_, PyDic
     if let Some(keywords) = keywords {
         read_each(keywords, |name, value| fields.keyword(name, value), unexpected_filter)?;
     }
-    Ok(FetchRequest::new(fields.query, fields.api, fields.layout, fields.extras)?)
+    Ok(FetchRequest::new(fields.query, fields.api, fields.layout)?)
 }
 
 /// The client's keyword arguments (all but `url` and `token`), checked.

@@ -146,8 +146,7 @@ impl NativeClient {
     }
 
     /// Fetch observations: `filters` (a `jhe.Filters` dict, as the caller gave them), and as
-    /// keywords `study_id`, `patient_id`, `codes` (one or several), `extras` (for
-    /// `jhe.compat`: see `FetchRequest::extras`) or filters.
+    /// keywords `study_id`, `patient_id`, `codes` (one or several) or filters.
     /// `progress(pages_done, pages_total, rows_done, rows_total)` is called from this thread
     /// every tenth of a second while it runs.
     #[pyo3(signature = (filters=None, /, *, progress=None, **request))]

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use url::Url;
 
-use super::{Adapter, ObservationId, ObservationInput, Page, Payload, TotalOnly};
+use super::{Adapter, NotAnObservation, ObservationId, ObservationInput, Page, Payload, TotalOnly};
 use crate::error::{JheError, Result};
 use crate::http::{HttpClient, redact_url};
 use crate::query::{Coding, ObservationQuery, TimeBound};
@@ -32,6 +32,12 @@ impl Generation {
     }
 
     pub fn honours_time_filters(self) -> bool {
+        self == Self::Current
+    }
+
+    /// Whether `code=` selects exactly the codes asked for (the older generation matches
+    /// with SQL `LIKE`, where `_` and `%` are wildcards).
+    pub fn matches_codes_exactly(self) -> bool {
         self == Self::Current
     }
 }
@@ -117,7 +123,7 @@ pub struct Bundle<'a, R = Observation<'a>> {
     resource_type: Option<Cow<'a, str>>,
     total: Option<u64>,
     #[serde(default = "Vec::new", bound(deserialize = "R: Deserialize<'de>"))]
-    entry: Vec<Entry<R>>,
+    entry: Vec<Entry<'a, R>>,
     #[serde(default, borrow)]
     link: Vec<Link<'a>>,
 }
@@ -131,13 +137,19 @@ struct Link<'a> {
 }
 
 #[derive(Deserialize)]
-struct Entry<R> {
+#[serde(bound(deserialize = "'de: 'a, R: Deserialize<'de>"))]
+struct Entry<'a, R> {
+    #[serde(rename = "fullUrl", borrow)]
+    full_url: Option<Cow<'a, str>>,
     resource: Option<R>,
 }
 
-/// The fields of an Observation resource that are read.
+/// The fields of an Observation resource that are read; of another resource, its type,
+/// id and (an OperationOutcome's) issues, to say what it was.
 #[derive(Deserialize)]
 pub struct Observation<'a> {
+    #[serde(rename = "resourceType", borrow)]
+    resource_type: Option<Cow<'a, str>>,
     #[serde(borrow)]
     id: Option<Cow<'a, str>>,
     #[serde(borrow)]
@@ -148,17 +160,20 @@ pub struct Observation<'a> {
     subject: Option<Reference<'a>>,
     #[serde(rename = "valueAttachment", borrow)]
     value_attachment: Option<Attachment<'a>>,
-    /// Kept as JSON text (read only for extras).
+    #[serde(default, borrow)]
+    issue: Vec<Issue<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Issue<'a> {
     #[serde(borrow)]
-    identifier: Option<&'a serde_json::value::RawValue>,
+    diagnostics: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
 struct Meta<'a> {
     #[serde(rename = "lastUpdated", borrow)]
     last_updated: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    source: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
@@ -227,10 +242,19 @@ fn not_a_bundle(resource_type: Option<&str>) -> Option<String> {
 
 impl<'a> Observation<'a> {
     fn input(&self) -> ObservationInput<'_> {
+        let id = self.id.as_deref().unwrap_or("");
+        if let Some(resource_type) = self.resource_type.as_deref().filter(|kind| *kind != "Observation") {
+            let diagnostics = self.issue.iter().find_map(|issue| issue.diagnostics.as_deref());
+            return ObservationInput {
+                not_an_observation: Some(NotAnObservation::OtherResource { resource_type, diagnostics }),
+                ..ObservationInput::new(id, None, Payload::Missing)
+            };
+        }
         ObservationInput {
-            observation_id: ObservationId::Text(self.id.as_deref().unwrap_or("")),
+            observation_id: ObservationId::Text(id),
             patient_id: self.subject.as_ref().and_then(|s| s.reference.as_deref()).and_then(patient_id_from_reference),
-            code: self.code.as_ref().and_then(|c| c.coding.first()).and_then(|c| c.code.as_deref()),
+            // A blank code is no code: it names no table.
+            code: self.code.as_ref().and_then(|c| c.coding.first()).and_then(|c| c.code.as_deref()).filter(|c| !c.trim().is_empty()),
             last_updated: self.meta.as_ref().and_then(|m| m.last_updated.as_deref()),
             payload: match self.value_attachment.as_ref().and_then(|a| a.data.as_ref()) {
                 Some(data) => Payload::Base64(data.0.as_ref()),
@@ -238,9 +262,8 @@ impl<'a> Observation<'a> {
             },
             patient_name: None,
             data_source: None,
-            meta_source: self.meta.as_ref().and_then(|m| m.source.as_deref()),
-            identifier: self.identifier.map(|raw| raw.get()),
             resource: None,
+            not_an_observation: None,
         }
     }
 }
@@ -285,7 +308,16 @@ impl<'a, R: EntryResource + Deserialize<'a>> Page<'a> for Bundle<'a, R> {
     }
 
     fn observations(&self, each: &mut impl FnMut(&ObservationInput<'_>)) -> std::result::Result<(), String> {
-        self.entry.iter().filter_map(|entry| entry.resource.as_ref()).try_for_each(|resource| resource.hand_over(each))
+        for entry in &self.entry {
+            match &entry.resource {
+                Some(resource) => resource.hand_over(each)?,
+                None => each(&ObservationInput {
+                    not_an_observation: Some(NotAnObservation::NoResource { full_url: entry.full_url.as_deref() }),
+                    ..ObservationInput::new("", None, Payload::Missing)
+                }),
+            }
+        }
+        Ok(())
     }
 }
 
@@ -414,5 +446,47 @@ mod tests {
         assert!(read_page::<Fhir>(outcome, &origin, &origin, |_| {}).is_err());
         assert!(read_page::<Fhir>(b"[1,2]", &origin, &origin, |_| {}).is_err());
         assert!(read_total::<Fhir>(outcome, &origin).is_err());
+    }
+
+    #[test]
+    fn every_entry_is_handed_over_observation_or_not() {
+        let origin = Url::parse("https://jhe.example/").unwrap();
+        let page = br#"{"resourceType":"Bundle","total":4,"entry":[
+            {"resource":{"resourceType":"Observation","id":"1","code":{"coding":[{"code":"omh:heart-rate:2.0"}]}}},
+            {"resource":{"resourceType":"Patient","id":"40001"}},
+            {"resource":{"resourceType":"OperationOutcome","issue":[{"severity":"warning"},{"diagnostics":"rows hidden"}]}},
+            {"fullUrl":"urn:uuid:1"},
+            {},
+            {"resource":{"resourceType":"Observation","id":"2","code":{"coding":[]}}},
+            {"resource":{"resourceType":"Observation","id":"3","code":{"coding":[{"system":"https://w3id.org/openmhealth"}]}}},
+            {"resource":{"id":"4","code":{"coding":[{"code":" "}]}}}
+        ]}"#;
+        for resources in [false, true] {
+            let mut seen = Vec::new();
+            AdapterKind::Fhir
+                .read_page(page, &origin, &origin, resources, |input| {
+                    let id = match input.observation_id {
+                        ObservationId::Text(text) => text.to_string(),
+                        ObservationId::Number(n) => n.to_string(),
+                    };
+                    seen.push((id, input.code.map(str::to_string), input.not_an_observation.map(|other| other.reason("")), input.resource.is_some()));
+                })
+                .unwrap();
+            let other = |reason: &str| Some(reason.to_string());
+            assert_eq!(
+                seen.iter().map(|(id, code, other, _)| (id.as_str(), code.as_deref(), other.clone())).collect::<Vec<_>>(),
+                [
+                    ("1", Some("omh:heart-rate:2.0"), None),
+                    ("40001", None, other("a Patient, not an Observation")),
+                    ("", None, other("an OperationOutcome, not an Observation: rows hidden")),
+                    ("", None, other("a Bundle entry (urn:uuid:1) has no resource")),
+                    ("", None, other("a Bundle entry has no resource")),
+                    ("2", None, None),
+                    ("3", None, None),
+                    ("4", None, None),
+                ]
+            );
+            assert_eq!(seen[0].3, resources, "the flat layout's resources");
+        }
     }
 }

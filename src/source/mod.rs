@@ -39,6 +39,32 @@ pub enum ObservationId<'a> {
     Text(&'a str),
 }
 
+/// A page entry that is not an observation: never a row, always a row of the errors table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotAnObservation<'a> {
+    /// A Bundle entry without a resource (its `fullUrl`, if it has one).
+    NoResource { full_url: Option<&'a str> },
+    /// A resource of another type (a Patient, an OperationOutcome), with the first issue's
+    /// `diagnostics` when it has any.
+    OtherResource { resource_type: &'a str, diagnostics: Option<&'a str> },
+}
+
+impl NotAnObservation<'_> {
+    /// What the errors table says of it; `id` is the resource's, empty when it has none.
+    pub fn reason(&self, id: &str) -> String {
+        match self {
+            Self::NoResource { full_url: Some(url) } => format!("a Bundle entry ({url}) has no resource"),
+            Self::NoResource { full_url: None } => "a Bundle entry has no resource".into(),
+            Self::OtherResource { resource_type, diagnostics } => {
+                let article = if resource_type.starts_with(['A', 'E', 'I', 'O', 'U']) { "an" } else { "a" };
+                let id = if id.is_empty() { String::new() } else { format!(" (id {id:?})") };
+                let said = diagnostics.map(|text| format!(": {text}")).unwrap_or_default();
+                format!("{article} {resource_type}{id}, not an Observation{said}")
+            }
+        }
+    }
+}
+
 /// One observation as read off an API page, before decoding.
 #[derive(Debug, Clone, Copy)]
 pub struct ObservationInput<'a> {
@@ -50,13 +76,11 @@ pub struct ObservationInput<'a> {
     /// Where the API gives them (REST): the patient's name and the data source's name.
     pub patient_name: Option<&'a str>,
     pub data_source: Option<&'a str>,
-    /// FHIR `meta.source`, and the resource's `identifier` list as JSON text: only read
-    /// when extras are asked for (see [`crate::table::ObservationTableBuilder::with_extras`]).
-    pub meta_source: Option<&'a str>,
-    pub identifier: Option<&'a str>,
     /// The FHIR resource's JSON as received: only given when a page is read for the flat
     /// layout (see [`AdapterKind::read_page`]).
     pub resource: Option<&'a str>,
+    /// Set when the entry is not an observation at all (then only the id is read).
+    pub not_an_observation: Option<NotAnObservation<'a>>,
 }
 
 impl<'a> ObservationInput<'a> {
@@ -69,9 +93,8 @@ impl<'a> ObservationInput<'a> {
             payload,
             patient_name: None,
             data_source: None,
-            meta_source: None,
-            identifier: None,
             resource: None,
+            not_an_observation: None,
         }
     }
 }

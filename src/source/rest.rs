@@ -104,9 +104,8 @@ impl<'a> RestObservation<'a> {
             },
             patient_name: (!name.is_empty()).then_some(name),
             data_source: self.data_source.as_deref(),
-            meta_source: None,
-            identifier: None,
             resource: None,
+            not_an_observation: None,
         }
     }
 }

@@ -1,6 +1,13 @@
 //! The builder: prepared observations appended in the order the server sent them, each
 //! once (a repeated observation id is skipped), into the layout asked for; uuids carried
 //! twice flagged when the tables are finished.
+//!
+//! Here is decided where each record goes, so none is dropped silently: a row of the data
+//! tables, with any problems also in the errors table; or, where the tables have no place
+//! for it, a row of the errors table alone. That is a page entry that is not an
+//! observation, an observation of a code not asked for (when codes were asked for and the
+//! server matches them exactly), and, in the wide layout, an observation without a code
+//! (its tables are per code).
 
 use std::collections::HashMap;
 
@@ -10,7 +17,6 @@ use super::long::LongTable;
 use super::uuids::{UuidList, with_duplicate_uuid_flags};
 use super::wide::WideTable;
 use super::{Appended, Layout, ObservationTables, columns::Record};
-use crate::decode::flatten::Leaves;
 use crate::decode::omh::catalog;
 use crate::decode::{PageOptions, PreparedObservation, PreparedPage};
 
@@ -24,20 +30,25 @@ pub struct ObservationTableBuilder {
     /// (a hash set would hold a bucket per id; benchmarks/PROFILE.md).
     seen_ids: roaring::RoaringTreemap,
     duplicates: u64,
+    /// Page entries that were not observations (in the errors table only).
+    not_observations: usize,
     /// Every observation's OMH uuid, to find the ones carried more than once at the end.
     uuids: UuidList,
     newest_last_updated: Option<i64>,
     errors: ErrorsBuilder,
-    /// With extras: per observation, its OMH header, `meta.source`, `identifier` and
-    /// `body.effective_time_frame` leaves.
-    extras: Option<Vec<Leaves>>,
     /// The flat layout's table (empty in the others).
     flat: FlatTable,
+    /// The codes asked for (empty: every code).
+    asked: Vec<String>,
+    /// Whether a row of another code is reported rather than kept (see
+    /// [`Self::with_loose_code_matching`]).
+    report_other_codes: bool,
 }
 
 impl ObservationTableBuilder {
-    /// `expected_codes` get their wide tables even when no row arrives, so an empty result
-    /// still has the columns a caller will index.
+    /// `expected_codes` are the codes asked for (none: every code). They get their wide
+    /// tables even when no row arrives, so an empty result still has the columns a caller
+    /// will index; a row of another code is reported, not kept.
     pub fn new(layout: Layout, expected_codes: &[&str]) -> Self {
         let mut builder = Self {
             layout,
@@ -47,11 +58,13 @@ impl ObservationTableBuilder {
             rows: 0,
             seen_ids: roaring::RoaringTreemap::new(),
             duplicates: 0,
+            not_observations: 0,
             uuids: UuidList::default(),
             newest_last_updated: None,
             errors: ErrorsBuilder::default(),
-            extras: None,
             flat: FlatTable::new(),
+            asked: expected_codes.iter().map(|code| code.to_string()).collect(),
+            report_other_codes: true,
         };
         if layout == Layout::Wide {
             for code in expected_codes {
@@ -61,31 +74,28 @@ impl ObservationTableBuilder {
         builder
     }
 
-    /// Also carry, as extra columns, every observation's whole OMH header by key path
-    /// (`header.schema_id.name`, ...), the FHIR `meta.source` and the resource's
-    /// `identifier` list (`identifier.0.system`, ...) and the body's `effective_time_frame`
-    /// as written (`body.effective_time_frame.time_interval.duration.value`, ...). Leaves
-    /// under a key ending in `date_time` that all parse become UTC timestamps, with a
-    /// `{path}:local` twin (wall time in the offset written, no timezone).
-    pub fn with_extras(mut self) -> Self {
-        self.extras = Some(Vec::new());
+    /// For a server that matches codes loosely (the older generation's SQL `LIKE`): rows
+    /// of other codes are kept for [`ObservationTables::retain`] to filter, not reported.
+    pub fn with_loose_code_matching(mut self) -> Self {
+        self.report_other_codes = false;
         self
     }
 
-    /// Whether [`Self::with_extras`] was asked for (prepared observations must carry them).
-    pub fn wants_extras(&self) -> bool {
-        self.extras.is_some()
-    }
-
-    /// What pages prepared for this builder must carry: the extras, and (flat layout) the
-    /// FHIR resources as received.
+    /// What pages prepared for this builder must carry: (flat layout) the FHIR resources
+    /// as received.
     pub fn page_options(&self) -> PageOptions {
-        PageOptions { extras: self.extras.is_some(), resources: self.layout == Layout::Flat }
+        PageOptions { resources: self.layout == Layout::Flat }
     }
 
-    /// Distinct observations so far.
+    /// Distinct observations so far, whether rows or only in the errors table (what the
+    /// server's total counts).
     pub fn rows(&self) -> usize {
         self.rows
+    }
+
+    /// Page entries so far that were not observations: not among [`Self::rows`].
+    pub fn not_observations(&self) -> usize {
+        self.not_observations
     }
 
     pub fn error_count(&self) -> usize {
@@ -112,7 +122,7 @@ impl ObservationTableBuilder {
         let mut newest = None;
         for observation in page.observations {
             let last_updated = observation.last_updated;
-            if self.append_prepared(observation) == Appended::Row {
+            if matches!(self.append_prepared(observation), Appended::Row | Appended::Reported) {
                 newest = newest.max(last_updated);
             }
         }
@@ -122,8 +132,13 @@ impl ObservationTableBuilder {
     /// Add one observation decoded by [`PreparedObservation::new`] (possibly on another
     /// thread). Observations must be appended in the order the server sent them.
     pub fn append_prepared(&mut self, prepared: PreparedObservation) -> Appended {
-        let PreparedObservation { id, patient_id, code, last_updated, patient_name, data_source, json, document, frame, extras, flat, mut problems } =
+        let PreparedObservation { id, patient_id, code, last_updated, patient_name, data_source, json, document, frame, flat, mut problems, is_observation } =
             prepared;
+        if !is_observation {
+            self.not_observations += 1;
+            self.errors.push(None, None, &problems.join("; "), &json.into_text());
+            return Appended::NotAnObservation;
+        }
         // `as u64` is a bijection, so negative ids stay distinct.
         if id.is_some_and(|id| !self.seen_ids.insert(id as u64)) {
             self.duplicates += 1;
@@ -132,10 +147,12 @@ impl ObservationTableBuilder {
         if let Some(at) = last_updated {
             self.newest_last_updated = Some(self.newest_last_updated.map_or(at, |newest| newest.max(at)));
         }
-        if let Some(all) = &mut self.extras {
-            all.push(extras.unwrap_or_default());
-        }
+        self.rows += 1;
         let code = code.as_deref();
+        if !self.has_place_for(code, &mut problems) {
+            self.errors.push(id, code, &problems.join("; "), &json.into_text());
+            return Appended::Reported;
+        }
         let header = document.as_ref().ok().map(|document| &document.header);
         let record = Record {
             id,
@@ -150,7 +167,6 @@ impl ObservationTableBuilder {
             source_name: header.and_then(|h| h.acquisition_provenance.as_ref()).and_then(|p| p.source_name.as_deref()),
             patient_name: patient_name.as_deref(),
             data_source: data_source.as_deref(),
-            extras: self.extras.as_ref().map(|e| (e.len() - 1) as u32),
         };
         if let Some(uuid) = record.uuid {
             self.uuids.push(uuid);
@@ -158,8 +174,7 @@ impl ObservationTableBuilder {
         let body = document.as_ref().ok().and_then(|document| document.body.as_ref());
         match self.layout {
             Layout::Wide => {
-                // A record without a code still gets a row, in the table of code "".
-                let index = self.wide_table(code.unwrap_or(""));
+                let index = self.wide_table(code.expect("has_place_for keeps codeless rows out of the wide tables"));
                 self.wide[index].append(&record, body, &mut problems);
             }
             Layout::Long => self.long.append(&record, code.and_then(catalog::lookup), body, &mut problems),
@@ -174,24 +189,36 @@ impl ObservationTableBuilder {
         if !problems.is_empty() {
             self.errors.push(id, code, &problems.join("; "), &json.into_text());
         }
-        self.rows += 1;
         Appended::Row
+    }
+
+    /// Whether the tables have a place for an observation of `code`; if not, why is among
+    /// `problems`.
+    fn has_place_for(&self, code: Option<&str>, problems: &mut Vec<String>) -> bool {
+        match code {
+            Some(code) if self.report_other_codes && !self.asked.is_empty() && !self.asked.iter().any(|c| c == code) => {
+                problems.push(format!("code {code} was not asked for"));
+                false
+            }
+            // Decoding has reported the missing code.
+            None => self.layout != Layout::Wide,
+            Some(_) => true,
+        }
     }
 
     pub fn finish(mut self) -> ObservationTables {
         let (repeated_uuids, duplicate_uuids) = std::mem::take(&mut self.uuids).repeated();
-        let extras = self.extras.as_deref();
         let tables: Vec<(Option<String>, _)> = match self.layout {
             Layout::Wide => {
                 // Catalogue order first, then codes in order of appearance.
                 let rank = |code: &str| catalog::CATALOG.iter().position(|spec| spec.code == code).unwrap_or(usize::MAX);
                 let mut wide = std::mem::take(&mut self.wide);
                 wide.sort_by_key(|table| rank(&table.code));
-                wide.into_iter().map(|table| (Some(table.code.clone()), table.finish(extras))).collect()
+                wide.into_iter().map(|table| (Some(table.code.clone()), table.finish())).collect()
             }
             Layout::Long => {
                 let long = std::mem::replace(&mut self.long, LongTable::new());
-                vec![(None, long.finish(extras))]
+                vec![(None, long.finish())]
             }
             Layout::Flat => vec![(None, std::mem::take(&mut self.flat).finish())],
         };
@@ -213,6 +240,7 @@ impl ObservationTableBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use arrow_array::Array;
     use arrow_array::cast::AsArray;
     use arrow_array::types::Int64Type;
 
@@ -242,5 +270,55 @@ mod tests {
         let flags = glucose.column_by_name("duplicate_uuid").unwrap().as_boolean();
         assert_eq!((0..4).map(|i| flags.value(i)).collect::<Vec<_>>(), vec![true, false, true, false]);
         assert_eq!(tables.duplicate_uuids, 2);
+    }
+
+    fn reasons(tables: &ObservationTables) -> Vec<(Option<i64>, Option<String>, String)> {
+        let ids = tables.errors.column(0).as_primitive::<Int64Type>();
+        let codes = tables.errors.column(1).as_string::<i32>();
+        let reasons = tables.errors.column(2).as_string::<i32>();
+        (0..tables.errors.num_rows())
+            .map(|i| (ids.is_valid(i).then(|| ids.value(i)), codes.is_valid(i).then(|| codes.value(i).to_string()), reasons.value(i).to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn records_without_a_place_in_the_tables_are_in_the_errors_table_in_every_layout() {
+        use crate::source::{NotAnObservation, ObservationInput, Payload};
+        let (glucose, heart) = (b64(GLUCOSE), b64(HEART));
+        for layout in [Layout::Wide, Layout::Long, Layout::Flat] {
+            let mut builder = ObservationTableBuilder::new(layout, &["omh:blood-glucose:4.0"]);
+            let patient = NotAnObservation::OtherResource { resource_type: "Patient", diagnostics: None };
+            let appended = [
+                builder.append(&input("1", "omh:blood-glucose:4.0", &glucose)),
+                builder.append(&input("2", "omh:heart-rate:2.0", &heart)),
+                builder.append(&ObservationInput { not_an_observation: Some(patient), ..ObservationInput::new("40001", None, Payload::Missing) }),
+                builder.append(&ObservationInput { patient_id: Some(1), ..ObservationInput::new("3", None, Payload::Base64(glucose.as_bytes())) }),
+                builder.append(&ObservationInput { patient_id: Some(1), ..ObservationInput::new("", Some("omh:blood-glucose:4.0"), Payload::Missing) }),
+            ];
+            let codeless = if layout == Layout::Wide { Appended::Reported } else { Appended::Row };
+            assert_eq!(appended, [Appended::Row, Appended::Reported, Appended::NotAnObservation, codeless, Appended::Row], "{layout:?}");
+            assert_eq!((builder.rows(), builder.not_observations()), (4, 1), "what a FHIR total counts: observations, not the Patient");
+            let tables = builder.finish();
+            let mut ids = std::collections::BTreeSet::new();
+            for (_, batch) in &tables.tables {
+                let column = batch.column_by_name("observation_id").unwrap().as_primitive::<Int64Type>();
+                ids.extend((0..batch.num_rows()).map(|i| column.is_valid(i).then(|| column.value(i))));
+            }
+            let expected = if layout == Layout::Wide { vec![None, Some(1)] } else { vec![None, Some(1), Some(3)] };
+            assert_eq!(ids.into_iter().collect::<Vec<_>>(), expected, "{layout:?}");
+            if layout == Layout::Wide {
+                assert_eq!(tables.tables.len(), 1, "no table for a code not asked for, nor for no code");
+            }
+            let reasons = reasons(&tables);
+            assert_eq!(reasons[0], (Some(2), Some("omh:heart-rate:2.0".into()), "code omh:heart-rate:2.0 was not asked for".into()));
+            assert_eq!(reasons[1], (None, None, r#"a Patient (id "40001"), not an Observation"#.into()));
+            assert_eq!(reasons[2], (Some(3), None, "the observation has no code".into()));
+            assert!(reasons[3].2.starts_with("the observation has no id; "), "{:?}", reasons[3]);
+            assert_eq!(reasons.len(), 4);
+        }
+        // an older server matches codes loosely: its other codes are left for `retain`
+        let mut loose = ObservationTableBuilder::new(Layout::Long, &["omh:blood-glucose:4.0"]).with_loose_code_matching();
+        assert_eq!(loose.append(&input("2", "omh:heart-rate:2.0", &heart)), Appended::Row);
+        assert_eq!(loose.finish().errors.num_rows(), 0);
     }
 }

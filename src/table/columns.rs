@@ -1,6 +1,7 @@
 //! What every layout shares: the Arrow types of the common columns, the record an
 //! observation is appended as, its common columns, and the list of finished columns.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use arrow_array::builder::{DurationSecondBuilder, Int64Builder, StringBuilder, StringDictionaryBuilder, TimestampMicrosecondBuilder};
@@ -8,8 +9,6 @@ use arrow_array::types::Int32Type;
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 
-use super::infer;
-use crate::decode::flatten::Leaves;
 
 pub fn utc_timestamp_type() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
@@ -25,23 +24,51 @@ pub(super) fn timestamp_builder() -> TimestampMicrosecondBuilder {
     TimestampMicrosecondBuilder::new().with_timezone("UTC")
 }
 
-/// A table's columns as they are finished, in order; every one nullable.
-#[derive(Default)]
+/// A table's columns as they are finished, in order; every one nullable. Names are
+/// assigned here, so no two columns share one.
 pub(super) struct Columns {
     fields: Vec<Field>,
     arrays: Vec<ArrayRef>,
+    names: HashSet<String>,
+}
+
+impl Default for Columns {
+    fn default() -> Self {
+        // Added once the table is finished: kept free for it.
+        let names = HashSet::from([super::uuids::DUPLICATE_UUID.to_string()]);
+        Self { fields: Vec::new(), arrays: Vec::new(), names }
+    }
 }
 
 impl Columns {
+    /// One of jhe's own columns (a common or catalogued column): its names are fixed and
+    /// pushed before any taken from the data.
     pub(super) fn push(&mut self, name: impl Into<String>, data_type: DataType, array: ArrayRef) {
-        self.fields.push(Field::new(name, data_type, true));
-        self.arrays.push(array);
+        self.push_field(Field::new(name, data_type, true), array);
     }
 
     /// A column whose field is not the usual nullable one.
     pub(super) fn push_field(&mut self, field: Field, array: ArrayRef) {
+        let fresh = self.names.insert(field.name().clone());
+        debug_assert!(fresh, "jhe's own column {} is pushed once", field.name());
         self.fields.push(field);
         self.arrays.push(array);
+    }
+
+    /// A column named after the data (a body's key path), under `name`, or when that is
+    /// taken (by jhe's own column or an earlier one), `body_{name}`, then `body_{name}_2`,
+    /// `body_{name}_3`, ...: the first that is free.
+    pub(super) fn push_named_by_data(&mut self, name: String, data_type: DataType, array: ArrayRef) {
+        let name = if self.names.contains(&name) {
+            let prefixed = format!("body_{name}");
+            (1..)
+                .map(|n| if n == 1 { prefixed.clone() } else { format!("{prefixed}_{n}") })
+                .find(|candidate| !self.names.contains(candidate))
+                .expect("an unbounded range finds a free name")
+        } else {
+            name
+        };
+        self.push(name, data_type, array);
     }
 
     pub(super) fn into_batch(self) -> RecordBatch {
@@ -64,8 +91,6 @@ pub(super) struct Record<'a> {
     pub source_name: Option<&'a str>,
     pub patient_name: Option<&'a str>,
     pub data_source: Option<&'a str>,
-    /// With extras: the observation's index in the builder's extras rows.
-    pub extras: Option<u32>,
 }
 
 /// The columns every layout has.
@@ -82,8 +107,6 @@ pub(super) struct CommonColumns {
     source_name: Dictionary,
     patient_name: StringBuilder,
     data_source: Dictionary,
-    /// Per row, the observation's index in the extras rows (only with extras).
-    extras: Vec<u32>,
 }
 
 impl CommonColumns {
@@ -101,7 +124,6 @@ impl CommonColumns {
             source_name: Dictionary::new(),
             patient_name: StringBuilder::new(),
             data_source: Dictionary::new(),
-            extras: Vec::new(),
         }
     }
 
@@ -118,17 +140,6 @@ impl CommonColumns {
         self.source_name.append_option(r.source_name);
         self.patient_name.append_option(r.patient_name);
         self.data_source.append_option(r.data_source);
-        if let Some(index) = r.extras {
-            self.extras.push(index);
-        }
-    }
-
-    /// The extras columns of these rows (nothing without extras).
-    pub(super) fn finish_extras(&self, extras: Option<&[Leaves]>, out: &mut Columns) {
-        if let Some(extras) = extras {
-            let rows: Vec<&[_]> = self.extras.iter().map(|&i| extras[i as usize].as_slice()).collect();
-            infer::extras_columns(&rows, out);
-        }
     }
 
     /// `timestamp` is the guide's name for `effective_start` (wide layout only): it shares

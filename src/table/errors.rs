@@ -1,6 +1,7 @@
-//! The errors table: one row per observation that could not be (fully) decoded, with its
-//! id, code, every reason and the payload (decoded where it could be, else as sent). The
-//! observation keeps its row in the data tables too: nothing is dropped.
+//! The errors table: one row per record that could not be (fully) decoded or has no place
+//! in the data tables, with its id, code, every reason and the payload (decoded where it
+//! could be, else as sent; empty for an entry that is not an observation). An observation
+//! the tables have a place for keeps its row there too: nothing is dropped.
 
 use std::sync::Arc;
 

@@ -137,9 +137,8 @@ impl LongTable {
         }
     }
 
-    pub(super) fn finish(mut self, extras: Option<&[Leaves]>) -> RecordBatch {
+    pub(super) fn finish(mut self) -> RecordBatch {
         let mut out = self.common.finish(false);
-        self.common.finish_extras(extras, &mut out);
         let mut add = |name: &str, data_type: DataType, array: ArrayRef| out.push(name, data_type, array);
         add("measure", dictionary_type(), Arc::new(self.measure.finish()));
         add("value", DataType::Float64, Arc::new(self.value.finish()));

@@ -3,12 +3,13 @@
 //! layout asked for, the errors table, and counts.
 //!
 //! Wide ([`wide`]): one table per code, one row per observation, with the catalogue's typed
-//! columns (or, for a code the catalogue does not know, columns by key path, typed by
-//! [`infer`]). Long ([`long`]): one tidy table, one row per observation and measure. A
-//! record that cannot be (fully) decoded keeps its row with what could be read and is also
-//! listed in the errors table ([`errors`]): nothing is dropped. Flat ([`flat`]): one table,
-//! one row per observation, as the official client's `tidy_observation` builds it. [`finish`] applies what an
-//! older server ignores and sorts newest first.
+//! columns (or, for a code the catalogue does not know, columns by key path, [`keypaths`],
+//! typed by [`infer`]). Long ([`long`]): one tidy table, one row per observation and
+//! measure. Flat ([`flat`]): one table, one row per observation, as the official client's
+//! `tidy_observation` builds it. A record that cannot be (fully) decoded keeps its row with
+//! what could be read and is also listed in the errors table ([`errors`]); one the tables
+//! have no place for is listed there alone ([`builder`] decides): nothing is dropped.
+//! [`finish`] applies what an older server ignores and sorts newest first.
 
 mod builder;
 mod columns;
@@ -16,6 +17,7 @@ mod errors;
 mod finish;
 mod flat;
 mod infer;
+mod keypaths;
 mod long;
 mod uuids;
 mod wide;
@@ -29,6 +31,10 @@ pub use flat::SHAPES_METADATA;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Appended {
     Row,
+    /// An observation the tables have no place for: a row of the errors table only.
+    Reported,
+    /// A page entry that is not an observation: a row of the errors table only.
+    NotAnObservation,
     /// The same observation id was already received (pages shifted under us).
     Duplicate,
 }
@@ -88,7 +94,7 @@ mod test_support {
 
     impl Append for ObservationTableBuilder {
         fn append(&mut self, input: &ObservationInput<'_>) -> Appended {
-            self.append_prepared(PreparedObservation::new(input, self.page_options()))
+            self.append_prepared(PreparedObservation::new(input))
         }
     }
 }

@@ -87,6 +87,9 @@ impl UuidList {
     }
 }
 
+/// The column [`with_duplicate_uuid_flags`] adds once a table is finished.
+pub(super) const DUPLICATE_UUID: &str = "duplicate_uuid";
+
 /// Add `duplicate_uuid`: true where another observation carries the same OMH uuid.
 pub(super) fn with_duplicate_uuid_flags(batch: RecordBatch, repeated: &HashSet<UuidKey>) -> RecordBatch {
     let uuids = batch.column_by_name("uuid").expect("common column").as_string::<i32>();
@@ -96,7 +99,7 @@ pub(super) fn with_duplicate_uuid_flags(batch: RecordBatch, repeated: &HashSet<U
     let index = batch.schema().index_of("uuid").expect("common column") + 1;
     let mut fields: Vec<Field> = batch.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
     let mut columns = batch.columns().to_vec();
-    fields.insert(index, Field::new("duplicate_uuid", DataType::Boolean, false));
+    fields.insert(index, Field::new(DUPLICATE_UUID, DataType::Boolean, false));
     columns.insert(index, Arc::new(flags));
     RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).expect("one more column of the same length")
 }

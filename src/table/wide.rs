@@ -1,6 +1,6 @@
 //! The wide layout: one table per code, one row per observation, with the catalogue's
 //! typed columns per measure, or, for a code the catalogue does not know, columns by key
-//! path ([`super::infer`]).
+//! path ([`super::keypaths`]).
 
 use std::sync::Arc;
 
@@ -10,8 +10,8 @@ use arrow_schema::DataType;
 use serde_json::{Map, Value};
 
 use super::columns::{Columns, CommonColumns, Dictionary, Record, dictionary_type};
-use super::infer;
-use crate::decode::flatten::{Leaves, flatten_body};
+use super::keypaths::KeyPathColumns;
+use crate::decode::flatten::flatten_body;
 use crate::decode::omh::catalog::{self, Measure, MeasureKind, MeasureValue, Reading};
 
 /// The builders of one catalogue measure in the wide layout.
@@ -119,15 +119,15 @@ pub(super) struct WideTable {
 
 enum WideKind {
     Catalogued(Vec<MeasureColumns>),
-    /// Leaves per row; column types are settled when the table is finished.
-    Flattened(Vec<Leaves>),
+    /// Leaves by key path; column types are settled when the table is finished.
+    Flattened(KeyPathColumns),
 }
 
 impl WideTable {
     pub(super) fn new(code: &str) -> Self {
         let kind = match catalog::lookup(code) {
             Some(spec) => WideKind::Catalogued(spec.measures.iter().map(MeasureColumns::new).collect()),
-            None => WideKind::Flattened(Vec::new()),
+            None => WideKind::Flattened(KeyPathColumns::default()),
         };
         Self {
             code: code.to_string(),
@@ -153,27 +153,26 @@ impl WideTable {
                     column.append(&reading.value);
                 }
             }
-            WideKind::Flattened(rows) => {
+            WideKind::Flattened(columns) => {
                 let mut leaves = Vec::new();
                 if let Some(body) = body {
                     flatten_body(body, "", &mut leaves);
                 }
-                rows.push(leaves);
+                columns.push_row(leaves);
             }
         }
     }
 
-    pub(super) fn finish(mut self, extras: Option<&[Leaves]>) -> RecordBatch {
+    pub(super) fn finish(mut self) -> RecordBatch {
         let mut out = self.common.finish(true);
-        match &mut self.kind {
-            WideKind::Catalogued(measures) => {
-                for measure in measures {
+        match self.kind {
+            WideKind::Catalogued(mut measures) => {
+                for measure in &mut measures {
                     measure.finish(&mut out);
                 }
             }
-            WideKind::Flattened(rows) => infer::body_columns(rows, &mut out),
+            WideKind::Flattened(columns) => columns.finish(&mut out),
         }
-        self.common.finish_extras(extras, &mut out);
         out.into_batch()
     }
 }
@@ -229,6 +228,25 @@ mod tests {
         assert_eq!((score.value(0), score.value(1)), ("4", "high"));
         assert_eq!(mood.schema().field_with_name("level_value").unwrap().data_type(), &DataType::Float64);
         assert_eq!(mood.column_by_name("level_unit").unwrap().as_string::<i32>().value(0), "dB");
+    }
+
+    #[test]
+    fn body_keys_that_collide_with_jhe_columns_get_names_of_their_own() {
+        let mut builder = ObservationTableBuilder::new(Layout::Wide, &[]);
+        let body = r#"{"header":{"uuid":"u"},"body":{"effective_time_frame":{"date_time":"2024-05-02T15:30:00Z"},"observation_id":"theirs","timestamp":"then","duplicate_uuid":"no","body_timestamp":1}}"#;
+        builder.append(&input("7", "x:odd:1.0", &b64(body)));
+        let tables = builder.finish();
+        let odd = table(&tables, "x:odd:1.0");
+        let names: Vec<&str> = odd.schema_ref().fields().iter().map(|f| f.name().as_str()).collect();
+        let unique: std::collections::HashSet<&str> = names.iter().copied().collect();
+        assert_eq!(unique.len(), names.len(), "{names:?}");
+        let text = |name: &str| odd.column_by_name(name).unwrap().as_string::<i32>().value(0).to_string();
+        assert_eq!(odd.column_by_name("observation_id").unwrap().as_primitive::<arrow_array::types::Int64Type>().value(0), 7);
+        assert_eq!((text("body_observation_id"), text("body_duplicate_uuid")), ("theirs".into(), "no".into()));
+        // sorted by key path: `body_timestamp` takes its own name first, `timestamp` the next free
+        assert_eq!(odd.column_by_name("body_timestamp").unwrap().as_primitive::<Float64Type>().value(0), 1.0);
+        assert_eq!(text("body_timestamp_2"), "then");
+        assert_eq!(odd.column_by_name("duplicate_uuid").unwrap().data_type(), &DataType::Boolean);
     }
 
     #[test]

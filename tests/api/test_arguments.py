@@ -32,7 +32,7 @@ def small() -> Iterator[FakeExchange]:
     [
         ({"colour": "red"}, '"colour"'),
         ({"codes": [GLUCOSE]}, '"codes"'),  # the native spelling is not a filter
-        ({"extras": True}, '"extras"'),  # jhe.compat's, not the public API's
+        ({"extras": True}, '"extras"'),  # once a hidden keyword, now unknown everywhere
         ({"study_id": "30001"}, "study_id must be an int, not str"),
         ({"organization_id": 1.5}, "organization_id must be an int, not float"),
         ({"since": 20250601}, "since must be a str, datetime or date, not int"),

@@ -3,7 +3,7 @@
 
 use url::Url;
 
-use crate::error::{HttpErrorKind, JheError, PERMISSION_HINT};
+use crate::error::{AUTHENTICATION_HINT, HttpErrorKind, JheError, PERMISSION_HINT};
 
 /// The URL as it may appear in messages: no user info, no fragment.
 pub fn redact_url(url: &Url) -> String {
@@ -42,11 +42,16 @@ pub fn http_error(status: u16, url: &Url, body: &[u8]) -> JheError {
         status,
         url: redact_url(url),
         diagnostics: diagnostics_from_body(body),
-        hint: if kind == HttpErrorKind::PermissionDenied {
-            PERMISSION_HINT
-        } else {
-            ""
-        },
+        hint: hint_for(kind),
+    }
+}
+
+/// The advice a status deserves, whatever the server said.
+fn hint_for(kind: HttpErrorKind) -> &'static str {
+    match kind {
+        HttpErrorKind::PermissionDenied => PERMISSION_HINT,
+        HttpErrorKind::Authentication => AUTHENTICATION_HINT,
+        _ => "",
     }
 }
 
@@ -143,5 +148,12 @@ mod tests {
         let text = error.to_string();
         assert!(text.contains("403") && text.contains("nope") && text.contains("consent"));
         assert!(!text.contains("pw"));
+    }
+
+    #[test]
+    fn a_rejected_token_is_called_invalid_or_expired() {
+        let url = Url::parse("https://jhe.example/api/v1/patients").unwrap();
+        let text = http_error(401, &url, br#"{"detail":"Authentication credentials were not provided."}"#).to_string();
+        assert!(text.contains("the token is invalid or expired"), "{text}");
     }
 }

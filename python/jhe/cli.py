@@ -11,6 +11,7 @@ dependency), 130 interrupted. Every failure is one line on stderr, and so is eve
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import re
 import signal
@@ -322,6 +323,8 @@ def _stdout_closed() -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # jhe's log lines (a retry and why) are stderr lines like the others
+    logging.basicConfig(format=f"jhe {args.command}: %(message)s", level=logging.WARNING)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:

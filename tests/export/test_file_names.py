@@ -65,3 +65,16 @@ def test_a_study_export_that_fails_midway_writes_nothing(tmp_path: Path, monkeyp
         _export.write_per_code(Fetched(codes), study, "parquet")  # type: ignore[arg-type]
     assert [p.name for p in study.iterdir()] == ["notes.txt"], "no file of the failed export, no temporary directory"
     assert all(Path(where).parent != study for where in calls), "written under a temporary directory first"
+
+
+class OneTable(Fetched):
+    is_single_table = True
+
+    def to_arrow(self) -> pa.Table:  # type: ignore[override]
+        return pa.table({"code": self.codes})
+
+
+def test_a_partition_no_file_system_can_name_is_refused_before_writing(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="too long for a partition directory name"):
+        _export.write_parquet(OneTable(["omh:" + "x" * 300 + ":1.0"]), tmp_path / "all", ["code"])  # type: ignore[arg-type]
+    assert list(tmp_path.iterdir()) == []

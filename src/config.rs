@@ -338,7 +338,20 @@ fn parse_base_url(raw: &str) -> Result<Url> {
         let path = format!("{}/", url.path());
         url.set_path(&path);
     }
+    without_api_path(&mut url);
     Ok(url)
+}
+
+/// The Exchange's own address from one that names one of its APIs
+/// (`https://jhe.example/api/v1/` or `.../FHIR/R5/`), as users often copy it.
+fn without_api_path(url: &mut Url) {
+    const API_PATHS: [&str; 3] = ["api/v1/", "FHIR/R5/", "fhir/r5/"];
+    let path = url.path().to_string();
+    let base = API_PATHS.iter().find_map(|api| path.strip_suffix(api)).filter(|base| base.ends_with('/'));
+    if let Some(base) = base {
+        log::info!("using {base} of {path}: jhe adds the API paths itself");
+        url.set_path(base);
+    }
 }
 
 fn is_loopback(url: &Url) -> bool {
@@ -494,6 +507,18 @@ mod tests {
         for url in ["https://u:pw-secret@exa mple.org", "https://exa mple.org/?token=pw-secret", "https://tok-abcdef .org"] {
             let text = ClientConfig::resolve(opts(url), env_of(&[])).unwrap_err().to_string();
             assert!(!text.contains("pw-secret") && !text.contains("tok-abcdef"), "{text}");
+        }
+    }
+
+    #[test]
+    fn an_api_path_in_the_url_is_dropped() {
+        let opts = |url: &str| ClientOptions { url: Some(url.into()), token: Some("t".into()), ..Default::default() };
+        for url in ["https://jhe.example/sub/api/v1/", "https://jhe.example/sub/api/v1", "https://jhe.example/sub/FHIR/R5"] {
+            assert_eq!(ClientConfig::resolve(opts(url), env_of(&[])).unwrap().base_url.as_str(), "https://jhe.example/sub/");
+        }
+        for kept in ["/api/v1x/", "/xapi/v1/"] {
+            let url = format!("https://jhe.example{kept}");
+            assert_eq!(ClientConfig::resolve(opts(&url), env_of(&[])).unwrap().base_url.path(), kept);
         }
     }
 }

@@ -70,3 +70,6 @@ pub type Result<T, E = JheError> = std::result::Result<T, E>;
 
 /// The guide's advice for a 403, attached to every permission error.
 pub const PERMISSION_HINT: &str = " (check that you belong to the patient's organization, that the study is one you manage, and that the patient consented to share this data type)";
+
+/// The advice for a 401: servers say "credentials were not provided" even when they were.
+pub const AUTHENTICATION_HINT: &str = " (the token is invalid or expired)";

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Unpack
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, Unpack, cast
 
 from jhe import _convert, _export, _progress
 from jhe._jhe import NativeClient
@@ -21,6 +22,57 @@ if TYPE_CHECKING:
 
     from jhe._jhe import NativeFetchResult
     from jhe._typing import NativeRequest
+
+
+def _argument_error(message: str) -> Exception:
+    """A :class:`jhe.ArgumentError`, as the native layer raises it (no status, URL or diagnostics)."""
+    from jhe._jhe import ArgumentError
+
+    error = ArgumentError(message)
+    error.status = error.url = error.diagnostics = None
+    return error
+
+
+def _checked_id(name: str, value: object) -> int:
+    """An id argument: a positive int (not a bool, not text), else an error naming it."""
+    from jhe._jhe import ConfigurationError
+
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _argument_error(f"{name} must be an int, not {type(value).__name__}")
+    if value <= 0:
+        raise ConfigurationError(f"{name} must be a positive integer, got {value}")
+    return value
+
+
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _checked(method: _Method) -> _Method:
+    """`method`, raising :class:`jhe.ArgumentError` (not a bare TypeError) for arguments it
+    does not take, as the native layer does for filters."""
+    signature = inspect.signature(method)
+
+    def check(args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        try:
+            signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise _argument_error(f"{method.__qualname__}() {exc}") from None
+
+    if inspect.iscoroutinefunction(method):
+
+        @functools.wraps(method)
+        async def awaited(*args: Any, **kwargs: Any) -> Any:
+            check(args, kwargs)
+            return await method(*args, **kwargs)
+
+        return cast(_Method, awaited)
+
+    @functools.wraps(method)
+    def called(*args: Any, **kwargs: Any) -> Any:
+        check(args, kwargs)
+        return method(*args, **kwargs)
+
+    return cast(_Method, called)
 
 
 def _then(name: str, fetch: Callable[..., Any], convert: Callable[[Observations], Any], doc: str) -> Any:
@@ -94,6 +146,7 @@ class Client:
             if bars is not None:
                 bars.close()
 
+    @_checked
     def fetch(
         self,
         study_id: int | None = None,
@@ -139,6 +192,7 @@ class Client:
         native = self._fetch_native(filters, progress, study_id=study_id, patient_id=patient_id, codes=code)
         return Observations(native, strict=strict)
 
+    @_checked
     async def fetch_async(
         self,
         study_id: int | None = None,
@@ -196,6 +250,7 @@ class Client:
 
     # Exports: written from Arrow (no pandas round trip), atomically.
 
+    @_checked
     def export_csv(
         self,
         path: str | os.PathLike[str],
@@ -205,6 +260,7 @@ class Client:
         *,
         preset: Literal["guide"] | None = None,
         progress: bool | None = None,
+        strict: bool = False,
         **filters: Unpack[Filters],
     ) -> Path:
         """Fetch and write one CSV file (the long layout unless one code is asked for).
@@ -214,21 +270,30 @@ class Client:
         absent), ``Data Source`` (the OMH ``source_name``) and ``Created`` (the server's
         ``lastUpdated``); it fetches ``omh:blood-glucose:4.0`` unless ``code`` says otherwise.
 
-        The file is written under a temporary name and renamed when complete, so an
-        interrupted export leaves no half file. Returns the path written.
+        Records that could not be fully decoded are exported as they are and listed beside
+        the file in ``<name>.errors.csv`` (``observation_id``, ``code``, ``reason``, ``raw``),
+        with a :class:`jhe.DecodeWarning`; ``strict=True`` raises :class:`jhe.DecodeError`
+        instead and writes nothing.
+
+        The files are written under a temporary directory beside ``path`` and moved into
+        place when complete, so an interrupted export leaves no half file. The directory
+        must exist. Returns the path written.
         """
+        target = Path(path)
+        _export.check_target(target, directory=False)
         if preset == "guide":
             code = code or _export.GUIDE_GLUCOSE_CODE
             filters.setdefault("layout", "wide")
-        observations = self.fetch(study_id, patient_id, code, progress=progress, **filters)
+        observations = self.fetch(study_id, patient_id, code, progress=progress, strict=strict, **filters)
         if preset == "guide":
             table = _export.guide_glucose_table(observations, self.list_patients(study_id=study_id))
         elif preset is None:
             table = _export.single_table(observations)
         else:
             raise ValueError(f'preset must be "guide" or None, got {preset!r}')
-        return _export.write_csv(table, Path(path))
+        return _export.export_table(observations, table, target, "csv")
 
+    @_checked
     def export_parquet(
         self,
         path: str | os.PathLike[str],
@@ -238,6 +303,7 @@ class Client:
         *,
         partition_by: Sequence[str] | None = None,
         progress: bool | None = None,
+        strict: bool = False,
         **filters: Unpack[Filters],
     ) -> Path:
         """Fetch and write Parquet: one file, or with ``partition_by=["code"]`` or
@@ -245,11 +311,16 @@ class Client:
         the value URL-escaped as pyarrow writes it: ``code=omh%3Aheart-rate%3A2.0``).
 
         Several codes in the wide layout need ``partition_by=["code"]`` (one schema per code).
-        Written to a temporary name and renamed when complete. Returns the path written.
+        Damaged records are listed beside it in ``<name>.errors.parquet``, as
+        :meth:`export_csv` does. Written under a temporary directory and moved into place
+        when complete. Returns the path written.
         """
-        observations = self.fetch(study_id, patient_id, code, progress=progress, **filters)
-        return _export.write_parquet(observations, Path(path), partition_by)
+        target = Path(path)
+        _export.check_target(target, directory=bool(partition_by))
+        observations = self.fetch(study_id, patient_id, code, progress=progress, strict=strict, **filters)
+        return _export.write_parquet(observations, target, partition_by)
 
+    @_checked
     def export_study(
         self,
         organization_id: int,
@@ -259,49 +330,57 @@ class Client:
         path: str | os.PathLike[str] = ".",
         format: Literal["parquet", "csv"] = "parquet",
         progress: bool | None = None,
+        strict: bool = False,
         **filters: Unpack[Filters],
     ) -> dict[str, Path]:
         """Export every patient of a study: one study-level fetch (pages in parallel), then
-        one file per code (``<code>.csv`` or ``<code>.parquet`` in ``path``, with ``:``
-        written as ``_``), each in the wide layout and written atomically.
+        one file per code in ``path`` (made if missing), each in the wide layout:
+        ``omh_blood-glucose_4.0.parquet`` for ``omh:blood-glucose:4.0``. A code that cannot
+        be a file name as it is (``_``, ``/``, upper case, very long) is written readably
+        with a short hash of it (``omh/x/1.0`` → ``omh_x_1.0~34356f57f4cb.parquet``), so no two codes share a
+        file. Each code's damaged records go beside its file (``<name>.errors.parquet``).
+        All files are written under one temporary directory and moved into place together
+        when complete.
 
         The study must belong to ``organization_id``. Returns ``{code: file}``.
         """
-        study = self._get(f"studies/{int(study_id)}")
+        target = Path(path)
+        _export.check_target(target, directory=True)
+        if format not in ("parquet", "csv"):
+            raise ValueError(f'format must be "parquet" or "csv", got {format!r}')
+        _checked_id("organization_id", organization_id)
+        study = self._get(f"studies/{_checked_id('study_id', study_id)}")
         owner = (study.get("organization") or {}).get("id")
         if owner != organization_id:
             from jhe._jhe import ConfigurationError
 
             raise ConfigurationError(f"study {study_id} belongs to organization {owner}, not {organization_id}")
         filters["layout"] = "wide"
-        observations = self.fetch(study_id, None, list(codes) if codes else None, progress=progress, **filters)
-        return _export.write_per_code(observations, Path(path), format)
+        observations = self.fetch(study_id, None, codes or None, progress=progress, strict=strict, **filters)
+        return _export.write_per_code(observations, target, format)
 
     def _repr_html_(self) -> str:
-        """The Exchange and who you are on it (asked once), never a credential."""
+        """The Exchange, how the client signs in, and who you are if :meth:`profile` has
+        been asked. A display never sends a request (a dead server must not hang a
+        notebook cell) and never shows a credential."""
         import html as _html
 
-        if self._profile is None:
-            try:
-                self._profile = self.profile()
-            except Exception as exc:  # shown, not raised: this is a display
-                self._profile = {"error": str(exc)}
         profile = self._profile
         who = (
-            f"{_html.escape(str(profile.get('firstName', '')))} {_html.escape(str(profile.get('lastName', '')))} "
-            f"&lt;{_html.escape(str(profile.get('email', '')))}&gt; ({_html.escape(str(profile.get('userType', '')))})"
-            if "error" not in profile
-            else f"<i>{_html.escape(profile['error'])}</i>"
+            f"signed in as {_html.escape(str(profile.get('firstName', '')))} {_html.escape(str(profile.get('lastName', '')))} "
+            f"&lt;{_html.escape(str(profile.get('email', '')))}&gt; ({_html.escape(str(profile.get('userType', '')))}), "
+            if profile is not None
+            else "not asked yet who you are (<code>client.profile()</code> asks), "
         )
         return (
             f"<p><b>jhe.Client</b> for <code>{_html.escape(self.url)}</code><br>"
-            f"signed in as {who}, by {_html.escape(self._native.auth_method)}</p>"
+            f"{who}by {_html.escape(self._native.auth_method)}</p>"
         )
 
     # Listing calls: small, so they come back as JSON and become DataFrames or dicts.
 
     def _list(self, path: str, **params: int | None) -> pd.DataFrame:
-        pairs = [(name, str(value)) for name, value in params.items() if value is not None]
+        pairs = [(name, str(_checked_id(name, value))) for name, value in params.items() if value is not None]
         pandas = _convert._require("pandas", "pandas")
         return pandas.DataFrame(json.loads(self._native.list_json(path, pairs)))
 
@@ -309,11 +388,13 @@ class Client:
         document: dict[str, Any] = json.loads(self._native.get_json(path))
         return document
 
+    @_checked
     def list_patients(self, organization_id: int | None = None, study_id: int | None = None) -> pd.DataFrame:
         """The patients you may see, optionally of one organization or study: ``id``,
         ``nameFamily``, ``nameGiven``, ``birthDate``, ``identifiers``, ..."""
         return self._list("patients", organization_id=organization_id, study_id=study_id)
 
+    @_checked
     def list_studies(self, organization_id: int | None = None) -> pd.DataFrame:
         """The studies you may see: ``id``, ``name``, ``description``, ``organization`` (a
         dict) and ``organizationId`` (its id, for :meth:`export_study`)."""
@@ -322,21 +403,27 @@ class Client:
             studies["organizationId"] = [(o or {}).get("id") for o in studies["organization"]]
         return studies
 
+    @_checked
     def list_organizations(self) -> pd.DataFrame:
         """The organizations: ``id``, ``name``, ``type``, ``partOf``, ``currentUserRole``."""
         return self._list("organizations")
 
+    @_checked
     def get_patient(self, patient_id: int) -> dict[str, Any]:
         """One patient's record."""
-        return self._get(f"patients/{int(patient_id)}")
+        return self._get(f"patients/{_checked_id('patient_id', patient_id)}")
 
+    @_checked
     def get_consents(self, patient_id: int) -> dict[str, Any]:
         """A patient's consents: consolidated scopes, and per study what was consented."""
-        return self._get(f"patients/{int(patient_id)}/consents")
+        return self._get(f"patients/{_checked_id('patient_id', patient_id)}/consents")
 
+    @_checked
     def profile(self) -> dict[str, Any]:
-        """Who you are on this Exchange."""
-        return self._get("users/profile")
+        """Who you are on this Exchange (asked each time; the client's display shows the
+        last answer)."""
+        self._profile = self._get("users/profile")
+        return self._profile
 
 
 def _from_environment(name: str, method: Callable[..., Any]) -> Any:

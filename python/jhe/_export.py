@@ -1,13 +1,18 @@
-"""Exports written from Arrow with pyarrow (no pandas round trip), each atomically: written
-under a temporary name beside the target and renamed when complete, so an interrupted
-export leaves no half file."""
+"""Exports written from Arrow with pyarrow (no pandas round trip). Every file of one export
+(the data, its errors sidecar, a study's files) is written under one temporary directory
+beside the target and moved into place only when all are complete, so a failed or
+interrupted export changes nothing."""
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import shutil
 import uuid
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,40 +35,125 @@ GUIDE_GLUCOSE_COLUMNS = {
 }
 
 
-def _temporary_beside(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{uuid.uuid4().hex}.partial")
+class Staging:
+    """The files of one export, written under a temporary directory beside their destination
+    (so on the same file system) and moved into place only once every one is complete.
+    Until :meth:`commit`, nothing at the destination has changed; a failure discards all."""
+
+    def __init__(self, destination: Path) -> None:
+        self.destination = destination
+        self.root = destination / f".jhe-export-{uuid.uuid4().hex}.partial"
+        self.root.mkdir()
+        self._names: list[str] = []
+        self._stale: list[str] = []
+
+    def path(self, name: str) -> Path:
+        """Where to write the file (or directory) that becomes `destination/name`."""
+        self._names.append(name)
+        return self.root / name
+
+    def remove_on_commit(self, name: str) -> None:
+        """`destination/name` is stale once this export is in place (an old sidecar)."""
+        self._stale.append(name)
+
+    def commit(self) -> None:
+        replaced = self.root / f".replaced-{uuid.uuid4().hex}"  # older directories, deleted with the stage
+        replaced.mkdir()
+        for name in self._names:
+            target, written = self.destination / name, self.root / name
+            if written.is_dir() and target.is_dir():
+                os.replace(target, replaced / name)  # a directory cannot replace a directory
+            os.replace(written, target)
+        for name in self._stale:
+            (self.destination / name).unlink(missing_ok=True)
+        self.discard()
+
+    def discard(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
 
 
-def atomic_file(path: Path, write: Callable[[Path], None]) -> Path:
-    """Write a file through `write(temporary_path)`, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = _temporary_beside(path)
+@contextmanager
+def staged(destination: Path) -> Iterator[Staging]:
+    """A :class:`Staging` in `destination`, committed if the block completes."""
+    stage = Staging(destination)
     try:
-        write(temporary)
-        os.replace(temporary, path)
+        yield stage
+        stage.commit()
     except BaseException:
-        temporary.unlink(missing_ok=True)
+        stage.discard()
         raise
-    return path
 
 
-def atomic_directory(path: Path, write: Callable[[Path], None]) -> Path:
-    """Write a directory through `write(temporary_dir)`, then swap it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = _temporary_beside(path)
-    temporary.mkdir()
-    try:
-        write(temporary)
-    except BaseException:
-        shutil.rmtree(temporary, ignore_errors=True)
-        raise
-    if path.exists():
-        previous = _temporary_beside(path)
-        os.replace(path, previous)
-        os.replace(temporary, path)
-        shutil.rmtree(previous, ignore_errors=True)
+def check_target(path: Path, *, directory: bool) -> None:
+    """Refuse, before anything is fetched, a destination that cannot be written."""
+    from jhe._jhe import ConfigurationError
+
+    if not path.parent.is_dir():
+        raise ConfigurationError(f"cannot write {path}: the directory {path.parent} does not exist")
+    if path.is_dir() and not directory:
+        raise ConfigurationError(f"cannot write {path}: it is a directory; name a file")
+    if path.exists() and not path.is_dir() and directory:
+        raise ConfigurationError(f"cannot write {path}: it is a file, and a partitioned export is a directory")
+
+
+def sidecar_stem(path: Path, format: str) -> str:
+    """`hr.csv` → `hr`, `all` → `all`: the name its errors sidecar starts with."""
+    return path.stem if path.suffix.lower() == f".{format}" else path.name
+
+
+def sidecar_name(stem: str, format: str) -> str:
+    """Where the damaged records of `stem` go (no code's file name ends in `.errors`)."""
+    return f"{stem}.errors.{format}"
+
+
+def write_table(table: pa.Table, path: Path, format: str) -> None:
+    if format == "csv":
+        import pyarrow.csv
+
+        pyarrow.csv.write_csv(csv_ready(table), path)
     else:
-        os.replace(temporary, path)
+        import pyarrow.parquet as pq
+
+        pq.write_table(table, path)
+
+
+def stage_errors(stage: Staging, errors: list[dict[str, Any]], stem: str, format: str) -> str | None:
+    """The damaged records as a sidecar of the export; an old one goes when there are none."""
+    import pyarrow as pa
+
+    name = sidecar_name(stem, format)
+    if not errors:
+        stage.remove_on_commit(name)
+        return None
+    schema = pa.schema([("observation_id", pa.int64()), ("code", pa.string()), ("reason", pa.string()), ("raw", pa.string())])
+    write_table(pa.Table.from_pylist(errors, schema=schema), stage.path(name), format)
+    return name
+
+
+def warn_of_errors(observations: Observations, errors: int, where: str) -> None:
+    """One :class:`jhe.DecodeWarning` for an export's damaged records, naming the sidecar."""
+    from jhe._convert import DecodeWarning, _caller_stacklevel
+
+    if not errors:
+        return
+    first = observations.errors[0]
+    warnings.warn(
+        f"{errors} of {observations.source['observations']} observations could not be fully decoded "
+        f"(first: observation {first['observation_id']}: {first['reason']}); they are exported as they are, "
+        f"with the problems listed in {where}",
+        DecodeWarning,
+        stacklevel=_caller_stacklevel(),
+    )
+
+
+def export_table(observations: Observations, table: pa.Table, path: Path, format: str) -> Path:
+    """One file of `table`, and beside it the sidecar of `observations`' damaged records."""
+    check_target(path, directory=False)
+    with staged(path.parent) as stage:
+        write_table(table, stage.path(path.name), format)
+        sidecar = stage_errors(stage, observations.errors, sidecar_stem(path, format), format)
+    if sidecar:
+        warn_of_errors(observations, len(observations.errors), str(path.parent / sidecar))
     return path
 
 
@@ -91,12 +181,6 @@ def csv_ready(table: pa.Table) -> pa.Table:
         columns.append(column)
         names.append(field.name)
     return pa.table(columns, names=names)
-
-
-def write_csv(table: pa.Table, path: Path) -> Path:
-    import pyarrow.csv
-
-    return atomic_file(path, lambda temporary: pyarrow.csv.write_csv(csv_ready(table), temporary))
 
 
 def guide_glucose_table(observations: Observations, patients: pd.DataFrame) -> pa.Table:
@@ -132,8 +216,7 @@ def write_parquet(observations: Observations, path: Path, partition_by: Sequence
     import pyarrow.parquet as pq
 
     if not partition_by:
-        table = single_table(observations)
-        return atomic_file(path, lambda temporary: pq.write_table(table, temporary))
+        return export_table(observations, single_table(observations), path, "parquet")
     partition_by = list(partition_by)
     if observations.is_single_table:
         tables: list[pa.Table] = [single_table(observations)]
@@ -146,37 +229,80 @@ def write_parquet(observations: Observations, path: Path, partition_by: Sequence
             'use layout="long", or partition_by=["code"]'
         )
     for table in tables:
-        missing = [column for column in partition_by if column not in table.column_names]
-        if missing:
-            raise ValueError(f"cannot partition by {missing}: not a column")
-
-    def write(directory: Path) -> None:
+        check_partitions(table, partition_by)
+    check_target(path, directory=True)
+    with staged(path.parent) as stage:
+        directory = stage.path(path.name)
         for table in tables:
-            pq.write_to_dataset(
-                table, root_path=directory, partition_cols=partition_by, basename_template="part-{i}.parquet"
+            pq.write_to_dataset(table, root_path=directory, partition_cols=partition_by, basename_template="part-{i}.parquet")
+        sidecar = stage_errors(stage, observations.errors, path.name, "parquet")
+    if sidecar:
+        warn_of_errors(observations, len(observations.errors), str(path.parent / sidecar))
+    return path
+
+
+def check_partitions(table: pa.Table, partition_by: list[str]) -> None:
+    """Each partition is a directory `column=value` (URL-escaped): refuse what no file
+    system can name, before anything is written."""
+    import pyarrow.compute as pc
+
+    missing = [column for column in partition_by if column not in table.column_names]
+    if missing:
+        raise ValueError(f"cannot partition by {missing}: not a column")
+    for column in partition_by:
+        longest = pc.max(pc.utf8_length(table[column].cast("string"))).as_py() or 0
+        if 3 * longest + len(column) + 1 > 255:  # each character escaped as %XX at worst
+            raise ValueError(
+                f"a {column} of {longest} characters is too long for a partition directory name; "
+                "export_study() names one file per code safely"
             )
 
-    return atomic_directory(path, write)
+
+# A code whose file name is the code itself, `:` written as `_`: lower case, no `_` (so the
+# mapping is one-to-one on them, also on file systems that ignore case), bounded, not
+# hidden, not a sidecar's name, and not a name Windows reserves.
+_PLAIN_CODE = re.compile(r"[a-z0-9][a-z0-9.-]{0,99}(:[a-z0-9][a-z0-9.-]{0,99}){0,3}")
+_RESERVED = re.compile(r"(con|prn|aux|nul|com\d|lpt\d)(\..*)?")
+_MAX_STEM = 100
+
+
+def file_stem(code: str) -> str:
+    """`omh:blood-glucose:4.0` → `omh_blood-glucose_4.0`. Any other code (`_`, `/`, upper
+    case, very long, ...) is written readably and made unique by a hash of it:
+    `omh/blood-glucose/4.0` → `omh_blood-glucose_4.0~a11096e7ebbc`. No two codes share a name
+    (plain names have no `~`), and no name is longer than about 115 characters."""
+    stem = code.replace(":", "_")
+    if _PLAIN_CODE.fullmatch(code) and len(stem) <= _MAX_STEM and not stem.endswith(".errors") and not _RESERVED.fullmatch(stem):
+        return stem
+    readable = re.sub(r"[^a-z0-9.-]+", "_", code.lower()).strip("._-")[:_MAX_STEM] or "code"
+    return f"{readable}~{hashlib.sha256(code.encode()).hexdigest()[:12]}"
 
 
 def file_name(code: str, extension: str) -> str:
-    """`omh:blood-glucose:4.0` → `omh_blood-glucose_4.0.parquet` (no `:` in file names)."""
-    return f"{code.replace(':', '_').replace('/', '_')}.{extension}"
+    """`omh:blood-glucose:4.0` → `omh_blood-glucose_4.0.parquet` (see :func:`file_stem`)."""
+    return f"{file_stem(code)}.{extension}"
 
 
 def write_per_code(observations: Observations, directory: Path, format: str) -> dict[str, Path]:
-    import pyarrow.parquet as pq
-
+    """One file per code in `directory`, each code's damaged records beside its file, all
+    moved into place together once every file is written."""
     if format not in ("parquet", "csv"):
         raise ValueError(f'format must be "parquet" or "csv", got {format!r}')
     arrow: Any = observations.to_arrow()
     tables: dict[str, pa.Table] = arrow if isinstance(arrow, dict) else {observations.codes[0]: arrow}
-    written = {}
-    for code, table in tables.items():
-        target = directory / file_name(code, format)
-        if format == "csv":
-            written[code] = write_csv(table, target)
-        else:
-            written[code] = atomic_file(target, lambda temporary, table=table: pq.write_table(table, temporary))
-    return written
-
+    stems = {code: file_stem(code) for code in {*tables, *(str(e["code"]) for e in observations.errors)}}
+    if len({stem.casefold() for stem in stems.values()}) < len(stems):  # a hash collision: never silently
+        raise ValueError(f"two codes would share a file name: {sorted(stems)}")
+    check_target(directory, directory=True)
+    directory.mkdir(exist_ok=True)
+    sidecars = []
+    with staged(directory) as stage:
+        for code, table in tables.items():
+            write_table(table, stage.path(f"{stems[code]}.{format}"), format)
+        for code, stem in stems.items():
+            errors = [e for e in observations.errors if str(e["code"]) == code]
+            sidecars += [name for name in [stage_errors(stage, errors, stem, format)] if name]
+    if sidecars:
+        where = f"{directory / sidecars[0]}" + (f" and {len(sidecars) - 1} more *.errors.{format}" if len(sidecars) > 1 else "")
+        warn_of_errors(observations, len(observations.errors), where)
+    return {code: directory / f"{stems[code]}.{format}" for code in tables}

@@ -130,6 +130,7 @@ class NativeFakeExchange:
         unknown_codes: bool = False,
         duplicate_uuid_every: int = 0,
         render_cache: bool = False,
+        port: int = 0,
     ) -> NativeFakeExchange: ...
     @property
     def url(self) -> str: ...

@@ -34,26 +34,25 @@ def _tqdm_class() -> Any:
 
 
 class Bars:
-    """Two bars, pages and observations, with totals from the server's count."""
+    """One bar of observations, with the pages in its postfix (one line: a second text bar
+    would move the cursor with ``\x1b[A``, which a notebook's output shows as it is), and
+    totals from the server's count. It appears only once a fetch has taken half a second."""
 
     def __init__(self) -> None:
-        self._pages: Any = None
-        self._rows: Any = None
+        self._bar: Any = None
 
     def __call__(self, pages_done: int, pages_total: int, rows_done: int, rows_total: int) -> None:
         if pages_total == 0:
             return
-        if self._pages is None:
+        if self._bar is None:
             tqdm = _tqdm_class()
-            # Shown only once a fetch has taken half a second: quick fetches stay quiet.
-            self._pages = tqdm(total=pages_total, unit="page", desc="pages", leave=False, delay=0.5)
-            self._rows = tqdm(total=rows_total, unit="obs", unit_scale=True, desc="observations", leave=False, delay=0.5)
-        for bar, done, total in ((self._pages, pages_done, pages_total), (self._rows, rows_done, rows_total)):
-            bar.total = max(total, done)
-            bar.n = done
-            bar.refresh()
+            self._bar = tqdm(total=rows_total, unit="obs", unit_scale=True, desc="observations", leave=False, delay=0.5)
+        bar = self._bar
+        bar.total = max(rows_total, rows_done)
+        bar.set_postfix_str(f"page {pages_done}/{max(pages_total, pages_done)}", refresh=False)
+        # update(), not refresh(): refresh draws at once, whatever the delay.
+        bar.update(rows_done - bar.n)
 
     def close(self) -> None:
-        for bar in (self._pages, self._rows):
-            if bar is not None:
-                bar.close()
+        if self._bar is not None:
+            self._bar.close()

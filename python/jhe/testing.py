@@ -85,6 +85,8 @@ class FakeExchange:
         render_cache: Keep each FHIR Observation resource once rendered and serve it from
             memory afterwards (about 1.1 KB per observation served). The benchmarks use it
             so that the server's share of the CPU is small and the same for every client.
+        port: The port to serve on (0, the default: a free one). A port in use raises
+            ``ValueError``.
 
     Attributes:
         url: The server's address, e.g. ``http://127.0.0.1:53211``.
@@ -121,6 +123,7 @@ class FakeExchange:
         unknown_codes: bool = False,
         duplicate_uuid_every: int = 0,
         render_cache: bool = False,
+        port: int = 0,
     ) -> None:
         self._native = NativeFakeExchange(
             patients=patients,
@@ -140,6 +143,7 @@ class FakeExchange:
             unknown_codes=unknown_codes,
             duplicate_uuid_every=duplicate_uuid_every,
             render_cache=render_cache,
+            port=port,
         )
         self.url: str = self._native.url
         self.token: str = self._native.token

@@ -91,6 +91,15 @@ pub struct FetchOutcome {
 
 /// Fetch every observation `request` asks for, counting pages and rows into `progress`.
 pub async fn fetch_observations(session: &Session, request: &FetchRequest, progress: Arc<Progress>) -> Result<FetchOutcome> {
+    match fetch_all(session, request, progress.clone()).await {
+        Err(error @ JheError::Http { status: 404, .. }) if progress.pages_done.load(Ordering::Relaxed) == 0 => {
+            Err(plan::explain_not_found(session, error).await)
+        }
+        outcome => outcome,
+    }
+}
+
+async fn fetch_all(session: &Session, request: &FetchRequest, progress: Arc<Progress>) -> Result<FetchOutcome> {
     let (query, api, layout) = (&request.query, request.api, request.layout);
     let (api, generation) = plan::choose_api(session, query, api).await?;
     if api == Api::Rest && layout == Layout::Flat {

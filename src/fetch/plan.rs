@@ -93,6 +93,18 @@ pub(super) async fn check_rest_access(session: &Session, query: &ObservationQuer
     Ok(())
 }
 
+/// A 404 before any page was read, from a server without `/FHIR/R5/metadata`: an older
+/// Exchange that does not know the id asked for, or no Exchange at all (a wrong URL).
+pub(super) async fn explain_not_found(session: &Session, error: JheError) -> JheError {
+    if !matches!(session.generation().await, Ok(Generation::Legacy)) {
+        return error;
+    }
+    match fhir::check_rest_api(&session.http, &session.config.base_url).await {
+        Err(not_an_exchange @ JheError::Protocol { .. }) => not_an_exchange,
+        _ => error,
+    }
+}
+
 /// How later pages are addressed, learnt from the first page's `next` link.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Paging {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use url::Url;
 
-use crate::error::{HttpErrorKind, JheError, PERMISSION_HINT};
+use crate::error::{AUTHENTICATION_HINT, HttpErrorKind, JheError, PERMISSION_HINT};
 use crate::redact::scrub_shapes;
 
 /// The URL as it may appear in messages: no user info, no fragment, no credential in the
@@ -46,11 +46,16 @@ pub fn http_error(status: u16, url: &Url, body: &[u8]) -> JheError {
         status,
         url: redact_url(url),
         diagnostics: diagnostics_from_body(body),
-        hint: if kind == HttpErrorKind::PermissionDenied {
-            PERMISSION_HINT
-        } else {
-            ""
-        },
+        hint: hint_for(kind),
+    }
+}
+
+/// The advice a status deserves, whatever the server said.
+fn hint_for(kind: HttpErrorKind) -> &'static str {
+    match kind {
+        HttpErrorKind::PermissionDenied => PERMISSION_HINT,
+        HttpErrorKind::Authentication => AUTHENTICATION_HINT,
+        _ => "",
     }
 }
 
@@ -149,5 +154,12 @@ mod tests {
         assert!(!text.contains("pw"));
         let with_token = Url::parse("https://jhe.example/x?a=1&access_token=abc123&token=t2").unwrap();
         assert_eq!(redact_url(&with_token), "https://jhe.example/x?a=1&access_token=***&token=***");
+    }
+
+    #[test]
+    fn a_rejected_token_is_called_invalid_or_expired() {
+        let url = Url::parse("https://jhe.example/api/v1/patients").unwrap();
+        let text = http_error(401, &url, br#"{"detail":"Authentication credentials were not provided."}"#).to_string();
+        assert!(text.contains("the token is invalid or expired"), "{text}");
     }
 }

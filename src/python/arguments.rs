@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyInt, PyString, PyType};
+use pyo3::types::{PyBool, PyDict, PyInt, PyString, PyType};
 
 use crate::JheError;
 use crate::config::{ClientOptions, timeout_from_secs};
@@ -60,7 +60,7 @@ fn read_each(
     unknown: impl Fn(&str) -> String,
 ) -> PyResult<()> {
     for (key, value) in arguments.iter() {
-        let name = key.extract::<String>()?;
+        let name = key.extract::<String>().map_err(|_| wrong_type("an argument's name", &key, "a str"))?;
         if !read(&name, &value)? {
             return Err(argument_error(arguments.py(), unknown(&name)));
         }
@@ -157,8 +157,16 @@ fn text(name: &str, value: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
     optional(name, value, "a str")
 }
 
+/// An int that is not a bool (Python's `True` is also the int 1, never meant as an id or count).
+fn integer(name: &str, value: &Bound<'_, PyAny>) -> PyResult<Option<i64>> {
+    if value.is_instance_of::<PyBool>() {
+        return Err(wrong_type(name, value, "an int"));
+    }
+    optional(name, value, "an int")
+}
+
 fn id(name: &str, value: &Bound<'_, PyAny>) -> PyResult<Option<i64>> {
-    Ok(optional(name, value, "an int")?.map(|id| positive_id(name, id)).transpose()?)
+    Ok(integer(name, value)?.map(|id| positive_id(name, id)).transpose()?)
 }
 
 /// A count of retries, pages, rows or bytes: a non-negative int.
@@ -172,7 +180,7 @@ fn count<T: TryFrom<i64>>(name: &str, value: &Bound<'_, PyAny>) -> PyResult<Opti
         }
         .into());
     }
-    let Some(number) = optional::<i64>(name, value, "an int")? else { return Ok(None) };
+    let Some(number) = integer(name, value)? else { return Ok(None) };
     let out_of_range = || match number {
         ..0 => JheError::Config(format!("{name} must be a non-negative integer, got {number}")),
         _ => too_large(),

@@ -94,6 +94,7 @@ impl NativeFakeExchange {
         unknown_codes=false,
         duplicate_uuid_every=0,
         render_cache=false,
+        port=0,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -115,6 +116,7 @@ impl NativeFakeExchange {
         unknown_codes: bool,
         duplicate_uuid_every: i64,
         render_cache: bool,
+        port: u16,
     ) -> PyResult<Self> {
         let generation = match legacy {
             None => Generation::Current,
@@ -155,6 +157,7 @@ impl NativeFakeExchange {
             unknown_codes,
             duplicate_uuid_every: every("duplicate_uuid_every", duplicate_uuid_every)?,
             render_cache,
+            port,
         };
         let server =
             wait_for(py, FakeExchange::start(config))?.map_err(|e| PyValueError::new_err(e.to_string()))?;

@@ -45,11 +45,21 @@ pub async fn list_all(http: &HttpClient, config: &ClientConfig, path: &str, para
     let mut announced = None;
     let mut pages = 0usize;
     loop {
-        let body = http.get_json(&url).await?;
-        let value: Value = serde_json::from_slice(&body).map_err(|e| JheError::Protocol {
-            url: redact_url(&url),
-            message: format!("the response is not JSON: {e}"),
-        })?;
+        let body = match http.get_json(&url).await {
+            // Every Exchange has its top-level lists: no such list, no Exchange.
+            Err(JheError::Http { status: 404, .. }) if pages == 0 && !path.contains('/') => {
+                return Err(super::not_an_exchange(&config.base_url));
+            }
+            answer => answer?,
+        };
+        let value: Value = match serde_json::from_slice(&body) {
+            Ok(value) => value,
+            Err(_) if pages == 0 && !path.contains('/') => return Err(super::not_an_exchange(&config.base_url)),
+            Err(e) => {
+                let message = format!("the response is not JSON: {e}");
+                return Err(JheError::Protocol { url: redact_url(&url), message });
+            }
+        };
         if let Value::Array(list) = value {
             items.extend(list);
             break;

@@ -42,17 +42,36 @@ impl Generation {
     }
 }
 
-/// Ask the current generation's CapabilityStatement; a 404 there means an older server.
+/// Ask the current generation's CapabilityStatement; a 404 there means an older server. An
+/// answer that is not a JSON document (a web site's page) means an older server only if the
+/// REST API is there.
 pub async fn discover_generation(http: &HttpClient, base_url: &Url) -> Result<Generation> {
     let metadata = Generation::Current.fhir_base(base_url).join("metadata").expect("constant path");
     match http.get_json(&metadata).await {
-        Ok(_) => Ok(Generation::Current),
+        Ok(body) if is_json_object(&body) => Ok(Generation::Current),
+        Ok(_) => check_rest_api(http, base_url).await.map(|()| Generation::Legacy),
         Err(JheError::Http { status: 404, .. }) => {
             log::info!("{} has no /FHIR/R5/metadata: using the older API generation", redact_url(base_url));
             Ok(Generation::Legacy)
         }
         Err(other) => Err(other),
     }
+}
+
+/// Every generation serves `/api/v1/users/profile`; a server without it (404, or 2xx that
+/// is not JSON) is not an Exchange. A refused token still proves the API is there.
+pub async fn check_rest_api(http: &HttpClient, base_url: &Url) -> Result<()> {
+    let profile = base_url.join("api/v1/users/profile").expect("constant path");
+    match http.get_json(&profile).await {
+        Ok(body) if is_json_object(&body) => Ok(()),
+        Ok(_) | Err(JheError::Http { status: 404, .. }) => Err(super::not_an_exchange(base_url)),
+        Err(JheError::Http { status: 401 | 403, .. }) => Ok(()),
+        Err(other) => Err(other),
+    }
+}
+
+fn is_json_object(body: &[u8]) -> bool {
+    matches!(serde_json::from_slice::<serde_json::Value>(body), Ok(serde_json::Value::Object(_)))
 }
 
 /// A bound on `_lastUpdated` that freezes a search against rows written while it is read

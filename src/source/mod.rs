@@ -20,6 +20,15 @@ use crate::http::redact_url;
 
 pub use fhir::Generation;
 
+/// The error for a server that has neither of the Exchange's APIs (a wrong URL).
+pub fn not_an_exchange(base_url: &Url) -> JheError {
+    JheError::Protocol {
+        url: redact_url(base_url),
+        message: "this does not look like a JupyterHealth Exchange (no /FHIR/R5/metadata, no /api/v1/); check the URL".into(),
+    }
+}
+
+
 /// The OMH payload as an API hands it over.
 #[derive(Debug, Clone, Copy)]
 pub enum Payload<'a> {

@@ -67,13 +67,24 @@ def notebook_parameters() -> dict[str, int]:
     return dict(zip(["patients", "days", "seed"], map(int, match.groups()), strict=True))
 
 
-def test_stored_clean_with_the_python3_kernel() -> None:
+def test_stored_with_its_outputs_and_nothing_of_this_machine() -> None:
+    """Committed executed, so it reads well when browsed; no path of the machine that ran
+    it, and no credential, in what it shows."""
+    from jhe.testing import FakeExchange
+
     nb = nbformat.read(NOTEBOOK, as_version=4)
     nbformat.validate(nb)
     assert nb.metadata["kernelspec"]["name"] == "python3"
     code = [c for c in nb.cells if c.cell_type == "code"]
-    assert all(c.outputs == [] and c.execution_count is None for c in code), "store the notebook without outputs"
+    assert [c.execution_count for c in code] == list(range(1, len(code) + 1)), "executed top to bottom"
+    assert all(c.outputs for c in code if not c.source.startswith(("fx.close()", "import polars"))), "outputs stored"
     assert "FakeExchange(" in code[0].source and "jhe.Client(" in code[0].source
+    stored = NOTEBOOK.read_text()
+    for machine in ["/tmp/", "/work/", "/home/", "/root/", "/Users/", "ipykernel_", "\\u001b"]:
+        assert machine not in stored, machine
+    with FakeExchange(**notebook_parameters()) as same:  # the same seed: the same credentials
+        for secret in (same.token, same.refresh_token, same.client_secret, same.client_key):
+            assert secret not in stored
 
 
 def test_every_cell_ran_without_error(executed: Executed) -> None:

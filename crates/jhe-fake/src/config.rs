@@ -37,6 +37,8 @@ pub struct FakeConfig {
     /// server's CPU, shared with the client being measured, is small and the same for
     /// every client.
     pub render_cache: bool,
+    /// The port to listen on, on 127.0.0.1 (0, the default: a free one).
+    pub port: u16,
 }
 
 impl Default for FakeConfig {
@@ -52,6 +54,7 @@ impl Default for FakeConfig {
             unknown_codes: false,
             duplicate_uuid_every: 0,
             render_cache: false,
+            port: 0,
         }
     }
 }

@@ -223,14 +223,14 @@ pub(crate) fn build(config: FakeConfig) -> (World, Store) {
 }
 
 impl FakeExchange {
-    /// Generate the data and serve it on 127.0.0.1 with an ephemeral port, spawning the
+    /// Generate the data and serve it on 127.0.0.1 (`config.port`, or a free port), spawning the
     /// server onto the current tokio runtime. Returns once the listener is bound.
     pub async fn start(config: FakeConfig) -> Result<FakeExchange, FakeError> {
         check(&config)?;
         let (world, store) = tokio::task::spawn_blocking(move || build(config))
             .await
             .map_err(|e| FakeError::Generate(e.to_string()))?;
-        let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, config.port))
             .await
             .map_err(FakeError::Bind)?;
         let port = listener.local_addr().map_err(FakeError::Bind)?.port();

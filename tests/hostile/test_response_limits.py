@@ -12,7 +12,7 @@ import jhe
 from jhe.testing import FakeExchange
 
 from tests.helpers import GLUCOSE
-from tests.hostile.server import Hostile, Reply, bundle, endless, gzip_bomb, trickle
+from tests.hostile.server import Hostile, Reply, endless, gzip_bomb, trickle
 
 MIB = 1 << 20
 

@@ -40,6 +40,11 @@ def _then(name: str, fetch: Callable[..., Any], convert: Callable[[Observations]
     return method
 
 
+def _require_writer() -> None:
+    """Exports write with pyarrow: say so before fetching, naming the extra to install."""
+    _convert._require("pyarrow", "pyarrow")
+
+
 class Client:
     """A connection to one JupyterHealth Exchange.
 
@@ -212,8 +217,10 @@ class Client:
         interrupted export leaves no half file. Returns the path written.
         """
         if preset == "guide":
+            _convert._require("pandas", "pandas")  # the patients' names come from list_patients
             code = code or _export.GUIDE_GLUCOSE_CODE
             filters.setdefault("layout", "wide")
+        _require_writer()
         observations = self.fetch(study_id, patient_id, code, progress=progress, **filters)
         if preset == "guide":
             table = _export.guide_glucose_table(observations, self.list_patients(study_id=study_id))
@@ -241,6 +248,7 @@ class Client:
         Several codes in the wide layout need ``partition_by=["code"]`` (one schema per code).
         Written to a temporary name and renamed when complete. Returns the path written.
         """
+        _require_writer()
         observations = self.fetch(study_id, patient_id, code, progress=progress, **filters)
         return _export.write_parquet(observations, Path(path), partition_by)
 
@@ -261,6 +269,7 @@ class Client:
 
         The study must belong to ``organization_id``. Returns ``{code: file}``.
         """
+        _require_writer()
         study = self._get(f"studies/{int(study_id)}")
         owner = (study.get("organization") or {}).get("id")
         if owner != organization_id:

@@ -192,7 +192,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.handler(args))
-    except (ConfigurationError, ValueError, TypeError) as exc:
+    except (ConfigurationError, ValueError, TypeError, ImportError) as exc:
+        # ImportError: an optional dependency; jhe's message names the extra to install.
         print(f"jhe {args.command}: {exc}", file=sys.stderr)
         return 2
     except JHEError as exc:

@@ -61,6 +61,7 @@ pub struct Transport {
 
 impl Transport {
     pub fn new(config: &ClientConfig) -> Result<Self> {
+        super::install_crypto_provider();
         let client = reqwest::Client::builder()
             .connect_timeout(config.timeout.min(Duration::from_secs(30)))
             .read_timeout(config.timeout)

@@ -21,6 +21,7 @@ fn corpus() -> (Vec<Vec<u8>>, usize) {
         let fx = FakeExchange::start(FakeConfig { patients: 10, days: 7, seed: 1, ..Default::default() })
             .await
             .expect("the fake starts");
+        jhe::http::install_crypto_provider();
         let client = reqwest::Client::new();
         let study = fx.directory().main_study_id;
         let mut pages = Vec::new();

@@ -92,6 +92,11 @@ def _then(name: str, fetch: Callable[..., Any], convert: Callable[[Observations]
     return method
 
 
+def _require_writer() -> None:
+    """Exports write with pyarrow: say so before fetching, naming the extra to install."""
+    _convert._require("pyarrow", "pyarrow")
+
+
 class Client:
     """A connection to one JupyterHealth Exchange.
 
@@ -282,8 +287,10 @@ class Client:
         target = Path(path)
         _export.check_target(target, directory=False)
         if preset == "guide":
+            _convert._require("pandas", "pandas")  # the patients' names come from list_patients
             code = code or _export.GUIDE_GLUCOSE_CODE
             filters.setdefault("layout", "wide")
+        _require_writer()
         observations = self.fetch(study_id, patient_id, code, progress=progress, strict=strict, **filters)
         if preset == "guide":
             table = _export.guide_glucose_table(observations, self.list_patients(study_id=study_id))
@@ -317,6 +324,7 @@ class Client:
         """
         target = Path(path)
         _export.check_target(target, directory=bool(partition_by))
+        _require_writer()
         observations = self.fetch(study_id, patient_id, code, progress=progress, strict=strict, **filters)
         return _export.write_parquet(observations, target, partition_by)
 
@@ -344,6 +352,7 @@ class Client:
 
         The study must belong to ``organization_id``. Returns ``{code: file}``.
         """
+        _require_writer()
         target = Path(path)
         _export.check_target(target, directory=True)
         if format not in ("parquet", "csv"):

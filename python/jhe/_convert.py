@@ -1,7 +1,10 @@
-"""Arrow (from Rust, through the PyCapsule interface) to pandas. No per-row Python here."""
+"""Arrow (from Rust, through the PyCapsule interface) to pandas. No per-row Python here.
+
+pyarrow is optional: a polars-only install reads the same tables through polars."""
 
 from __future__ import annotations
 
+import importlib
 import warnings
 from typing import TYPE_CHECKING, Any
 
@@ -22,14 +25,72 @@ def _require(module: str, extra: str) -> Any:
     try:
         return __import__(module)
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            f"this needs {module}; install it with: pip install 'jhe[{extra}]'"
-        ) from exc
+        raise ImportError(f"this needs {module}; install it with: pip install 'jhe[{extra}]'", name=module) from exc
+
+
+def _optional(module: str) -> Any | None:
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        return None
 
 
 def to_pyarrow(table: ArrowStreamExportable) -> Any:
     pa = _require("pyarrow", "pyarrow")
     return pa.table(table)
+
+
+def _tabular_library() -> tuple[Any, Any]:
+    """(pyarrow, None) when pyarrow is installed, else (None, polars); the extras name both."""
+    pa = _optional("pyarrow")
+    if pa is not None:
+        return pa, None
+    pl = _optional("polars")
+    if pl is not None:
+        return None, pl
+    raise ImportError("this needs pyarrow or polars; install one with: pip install 'jhe[pyarrow]' or 'jhe[polars]'")
+
+
+def rows(table: ArrowStreamExportable) -> list[dict[str, Any]]:
+    """A small table (the decode errors) as one dict per row."""
+    pa, pl = _tabular_library()
+    if pa is not None:
+        listed: list[dict[str, Any]] = pa.table(table).to_pylist()
+        return listed
+    return list(pl.DataFrame(table).to_dicts())
+
+
+def summarize(table: ArrowStreamExportable) -> list[dict[str, Any]]:
+    """Per code in `table`, in order of first appearance: ``observations`` and ``patients``
+    (distinct ids), and the ``first`` and ``last`` effective start."""
+    pa, pl = _tabular_library()
+    if pa is None:
+        frame = pl.DataFrame(table)
+        grouped = frame.group_by(pl.col("code").cast(pl.String), maintain_order=True).agg(
+            observations=pl.col("observation_id").drop_nulls().n_unique(),
+            patients=pl.col("patient_id").drop_nulls().n_unique(),
+            first=pl.col("effective_start").min(),
+            last=pl.col("effective_start").max(),
+        )
+        return list(grouped.to_dicts())
+    import pyarrow.compute as pc
+
+    arrow = pa.table(table)
+    codes = arrow["code"].cast("string")
+    summary = []
+    for code in pc.unique(codes).to_pylist():
+        part = arrow.filter(pc.equal(codes, code))
+        start = pc.min_max(part["effective_start"]).as_py()
+        summary.append(
+            {
+                "code": code,
+                "observations": pc.count_distinct(part["observation_id"]).as_py(),
+                "patients": pc.count_distinct(part["patient_id"]).as_py(),
+                "first": start["min"],
+                "last": start["max"],
+            }
+        )
+    return summary
 
 
 def arrow_to_pandas(table: Any) -> pd.DataFrame:
@@ -104,7 +165,7 @@ def raise_for_errors(errors: list[dict[str, Any]]) -> None:
 def reported_errors(result: NativeFetchResult, *, strict: bool = False) -> list[dict[str, Any]]:
     """The records that could not be fully decoded, announced with one :class:`DecodeWarning`,
     or raised as :class:`jhe.DecodeError` with ``strict=True``."""
-    errors: list[dict[str, Any]] = to_pyarrow(result.errors).to_pylist()
+    errors = rows(result.errors)
     if strict:
         raise_for_errors(errors)
     if errors:

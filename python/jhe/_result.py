@@ -40,7 +40,7 @@ class Observations:
         self.layout: str = native.layout
         self.codes: list[str] = [code for code, _ in self._tables if code is not None]
         self.total: int = native.total
-        self.errors: list[dict[str, Any]] = _convert.to_pyarrow(native.errors).to_pylist()
+        self.errors: list[dict[str, Any]] = _convert.rows(native.errors)
         self.source: dict[str, Any] = _convert.source_of(native)
         if strict:
             _convert.raise_for_errors(self.errors)
@@ -88,32 +88,14 @@ class Observations:
 
     def summary(self) -> list[dict[str, Any]]:
         """Per code: rows, patients, first and last effective time, and errors."""
-        import pyarrow.compute as pc
-
         errors_by_code: dict[str, int] = {}
         for error in self.errors:
             errors_by_code[str(error["code"])] = errors_by_code.get(str(error["code"]), 0) + 1
-        tables = [_convert.to_pyarrow(table) for _, table in self._tables]
-        rows = []
-        for table in tables:
-            if table.num_rows == 0:
-                continue
-            codes = pc.unique(table["code"].cast("string")).to_pylist()
-            for code in codes:
-                part = table.filter(pc.equal(table["code"].cast("string"), code))
-                observations = pc.count_distinct(part["observation_id"]).as_py()
-                start = pc.min_max(part["effective_start"]).as_py()
-                rows.append(
-                    {
-                        "code": code,
-                        "observations": observations,
-                        "patients": pc.count_distinct(part["patient_id"]).as_py(),
-                        "first": start["min"],
-                        "last": start["max"],
-                        "errors": errors_by_code.get(str(code), 0),
-                    }
-                )
-        return rows
+        return [
+            {**row, "errors": errors_by_code.get(str(row["code"]), 0)}
+            for _, table in self._tables
+            for row in _convert.summarize(table)
+        ]
 
     def __repr__(self) -> str:
         lines = [

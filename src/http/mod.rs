@@ -8,7 +8,9 @@
 pub mod auth;
 mod client;
 mod errors;
+mod tls;
 pub mod transport;
 
 pub use client::HttpClient;
 pub use errors::{diagnostics_from_body, http_error, redact_url};
+pub use tls::install_crypto_provider;

@@ -88,6 +88,7 @@ pub struct Transport {
 impl Transport {
     pub fn new(config: &ClientConfig) -> Result<Self> {
         let (origin, token_url) = (config.base_url.clone(), config.token_url());
+        super::install_crypto_provider();
         let client = reqwest::Client::builder()
             .connect_timeout(config.timeout.min(Duration::from_secs(30)))
             .timeout(config.timeout)

@@ -64,6 +64,8 @@ pub(super) struct Client {
 impl Client {
     pub async fn start(config: FakeConfig) -> Client {
         let fake = FakeExchange::start(config).await.expect("fake starts");
+        // reqwest is built without a bundled TLS crypto provider (the workspace's Cargo.toml).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         Client {
             fake,
             http: reqwest::Client::new(),

@@ -14,6 +14,7 @@ use crate::decode::omh::{decode_base64, parse_document};
 async fn every_fake_payload_reads_cleanly() {
     let fx = FakeExchange::start(FakeConfig { patients: 3, days: 3, seed: 11, ..FakeConfig::default() }).await.unwrap();
     let study = fx.directory().main_study_id;
+    crate::http::install_crypto_provider();
     let client = reqwest::Client::new();
     let mut url = Some(format!("{}/FHIR/R5/Observation?patient._has:Group:member:_id={study}&_count=1000", fx.url()));
     let mut per_code: BTreeMap<String, usize> = BTreeMap::new();

@@ -65,9 +65,9 @@ impl<'a> Reader<'a> {
     pub async fn read_all(&mut self, search: &Search, freeze: bool, count: bool) -> Result<(Option<i64>, Option<u64>)> {
         let first_url = search.with_page(1, self.session.config.page_size);
         let (first, page) = self.page(search, first_url.clone()).await?;
-        let walk = PageWalk::start(&first_url, first.total, first.entries, first.next.is_some(), "observations")?;
+        let pass = Pass::start(&first_url, &first, &page)?;
         self.progress.pages_total.fetch_add(1, Ordering::Relaxed);
-        self.progress.rows_total.fetch_add(walk.total(), Ordering::Relaxed);
+        self.progress.rows_total.fetch_add(pass.walk.total(), Ordering::Relaxed);
         // Newest first: the first page holds the newest row of the whole search.
         let frozen_at = self.append(page).filter(|_| freeze);
         let Some(next) = first.next else { return Ok((frozen_at, None)) };
@@ -75,15 +75,15 @@ impl<'a> Reader<'a> {
             Some(at) => search.frozen(Snapshot::AtOrBefore(at)),
             None => search.clone(),
         };
-        let Some(pages) = plan::later_pages(&rest_of_search, &next, walk.total(), walk.per_page()) else {
-            return self.follow_next(search, next, walk).await.map(|()| (frozen_at, None));
+        let Some(pages) = plan::later_pages(&rest_of_search, &next, pass.walk.total(), pass.walk.per_page()) else {
+            return self.follow_next(search, next, pass).await.map(|()| (frozen_at, None));
         };
         let count = frozen_at.filter(|_| count).map(|_| {
             self.requests += 1;
             let (http, search) = (self.session.http.clone(), search.clone());
             AbortOnDrop::spawn(async move { count_rows(&http, &search).await })
         });
-        self.read_planned(search, pages, walk).await?;
+        self.read_planned(search, pages, pass).await?;
         let count = match count {
             Some(task) => Some(task.await?),
             None => None,
@@ -96,7 +96,7 @@ impl<'a> Reader<'a> {
     /// A page past the end (404, or empty) ends the pass: the result shrank while it was
     /// read, or the total was wrong, and the count that follows tells which. The pages not
     /// yet asked for are never asked for.
-    async fn read_planned(&mut self, search: &Search, pages: LaterPages, mut walk: PageWalk) -> Result<()> {
+    async fn read_planned(&mut self, search: &Search, pages: LaterPages, mut pass: Pass) -> Result<()> {
         let session = self.session;
         self.progress.pages_total.fetch_add(pages.len(), Ordering::Relaxed);
         let asked = AtomicU64::new(0);
@@ -123,9 +123,9 @@ impl<'a> Reader<'a> {
                 self.ended_early = Some(format!("{} held no observations", redact_url(&url)));
                 break Ok(());
             }
-            let before = self.rows();
+            let checked = pass.later_page(&url, &summary, &prepared, false);
             self.append(prepared);
-            if let Err(error) = walk.later_page(&url, summary.total, summary.entries, self.rows() - before, false) {
+            if let Err(error) = checked {
                 break Err(error);
             }
         };
@@ -136,14 +136,14 @@ impl<'a> Reader<'a> {
     }
 
     /// Follow `next` links one by one, as far as the total allows.
-    async fn follow_next(&mut self, search: &Search, mut next: Url, mut walk: PageWalk) -> Result<()> {
+    async fn follow_next(&mut self, search: &Search, mut next: Url, mut pass: Pass) -> Result<()> {
         loop {
-            walk.follow(&next)?;
+            pass.walk.follow(&next)?;
             let (summary, page) = self.page(search, next.clone()).await?;
             self.progress.pages_total.fetch_add(1, Ordering::Relaxed);
-            let before = self.rows();
+            let checked = pass.later_page(&next, &summary, &page, summary.next.is_some());
             self.append(page);
-            walk.later_page(&next, summary.total, summary.entries, self.rows() - before, summary.next.is_some())?;
+            checked?;
             match summary.next {
                 Some(url) => next = url,
                 None => return Ok(()),
@@ -155,5 +155,31 @@ impl<'a> Reader<'a> {
     pub async fn count(&mut self, search: &Search) -> Result<u64> {
         self.requests += 1;
         count_rows(&self.session.http, search).await
+    }
+}
+
+/// One reading of a search's pages: the walk's checks, against the ids this reading has
+/// seen (a reading again sees the rows an earlier one received, which is no repeat).
+struct Pass {
+    walk: PageWalk,
+    ids: roaring::RoaringTreemap,
+}
+
+impl Pass {
+    fn start(url: &Url, first: &PageSummary, page: &PreparedPage) -> Result<Self> {
+        let walk = PageWalk::start(url, first.total, first.entries, first.next.is_some(), "observations")?;
+        let mut pass = Self { walk, ids: roaring::RoaringTreemap::new() };
+        pass.unseen(page);
+        Ok(pass)
+    }
+
+    /// Rows of `page` this reading has not seen before (a row without an id counts as one).
+    fn unseen(&mut self, page: &PreparedPage) -> usize {
+        page.observations.iter().filter(|row| row.id.is_none_or(|id| self.ids.insert(id as u64))).count()
+    }
+
+    fn later_page(&mut self, url: &Url, summary: &PageSummary, page: &PreparedPage, has_next: bool) -> Result<()> {
+        let unseen = self.unseen(page);
+        self.walk.later_page(url, summary.total, summary.entries, unseen, has_next)
     }
 }

@@ -36,7 +36,7 @@ impl<'a> Reader<'a> {
 
     /// Distinct observations received so far.
     pub fn rows(&self) -> usize {
-        self.builder.rows()
+        self.builder.received()
     }
 
     /// One page, fetched and decoded (not yet appended).
@@ -50,7 +50,7 @@ impl<'a> Reader<'a> {
     fn append(&mut self, page: PreparedPage) -> Option<i64> {
         let newest = self.builder.append_page(page);
         self.progress.pages_done.fetch_add(1, Ordering::Relaxed);
-        self.progress.rows_done.store(self.builder.rows() as u64, Ordering::Relaxed);
+        self.progress.rows_done.store(self.builder.received() as u64, Ordering::Relaxed);
         newest
     }
 

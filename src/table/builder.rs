@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use super::errors::ErrorsBuilder;
+use super::finish::ClientFilter;
 use super::flat::FlatTable;
 use super::long::LongTable;
 use super::uuids::{UuidList, with_duplicate_uuid_flags};
@@ -19,7 +20,12 @@ pub struct ObservationTableBuilder {
     wide: Vec<WideTable>,
     wide_index: HashMap<String, usize>,
     long: LongTable,
+    /// Rows in the tables.
     rows: usize,
+    /// Distinct observations received, kept or not: what the server's count counts.
+    received: usize,
+    /// What an older server left unfiltered; rows outside it are received but not kept.
+    filter: Option<ClientFilter>,
     /// Observation ids received: a compressed bitmap, as ids are mostly dense database ids
     /// (a hash set would hold a bucket per id; benchmarks/PROFILE.md).
     seen_ids: roaring::RoaringTreemap,
@@ -45,6 +51,8 @@ impl ObservationTableBuilder {
             wide_index: HashMap::new(),
             long: LongTable::new(),
             rows: 0,
+            received: 0,
+            filter: None,
             seen_ids: roaring::RoaringTreemap::new(),
             duplicates: 0,
             uuids: UuidList::default(),
@@ -72,6 +80,13 @@ impl ObservationTableBuilder {
         self
     }
 
+    /// Keep only the rows `filter` admits (for a server that ignores those filters). Rows
+    /// outside it still count as received, the way the server counts them.
+    pub fn with_filter(mut self, filter: ClientFilter) -> Self {
+        self.filter = Some(filter);
+        self
+    }
+
     /// Whether [`Self::with_extras`] was asked for (prepared observations must carry them).
     pub fn wants_extras(&self) -> bool {
         self.extras.is_some()
@@ -83,9 +98,14 @@ impl ObservationTableBuilder {
         PageOptions { extras: self.extras.is_some(), resources: self.layout == Layout::Flat }
     }
 
-    /// Distinct observations so far.
+    /// Rows kept in the tables so far.
     pub fn rows(&self) -> usize {
         self.rows
+    }
+
+    /// Distinct observations received so far, kept or filtered out.
+    pub fn received(&self) -> usize {
+        self.received
     }
 
     pub fn error_count(&self) -> usize {
@@ -107,12 +127,12 @@ impl ObservationTableBuilder {
     }
 
     /// Append a page's observations in order, each freed once appended. Returns the latest
-    /// `lastUpdated` among the rows it added.
+    /// `lastUpdated` among the rows it brought that were not received before.
     pub fn append_page(&mut self, page: PreparedPage) -> Option<i64> {
         let mut newest = None;
         for observation in page.observations {
             let last_updated = observation.last_updated;
-            if self.append_prepared(observation) == Appended::Row {
+            if self.append_prepared(observation) != Appended::Duplicate {
                 newest = newest.max(last_updated);
             }
         }
@@ -129,8 +149,12 @@ impl ObservationTableBuilder {
             self.duplicates += 1;
             return Appended::Duplicate;
         }
+        self.received += 1;
         if let Some(at) = last_updated {
             self.newest_last_updated = Some(self.newest_last_updated.map_or(at, |newest| newest.max(at)));
+        }
+        if self.filter.as_ref().is_some_and(|filter| !filter.admits(frame.map(|f| f.start), last_updated, code.as_deref())) {
+            return Appended::Filtered;
         }
         if let Some(all) = &mut self.extras {
             all.push(extras.unwrap_or_default());

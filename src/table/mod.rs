@@ -7,8 +7,8 @@
 //! [`infer`]). Long ([`long`]): one tidy table, one row per observation and measure. A
 //! record that cannot be (fully) decoded keeps its row with what could be read and is also
 //! listed in the errors table ([`errors`]): nothing is dropped. Flat ([`flat`]): one table,
-//! one row per observation, as the official client's `tidy_observation` builds it. [`finish`] applies what an
-//! older server ignores and sorts newest first.
+//! one row per observation, as the official client's `tidy_observation` builds it. [`finish`] holds what an
+//! older server ignores, applied as rows are appended, and sorts newest first.
 
 mod builder;
 mod columns;
@@ -24,6 +24,7 @@ use arrow_array::RecordBatch;
 
 pub use builder::ObservationTableBuilder;
 pub use columns::utc_timestamp_type;
+pub use finish::ClientFilter;
 pub use flat::SHAPES_METADATA;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +32,8 @@ pub enum Appended {
     Row,
     /// The same observation id was already received (pages shifted under us).
     Duplicate,
+    /// Received, but outside the filters an older server ignores: not kept.
+    Filtered,
 }
 
 pub use crate::query::Layout;
@@ -47,7 +50,7 @@ pub struct ObservationTables {
     pub duplicates: u64,
     /// Observations whose OMH uuid another observation also carries (flagged, not merged).
     pub duplicate_uuids: u64,
-    /// Distinct observations.
+    /// Distinct observations in the tables (after the filters an older server ignores).
     pub observations: u64,
 }
 

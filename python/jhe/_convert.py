@@ -128,8 +128,8 @@ def source_of(result: NativeFetchResult) -> dict[str, Any]:
     return {
         "api": result.api,
         "generation": result.generation,
-        "total": result.total,
         "observations": result.observations,
+        "server_total": result.server_total,
         "requests": result.requests,
         "duplicate_uuids": result.duplicate_uuids,
     }

@@ -27,10 +27,15 @@ class Observations:
     Attributes:
         layout: ``"wide"`` or ``"long"``.
         codes: The codes of the wide tables (empty in the long layout).
-        total: The server's count of matching observations.
+        total: Observations in this result: the rows of its tables (in the long layout,
+            distinct observations), what :meth:`summary` and the repr count.
+        server_total: The server's count of matching observations. On an older server,
+            which ignores time filters and matches codes loosely, that is before jhe applies
+            them itself, so it can be larger than ``total``.
         errors: One dict per record that could not be fully decoded, or that the tables have
             no place for (``observation_id``, ``code``, ``reason``, ``raw``).
-        source: The API and generation used, the server's total, requests made, duplicate uuids.
+        source: The API and generation used, the observations held and the server's
+            total, requests made, duplicate uuids.
     """
 
     def __init__(self, native: NativeFetchResult, *, strict: bool = False) -> None:
@@ -39,7 +44,8 @@ class Observations:
         self._single_code = native.single_code
         self.layout: str = native.layout
         self.codes: list[str] = [code for code, _ in self._tables if code is not None]
-        self.total: int = native.total
+        self.total: int = native.observations
+        self.server_total: int = native.server_total
         self.errors: list[dict[str, Any]] = _convert.rows(native.errors)
         self.source: dict[str, Any] = _convert.source_of(native)
         if strict:

@@ -5,7 +5,7 @@
 //! then every planned page with a bounded number in flight, each decoded on a blocking
 //! thread by a task of [`tasks`] and appended in page order); [`reconcile`] proves the
 //! result complete against the server's count. Rows are de-duplicated by observation id
-//! throughout.
+//! throughout. How far pages are followed is bounded by [`crate::source::paging`].
 
 mod plan;
 mod read;
@@ -25,7 +25,7 @@ use crate::http::HttpClient;
 pub use crate::query::Api;
 use crate::query::{FetchRequest, Layout};
 use crate::source::{Generation, fhir};
-use crate::table::{ObservationTableBuilder, ObservationTables};
+use crate::table::{ClientFilter, ObservationTableBuilder, ObservationTables};
 use read::Reader;
 
 /// A configured client: settings, the HTTP pool and what was learnt about the server.
@@ -80,9 +80,12 @@ impl Progress {
 
 #[derive(Debug)]
 pub struct FetchOutcome {
+    /// What the user gets: `tables.observations` counts their rows.
     pub tables: ObservationTables,
-    /// The server's count of matching observations at the end of the fetch.
-    pub total: u64,
+    /// The server's count of matching observations at the end of the fetch. On an older
+    /// server that is before the time and code filters it ignores and jhe applies, so it
+    /// can exceed `tables.observations`.
+    pub server_total: u64,
     /// Requests made for pages and counts.
     pub requests: u64,
     pub api: Api,
@@ -113,16 +116,17 @@ async fn fetch_all(session: &Session, request: &FetchRequest, progress: Arc<Prog
     if !generation.matches_codes_exactly() {
         builder = builder.with_loose_code_matching();
     }
+    // Older servers ignore time filters and match codes with LIKE: apply them here so no
+    // filter is silently dropped, and as rows arrive, so every count is of what is kept.
+    let client_filter = (api == Api::Fhir && !generation.honours_time_filters()).then(|| ClientFilter::new(query)).flatten();
+    if let Some(filter) = client_filter {
+        builder = builder.with_filter(filter);
+    }
     let mut reader = Reader::new(session, &mut builder, progress);
     let freeze = api == Api::Fhir && generation.honours_time_filters();
-    let total = reconcile::read_complete(&mut reader, &searches, freeze).await?;
+    let server_total = reconcile::read_complete(&mut reader, &searches, freeze).await?;
     let requests = reader.requests;
     let mut tables = builder.finish();
-    if api == Api::Fhir && !generation.honours_time_filters() {
-        // Older servers ignore these filters and match codes with LIKE: apply them here so
-        // no filter is silently dropped.
-        tables.retain(query);
-    }
     tables.sort_newest_first();
-    Ok(FetchOutcome { tables, total, requests, api, generation })
+    Ok(FetchOutcome { tables, server_total, requests, api, generation })
 }

@@ -140,14 +140,62 @@ fn with_offset(next: &Url, offset: u64) -> Url {
     url
 }
 
-/// The URLs of every page after the first of `search` (`total` rows, `per_page` on the
-/// first), or `None` when the server's `next` link can only be followed.
-pub(super) fn later_pages(search: &Search, next: &Url, total: u64, per_page: u64) -> Option<Vec<Url>> {
-    match paging_style(next) {
-        Paging::Numbered => Some((2..=total.div_ceil(per_page)).map(|k| search.with_page(k, per_page as u32)).collect()),
-        Paging::Offset { limit } => Some((1..total.div_ceil(limit)).map(|k| with_offset(next, k * limit)).collect()),
-        Paging::FollowNext => None,
+/// The pages after the first of a search, each address made only when it is asked for:
+/// a total can be large (up to [`crate::source::paging::MAX_BELIEVED_TOTAL`]), and a wrong
+/// one must cost neither memory nor requests made ahead of need.
+pub(super) struct LaterPages {
+    addressing: Addressing,
+    /// Indices still to come: page numbers, or multiples of the offset's limit.
+    indices: std::ops::Range<u64>,
+}
+
+enum Addressing {
+    Numbered { search: Search, size: u32 },
+    Offset { next: Url, limit: u64 },
+}
+
+impl Iterator for LaterPages {
+    type Item = Url;
+
+    fn next(&mut self) -> Option<Url> {
+        let index = self.indices.next()?;
+        Some(self.address(index))
     }
+
+    fn nth(&mut self, n: usize) -> Option<Url> {
+        let index = self.indices.nth(n)?;
+        Some(self.address(index))
+    }
+}
+
+impl LaterPages {
+    /// Pages still to come.
+    pub fn len(&self) -> u64 {
+        self.indices.end.saturating_sub(self.indices.start)
+    }
+
+    fn address(&self, index: u64) -> Url {
+        match &self.addressing {
+            Addressing::Numbered { search, size } => search.with_page(index, *size),
+            Addressing::Offset { next, limit } => with_offset(next, index * limit),
+        }
+    }
+}
+
+/// The pages after the first of `search` (`total` rows, `per_page` on the first; `total`
+/// already [believed](crate::source::paging::believed_total)), or `None` when the server's
+/// `next` link can only be followed.
+pub(super) fn later_pages(search: &Search, next: &Url, total: u64, per_page: u64) -> Option<LaterPages> {
+    let per_page = per_page.max(1);
+    let (addressing, indices) = match paging_style(next) {
+        Paging::Numbered => {
+            let size = u32::try_from(per_page).unwrap_or(u32::MAX);
+            (Addressing::Numbered { search: search.clone(), size }, 2..total.div_ceil(per_page) + 1)
+        }
+        Paging::Offset { limit } => (Addressing::Offset { next: next.clone(), limit }, 1..total.div_ceil(limit)),
+        Paging::FollowNext => return None,
+    };
+    Some(LaterPages { addressing, indices })
 }
 
 #[cfg(test)]
@@ -177,5 +225,24 @@ mod tests {
         assert_eq!(rest.with_page(2, 500).query(), Some("study_id=1&page_size=500&limit=500&page=2"));
         let frozen = search.frozen(Snapshot::AtOrBefore(1_000_000));
         assert_eq!(frozen.url.query(), Some("patient=1&_lastUpdated=le1970-01-01T00%3A00%3A01.000000Z"));
+    }
+
+    #[test]
+    fn later_pages_are_addressed_only_when_asked_for() {
+        let url = |s: &str| Url::parse(s).unwrap();
+        let search = Search { kind: AdapterKind::Fhir, url: url("http://x/FHIR/R5/Observation?patient=1") };
+        let next = url("http://x/FHIR/R5/Observation?patient=1&_count=1000&_page=2");
+        let pages = later_pages(&search, &next, 2500, 1000).unwrap();
+        assert_eq!(pages.len(), 2);
+        let queries: Vec<String> = pages.map(|u| u.query().unwrap().to_string()).collect();
+        assert_eq!(queries, ["patient=1&_count=1000&_page=2", "patient=1&_count=1000&_page=3"]);
+        // the largest believable total plans a million pages without making one
+        let mut many = later_pages(&search, &next, crate::source::paging::MAX_BELIEVED_TOTAL, 1000).unwrap();
+        assert_eq!(many.len(), 999_999);
+        assert_eq!(many.nth(999_998).unwrap().query(), Some("patient=1&_count=1000&_page=1000000"));
+        let offsets = later_pages(&search, &url("http://x/api/v1/observations?limit=10&offset=10"), 25, 10).unwrap();
+        let offsets: Vec<String> = offsets.map(|u| u.query().unwrap().to_string()).collect();
+        assert_eq!(offsets, ["limit=10&offset=10", "limit=10&offset=20"]);
+        assert!(later_pages(&search, &url("http://x/FHIR/R5/Observation?cursor=abc"), 25, 10).is_none());
     }
 }

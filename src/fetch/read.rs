@@ -3,18 +3,19 @@
 //! the same decode step and appended in page order.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures::StreamExt as _;
 use url::Url;
 
-use super::plan::{self, Search};
+use super::plan::{self, LaterPages, Search};
 use super::tasks::{AbortOnDrop, count_rows, fetch_page};
 use super::{Progress, Session};
 use crate::decode::PreparedPage;
 use crate::error::{JheError, Result};
 use crate::http::redact_url;
 use crate::source::PageSummary;
+use crate::source::paging::PageWalk;
 use crate::source::fhir::Snapshot;
 use crate::table::ObservationTableBuilder;
 
@@ -23,17 +24,19 @@ pub(super) struct Reader<'a> {
     builder: &'a mut ObservationTableBuilder,
     /// Requests made for pages and counts.
     pub requests: u64,
+    /// Why the last pass over planned pages ended before its last page, if it did.
+    pub ended_early: Option<String>,
     progress: Arc<Progress>,
 }
 
 impl<'a> Reader<'a> {
     pub fn new(session: &'a Session, builder: &'a mut ObservationTableBuilder, progress: Arc<Progress>) -> Self {
-        Self { session, builder, requests: 0, progress }
+        Self { session, builder, requests: 0, ended_early: None, progress }
     }
 
     /// Distinct observations received so far.
     pub fn rows(&self) -> usize {
-        self.builder.rows()
+        self.builder.received()
     }
 
     /// Page entries received so far that were not observations.
@@ -52,7 +55,7 @@ impl<'a> Reader<'a> {
     fn append(&mut self, page: PreparedPage) -> Option<i64> {
         let newest = self.builder.append_page(page);
         self.progress.pages_done.fetch_add(1, Ordering::Relaxed);
-        self.progress.rows_done.store(self.builder.rows() as u64, Ordering::Relaxed);
+        self.progress.rows_done.store(self.builder.received() as u64, Ordering::Relaxed);
         newest
     }
 
@@ -66,26 +69,26 @@ impl<'a> Reader<'a> {
     /// received differ from it and the fetch reconcile, as a count at the end would.
     pub async fn read_all(&mut self, search: &Search, freeze: bool, count: bool) -> Result<(Option<i64>, Option<u64>)> {
         let first_url = search.with_page(1, self.session.config.page_size);
-        let (first, page) = self.page(search, first_url).await?;
-        let total = first.total.unwrap_or(first.entries as u64);
+        let (first, page) = self.page(search, first_url.clone()).await?;
+        let pass = Pass::start(&first_url, &first, &page)?;
         self.progress.pages_total.fetch_add(1, Ordering::Relaxed);
-        self.progress.rows_total.fetch_add(total, Ordering::Relaxed);
+        self.progress.rows_total.fetch_add(pass.walk.total(), Ordering::Relaxed);
         // Newest first: the first page holds the newest row of the whole search.
         let frozen_at = self.append(page).filter(|_| freeze);
-        let Some(next) = first.next.filter(|_| first.entries > 0) else { return Ok((frozen_at, None)) };
+        let Some(next) = first.next else { return Ok((frozen_at, None)) };
         let rest_of_search = match frozen_at {
             Some(at) => search.frozen(Snapshot::AtOrBefore(at)),
             None => search.clone(),
         };
-        let Some(urls) = plan::later_pages(&rest_of_search, &next, total, first.entries as u64) else {
-            return self.follow_next(search, next).await.map(|()| (frozen_at, None));
+        let Some(pages) = plan::later_pages(&rest_of_search, &next, pass.walk.total(), pass.walk.per_page()) else {
+            return self.follow_next(search, next, pass).await.map(|()| (frozen_at, None));
         };
         let count = frozen_at.filter(|_| count).map(|_| {
             self.requests += 1;
             let (http, search) = (self.session.http.clone(), search.clone());
             AbortOnDrop::spawn(async move { count_rows(&http, &search).await })
         });
-        self.read_planned(search, urls).await?;
+        self.read_planned(search, pages, pass).await?;
         let count = match count {
             Some(task) => Some(task.await?),
             None => None,
@@ -95,47 +98,60 @@ impl<'a> Reader<'a> {
 
     /// Fetch planned pages with a bounded number in flight, each decoded on a thread of its
     /// own as it arrives and appended in page order (at most `concurrency` pages are held).
-    async fn read_planned(&mut self, search: &Search, urls: Vec<Url>) -> Result<()> {
+    /// A page past the end (404, or empty) ends the pass: the result shrank while it was
+    /// read, or the total was wrong, and the count that follows tells which. The pages not
+    /// yet asked for are never asked for.
+    async fn read_planned(&mut self, search: &Search, pages: LaterPages, mut pass: Pass) -> Result<()> {
         let session = self.session;
-        self.requests += urls.len() as u64;
-        self.progress.pages_total.fetch_add(urls.len() as u64, Ordering::Relaxed);
+        self.progress.pages_total.fetch_add(pages.len(), Ordering::Relaxed);
+        let asked = AtomicU64::new(0);
         let options = self.builder.page_options();
-        let mut pages = futures::stream::iter(urls)
+        let mut pages = futures::stream::iter(pages)
             .map(|url| {
+                asked.fetch_add(1, Ordering::Relaxed);
                 let (http, origin) = (session.http.clone(), session.config.base_url.clone());
                 AbortOnDrop::spawn(fetch_page(http, search.kind, url, origin, options))
             })
             .buffered(session.config.concurrency);
-        while let Some((url, page)) = pages.next().await {
-            match page {
-                Ok((_, prepared)) => {
-                    self.append(prepared);
-                }
-                // The result shrank while it was read: the final count check reconciles.
+        let read = loop {
+            let Some((url, page)) = pages.next().await else { break Ok(()) };
+            let (summary, prepared) = match page {
+                Ok(page) => page,
                 Err(JheError::Http { status: 404, .. }) => {
                     log::warn!("{} vanished while fetching", redact_url(&url));
+                    self.ended_early = Some(format!("{} answered 404", redact_url(&url)));
+                    break Ok(());
                 }
-                Err(other) => return Err(other),
+                Err(other) => break Err(other),
+            };
+            if summary.entries == 0 {
+                self.ended_early = Some(format!("{} held no observations", redact_url(&url)));
+                break Ok(());
             }
-        }
-        Ok(())
+            let checked = pass.later_page(&url, &summary, &prepared, false);
+            self.append(prepared);
+            if let Err(error) = checked {
+                break Err(error);
+            }
+        };
+        // Dropping the stream cancels the pages still in flight.
+        drop(pages);
+        self.requests += asked.into_inner();
+        read
     }
 
-    async fn follow_next(&mut self, search: &Search, mut next: Url) -> Result<()> {
-        let mut visited = std::collections::HashSet::new();
+    /// Follow `next` links one by one, as far as the total allows.
+    async fn follow_next(&mut self, search: &Search, mut next: Url, mut pass: Pass) -> Result<()> {
         loop {
-            if !visited.insert(next.clone()) {
-                return Err(JheError::Protocol {
-                    url: redact_url(&next),
-                    message: "the server's next links go round in a circle".into(),
-                });
-            }
+            pass.walk.follow(&next)?;
             let (summary, page) = self.page(search, next.clone()).await?;
             self.progress.pages_total.fetch_add(1, Ordering::Relaxed);
+            let checked = pass.later_page(&next, &summary, &page, summary.next.is_some());
             self.append(page);
+            checked?;
             match summary.next {
-                Some(url) if summary.entries > 0 => next = url,
-                _ => return Ok(()),
+                Some(url) => next = url,
+                None => return Ok(()),
             }
         }
     }
@@ -144,5 +160,31 @@ impl<'a> Reader<'a> {
     pub async fn count(&mut self, search: &Search) -> Result<u64> {
         self.requests += 1;
         count_rows(&self.session.http, search).await
+    }
+}
+
+/// One reading of a search's pages: the walk's checks, against the ids this reading has
+/// seen (a reading again sees the rows an earlier one received, which is no repeat).
+struct Pass {
+    walk: PageWalk,
+    ids: roaring::RoaringTreemap,
+}
+
+impl Pass {
+    fn start(url: &Url, first: &PageSummary, page: &PreparedPage) -> Result<Self> {
+        let walk = PageWalk::start(url, first.total, first.entries, first.next.is_some(), "observations")?;
+        let mut pass = Self { walk, ids: roaring::RoaringTreemap::new() };
+        pass.unseen(page);
+        Ok(pass)
+    }
+
+    /// Rows of `page` this reading has not seen before (a row without an id counts as one).
+    fn unseen(&mut self, page: &PreparedPage) -> usize {
+        page.observations.iter().filter(|row| row.id.is_none_or(|id| self.ids.insert(id as u64))).count()
+    }
+
+    fn later_page(&mut self, url: &Url, summary: &PageSummary, page: &PreparedPage, has_next: bool) -> Result<()> {
+        let unseen = self.unseen(page);
+        self.walk.later_page(url, summary.total, summary.entries, unseen, has_next)
     }
 }

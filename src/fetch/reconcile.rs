@@ -42,9 +42,10 @@ pub(super) async fn read_complete(reader: &mut Reader<'_>, searches: &[Search], 
             return Ok(total);
         }
         if received > total || rounds == MAX_RECONCILE_ROUNDS {
-            return Err(inconsistent(total, received, rounds));
+            return Err(inconsistent(total, received, rounds, reader.ended_early.as_deref()));
         }
         rounds += 1;
+        reader.ended_early = None;
         log::warn!("received {received} of {total} observations: data changed while fetching, reading what changed");
         catch_up(reader, searches, &mut frozen_at).await?;
     }
@@ -67,14 +68,15 @@ async fn catch_up(reader: &mut Reader<'_>, searches: &[Search], frozen_at: &mut 
     Ok(())
 }
 
-fn inconsistent(expected: u64, received: u64, rounds: usize) -> JheError {
-    JheError::InconsistentResult {
-        expected,
-        received,
-        detail: if received > expected {
-            " (observations were deleted while fetching; fetch again)".into()
-        } else {
-            format!(" after {rounds} rounds of re-reading (data keeps changing; fetch again)")
-        },
+fn inconsistent(expected: u64, received: u64, rounds: usize, ended_early: Option<&str>) -> JheError {
+    let mut detail = if received > expected {
+        " (observations were deleted while fetching; fetch again)".to_string()
+    } else {
+        format!(" after {rounds} rounds of re-reading (data keeps changing; fetch again)")
+    };
+    if let Some(page) = ended_early {
+        // The planned pages ended at a page the total said was there.
+        detail.push_str(&format!("; the last reading ended early: {page}, though the total promised more pages"));
     }
+    JheError::InconsistentResult { expected, received, detail }
 }

@@ -2,6 +2,8 @@
 
 use super::*;
 
+mod bounded;
+
 use crate::config::{ClientConfig, ClientOptions};
 use crate::error::JheError;
 use crate::query::ObservationQuery;

@@ -66,11 +66,14 @@ impl NativeFetchResult {
         self.single_code.as_deref()
     }
 
+    /// The server's count of matching observations (on an older server, before the filters
+    /// jhe applies itself).
     #[getter]
-    fn total(&self) -> u64 {
-        self.outcome.total
+    fn server_total(&self) -> u64 {
+        self.outcome.server_total
     }
 
+    /// Observations in the tables: what the result holds.
     #[getter]
     fn observations(&self) -> u64 {
         self.outcome.tables.observations

@@ -1,11 +1,14 @@
 //! The admin REST API's lists (`/api/v1/...`: patients, studies, organizations, ...),
 //! followed to the end. They are small, so they stay JSON values.
 
+use std::collections::HashSet;
+
 use serde::Deserialize;
 use serde_json::Value;
 use url::Url;
 
 use super::on_origin;
+use super::paging::PageWalk;
 use crate::config::ClientConfig;
 use crate::error::{JheError, Result};
 use crate::http::{HttpClient, redact_url};
@@ -33,8 +36,8 @@ struct Envelope {
     results: Vec<Value>,
 }
 
-/// Every item of a REST list: follows `next` links on the configured origin; also accepts
-/// the endpoints that answer with a bare array.
+/// Every item of a REST list: follows `next` links on the configured origin, as far as its
+/// `count` allows ([`PageWalk`]); also accepts the endpoints that answer with a bare array.
 pub async fn list_all(http: &HttpClient, config: &ClientConfig, path: &str, params: &[(String, String)]) -> Result<Vec<Value>> {
     let mut params = params.to_vec();
     if !params.iter().any(|(k, _)| k == "page_size" || k == "pageSize") {
@@ -42,19 +45,21 @@ pub async fn list_all(http: &HttpClient, config: &ClientConfig, path: &str, para
     }
     let mut url = rest_url(&config.base_url, path, &params)?;
     let mut items = Vec::new();
-    let mut announced = None;
-    let mut pages = 0usize;
+    let mut walk: Option<PageWalk> = None;
+    // Items by id, to tell a page of new items from one repeated.
+    let mut ids = HashSet::new();
     loop {
+        let first = walk.is_none();
         let body = match http.get_json(&url).await {
             // Every Exchange has its top-level lists: no such list, no Exchange.
-            Err(JheError::Http { status: 404, .. }) if pages == 0 && !path.contains('/') => {
+            Err(JheError::Http { status: 404, .. }) if first && !path.contains('/') => {
                 return Err(super::not_an_exchange(&config.base_url));
             }
             answer => answer?,
         };
         let value: Value = match serde_json::from_slice(&body) {
             Ok(value) => value,
-            Err(_) if pages == 0 && !path.contains('/') => return Err(super::not_an_exchange(&config.base_url)),
+            Err(_) if first && !path.contains('/') => return Err(super::not_an_exchange(&config.base_url)),
             Err(e) => {
                 let message = format!("the response is not JSON: {e}");
                 return Err(JheError::Protocol { url: redact_url(&url), message });
@@ -68,23 +73,23 @@ pub async fn list_all(http: &HttpClient, config: &ClientConfig, path: &str, para
             url: redact_url(&url),
             message: format!("the response is not a paginated list: {e}"),
         })?;
-        announced = announced.or(page.count);
-        let received = page.results.len();
+        let (entries, has_next) = (page.results.len(), page.next.is_some());
+        let new_items = page.results.iter().filter(|item| item.get("id").is_none_or(|id| ids.insert(id.to_string()))).count();
+        match &mut walk {
+            None => walk = Some(PageWalk::start(&url, page.count, entries, has_next, "items")?),
+            Some(walk) => walk.later_page(&url, page.count, entries, new_items, has_next)?,
+        }
         items.extend(page.results);
-        pages += 1;
-        match page.next {
-            Some(next) if received > 0 && pages < 1_000_000 => url = on_origin(&next, &config.base_url, &url)?,
-            _ => break,
-        }
+        let Some(next) = page.next else { break };
+        url = on_origin(&next, &config.base_url, &url)?;
+        walk.as_mut().expect("set by the first page").follow(&url)?;
     }
-    if let Some(count) = announced {
-        if count != items.len() as u64 {
-            return Err(JheError::InconsistentResult {
-                expected: count,
-                received: items.len() as u64,
-                detail: format!(" in {path} (the list changed while it was read; try again)"),
-            });
-        }
+    if let Some(count) = walk.map(|walk| walk.total()).filter(|&count| count != items.len() as u64) {
+        return Err(JheError::InconsistentResult {
+            expected: count,
+            received: items.len() as u64,
+            detail: format!(" in {path} (the list changed while it was read; try again)"),
+        });
     }
     Ok(items)
 }

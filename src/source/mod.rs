@@ -7,9 +7,11 @@
 //! (the admin API's `observations` list). The page skeleton, parse, check, hand over,
 //! follow `next` on the configured origin, is written once here. [`admin`] reads the admin
 //! API's other lists (patients, studies, ...), which are small and stay JSON values.
+//! [`paging`] bounds how far any of these pages are followed.
 
 pub mod admin;
 pub mod fhir;
+pub mod paging;
 pub mod rest;
 
 use serde::Deserialize;

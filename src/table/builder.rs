@@ -12,6 +12,7 @@
 use std::collections::HashMap;
 
 use super::errors::ErrorsBuilder;
+use super::finish::ClientFilter;
 use super::flat::FlatTable;
 use super::long::LongTable;
 use super::uuids::{UuidList, with_duplicate_uuid_flags};
@@ -25,7 +26,12 @@ pub struct ObservationTableBuilder {
     wide: Vec<WideTable>,
     wide_index: HashMap<String, usize>,
     long: LongTable,
+    /// Rows in the tables.
     rows: usize,
+    /// Distinct observations received, kept or not: what the server's count counts.
+    received: usize,
+    /// What an older server left unfiltered; rows outside it are received but not kept.
+    filter: Option<ClientFilter>,
     /// Observation ids received: a compressed bitmap, as ids are mostly dense database ids
     /// (a hash set would hold a bucket per id; benchmarks/PROFILE.md).
     seen_ids: roaring::RoaringTreemap,
@@ -56,6 +62,8 @@ impl ObservationTableBuilder {
             wide_index: HashMap::new(),
             long: LongTable::new(),
             rows: 0,
+            received: 0,
+            filter: None,
             seen_ids: roaring::RoaringTreemap::new(),
             duplicates: 0,
             not_observations: 0,
@@ -75,9 +83,16 @@ impl ObservationTableBuilder {
     }
 
     /// For a server that matches codes loosely (the older generation's SQL `LIKE`): rows
-    /// of other codes are kept for [`ObservationTables::retain`] to filter, not reported.
+    /// of other codes are left to the [`ClientFilter`], not reported.
     pub fn with_loose_code_matching(mut self) -> Self {
         self.report_other_codes = false;
+        self
+    }
+
+    /// Keep only the rows `filter` admits (for a server that ignores those filters). Rows
+    /// outside it still count as received, the way the server counts them.
+    pub fn with_filter(mut self, filter: ClientFilter) -> Self {
+        self.filter = Some(filter);
         self
     }
 
@@ -87,13 +102,18 @@ impl ObservationTableBuilder {
         PageOptions { resources: self.layout == Layout::Flat }
     }
 
-    /// Distinct observations so far, whether rows or only in the errors table (what the
-    /// server's total counts).
+    /// Rows kept in the tables so far (what the user gets).
     pub fn rows(&self) -> usize {
         self.rows
     }
 
-    /// Page entries so far that were not observations: not among [`Self::rows`].
+    /// Distinct observations received so far: kept, filtered out or only in the errors
+    /// table (what the server's total counts).
+    pub fn received(&self) -> usize {
+        self.received
+    }
+
+    /// Page entries so far that were not observations: not among [`Self::received`].
     pub fn not_observations(&self) -> usize {
         self.not_observations
     }
@@ -117,12 +137,12 @@ impl ObservationTableBuilder {
     }
 
     /// Append a page's observations in order, each freed once appended. Returns the latest
-    /// `lastUpdated` among the rows it added.
+    /// `lastUpdated` among the rows it brought that were not received before.
     pub fn append_page(&mut self, page: PreparedPage) -> Option<i64> {
         let mut newest = None;
         for observation in page.observations {
             let last_updated = observation.last_updated;
-            if matches!(self.append_prepared(observation), Appended::Row | Appended::Reported) {
+            if matches!(self.append_prepared(observation), Appended::Row | Appended::Reported | Appended::Filtered) {
                 newest = newest.max(last_updated);
             }
         }
@@ -144,10 +164,13 @@ impl ObservationTableBuilder {
             self.duplicates += 1;
             return Appended::Duplicate;
         }
+        self.received += 1;
         if let Some(at) = last_updated {
             self.newest_last_updated = Some(self.newest_last_updated.map_or(at, |newest| newest.max(at)));
         }
-        self.rows += 1;
+        if self.filter.as_ref().is_some_and(|filter| !filter.admits(frame.map(|f| f.start), last_updated, code.as_deref())) {
+            return Appended::Filtered;
+        }
         let code = code.as_deref();
         if !self.has_place_for(code, &mut problems) {
             self.errors.push(id, code, &problems.join("; "), &json.into_text());
@@ -189,6 +212,7 @@ impl ObservationTableBuilder {
         if !problems.is_empty() {
             self.errors.push(id, code, &problems.join("; "), &json.into_text());
         }
+        self.rows += 1;
         Appended::Row
     }
 
@@ -316,7 +340,7 @@ mod tests {
             assert!(reasons[3].2.starts_with("the observation has no id; "), "{:?}", reasons[3]);
             assert_eq!(reasons.len(), 4);
         }
-        // an older server matches codes loosely: its other codes are left for `retain`
+        // an older server matches codes loosely: its other codes are left for the client filter
         let mut loose = ObservationTableBuilder::new(Layout::Long, &["omh:blood-glucose:4.0"]).with_loose_code_matching();
         assert_eq!(loose.append(&input("2", "omh:heart-rate:2.0", &heart)), Appended::Row);
         assert_eq!(loose.finish().errors.num_rows(), 0);

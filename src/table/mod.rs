@@ -9,7 +9,8 @@
 //! `tidy_observation` builds it. A record that cannot be (fully) decoded keeps its row with
 //! what could be read and is also listed in the errors table ([`errors`]); one the tables
 //! have no place for is listed there alone ([`builder`] decides): nothing is dropped.
-//! [`finish`] applies what an older server ignores and sorts newest first.
+//! [`finish`] holds what an older server ignores, applied as rows are appended, and sorts
+//! newest first.
 
 mod builder;
 mod columns;
@@ -26,6 +27,7 @@ use arrow_array::RecordBatch;
 
 pub use builder::ObservationTableBuilder;
 pub use columns::utc_timestamp_type;
+pub use finish::ClientFilter;
 pub use flat::SHAPES_METADATA;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +39,8 @@ pub enum Appended {
     NotAnObservation,
     /// The same observation id was already received (pages shifted under us).
     Duplicate,
+    /// Received, but outside the filters an older server ignores: not kept.
+    Filtered,
 }
 
 pub use crate::query::Layout;
@@ -53,7 +57,7 @@ pub struct ObservationTables {
     pub duplicates: u64,
     /// Observations whose OMH uuid another observation also carries (flagged, not merged).
     pub duplicate_uuids: u64,
-    /// Distinct observations.
+    /// Distinct observations in the tables (after the filters an older server ignores).
     pub observations: u64,
 }
 

@@ -156,7 +156,7 @@ def test_no_silent_2000_row_cut(monkeypatch: pytest.MonkeyPatch) -> None:
         everything = ours.list_observations_df(patient_id=patient, code=GLUCOSE)
         assert len(everything) == total
         assert everything["id"].is_unique
-        assert everything.attrs["jhe_source"]["total"] == total
+        assert everything.attrs["jhe_source"]["observations"] == total
         assert sum(1 for _ in ours.list_observations(patient_id=patient, code=GLUCOSE)) == total
         # the first 2000 are the official client's 2000, column by column
         assert_same_layout(cut, everything.head(2000))

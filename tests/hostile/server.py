@@ -235,3 +235,24 @@ def bundle(entries: list[dict[str, Any]], total: int | None = None, next_url: st
     if next_url is not None:
         value["link"] = [{"relation": "next", "url": next_url}]
     return value
+
+
+# Rewriting what the fake Exchange behind a hostile server answers.
+
+def forward(hostile: Hostile, request: Request, query: dict[str, list[str] | None] | None = None) -> Reply:
+    """`request` passed through to the fake behind `hostile`, with `query`'s keys replaced
+    (a key given None is dropped)."""
+    changed = dict(request.query)
+    for key, value in (query or {}).items():
+        if value is None:
+            changed.pop(key, None)
+        else:
+            changed[key] = value
+    return hostile._pass_through(Request(request.method, request.path, changed, request.headers, request.body))
+
+
+def edit_json(reply: Reply, edit: Callable[[Any], None]) -> Reply:
+    """`reply` with its JSON body changed in place by `edit`."""
+    value = json.loads(reply.body)  # type: ignore[arg-type]
+    edit(value)
+    return Reply(reply.status, json.dumps(value).encode(), {**reply.headers, "Content-Type": "application/json"})

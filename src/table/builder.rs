@@ -321,7 +321,9 @@ mod tests {
             ];
             let codeless = if layout == Layout::Wide { Appended::Reported } else { Appended::Row };
             assert_eq!(appended, [Appended::Row, Appended::Reported, Appended::NotAnObservation, codeless, Appended::Row], "{layout:?}");
-            assert_eq!((builder.rows(), builder.not_observations()), (4, 1), "what a FHIR total counts: observations, not the Patient");
+            assert_eq!((builder.received(), builder.not_observations()), (4, 1), "what a FHIR total counts: observations, not the Patient");
+            let kept = if layout == Layout::Wide { 2 } else { 3 };
+            assert_eq!(builder.rows(), kept, "the rows the user gets: {layout:?}");
             let tables = builder.finish();
             let mut ids = std::collections::BTreeSet::new();
             for (_, batch) in &tables.tables {

@@ -139,7 +139,9 @@ fn mask_named_values(text: &str) -> String {
             let value_len = text[value_start..]
                 .find(|c: char| matches!(c, '&' | '#' | '"' | '\'' | '<' | '>' | ',' | ';' | ')' | '}' | ']') || c.is_whitespace())
                 .unwrap_or(text.len() - value_start);
-            if value_len > 0 {
+            // `token=...` is jhe's own advice ("pass url=... and token=..."), not a value.
+            let placeholder = text[value_start..value_start + value_len].bytes().all(|b| b == b'.');
+            if value_len > 0 && !placeholder {
                 masked.push((value_start, value_start + value_len));
             }
         }
@@ -227,7 +229,7 @@ mod tests {
             assert_eq!(scrub_shapes(text), expected, "{text}");
         }
         // Lookalikes are left alone.
-        for text in ["tokens=3", "basic auth", "a mytoken=x", "no secrets here", "https://jhe.example/a@b"] {
+        for text in ["tokens=3", "basic auth", "a mytoken=x", "no secrets here", "https://jhe.example/a@b", "pass url=... and token=..."] {
             assert_eq!(scrub_shapes(text), text);
         }
     }

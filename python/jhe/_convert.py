@@ -171,7 +171,7 @@ def reported_errors(result: NativeFetchResult, *, strict: bool = False) -> list[
     if errors:
         first = errors[0]
         warnings.warn(
-            f"{len(errors)} records could not be fully decoded ({result.observations} observations received; "
+            f"{len(errors)} records could not be fully decoded ({result.observations} observations in the result; "
             f"first: {_record(first)}: {first['reason']}); "
             f'each is listed with its problem in df.attrs["{ERRORS_ATTR}"], and kept as a row where the table has a place for it',
             DecodeWarning,

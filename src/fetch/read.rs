@@ -172,19 +172,27 @@ struct Pass {
 
 impl Pass {
     fn start(url: &Url, first: &PageSummary, page: &PreparedPage) -> Result<Self> {
-        let walk = PageWalk::start(url, first.total, first.entries, first.next.is_some(), "observations")?;
+        let walk = PageWalk::start(url, first.total, observations(page), first.next.is_some(), "observations")?;
         let mut pass = Self { walk, ids: roaring::RoaringTreemap::new() };
         pass.unseen(page);
         Ok(pass)
     }
 
-    /// Rows of `page` this reading has not seen before (a row without an id counts as one).
+    /// Observations of `page` this reading has not seen before (one without an id counts
+    /// as one).
     fn unseen(&mut self, page: &PreparedPage) -> usize {
-        page.observations.iter().filter(|row| row.id.is_none_or(|id| self.ids.insert(id as u64))).count()
+        let observations = page.observations.iter().filter(|row| row.is_observation);
+        observations.filter(|row| row.id.is_none_or(|id| self.ids.insert(id as u64))).count()
     }
 
     fn later_page(&mut self, url: &Url, summary: &PageSummary, page: &PreparedPage, has_next: bool) -> Result<()> {
         let unseen = self.unseen(page);
-        self.walk.later_page(url, summary.total, summary.entries, unseen, has_next)
+        self.walk.later_page(url, summary.total, observations(page), unseen, has_next)
     }
+}
+
+/// The observations on `page`: a search's total counts its matches, not the other entries
+/// a Bundle may carry (an OperationOutcome, an included resource).
+fn observations(page: &PreparedPage) -> usize {
+    page.observations.iter().filter(|row| row.is_observation).count()
 }

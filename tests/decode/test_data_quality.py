@@ -58,7 +58,7 @@ def test_damaged_records_are_kept_and_reported(dirty: FakeExchange, api: str) ->
         assert any(reason in error["reason"] for reason in REASONS[kind]), (kind, error["reason"])
         assert error["raw"], "the raw payload is kept"
     assert len(decode_warnings) == 1
-    assert f"{len(errors)} records could not be fully decoded ({len(expected)} observations received" in str(
+    assert f"{len(errors)} records could not be fully decoded ({len(expected)} observations in the result" in str(
         decode_warnings[0].message
     )
     assert decode_warnings[0].filename == __file__, "the warning points at the caller's line"

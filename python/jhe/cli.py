@@ -218,6 +218,13 @@ def _add_listings(commands: Any) -> None:
     studies.set_defaults(handler=_studies)
 
 
+def _add_fake_world(parser: argparse.ArgumentParser) -> None:
+    """The generated study of the embedded fake Exchange (`demo`, `fake-server`)."""
+    parser.add_argument("--patients", type=int, default=20, help="patients in the fake study (default 20)")
+    parser.add_argument("--days", type=int, default=14, help="days of data per patient (default 14)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the generated data (default 0)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from jhe import __version__
 
@@ -235,9 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Start an offline fake Exchange, fetch a study's blood glucose into a "
         "DataFrame, print a summary and write it as CSV with the guide's headers.",
     )
-    demo.add_argument("--patients", type=int, default=20, help="patients in the fake study (default 20)")
-    demo.add_argument("--days", type=int, default=14, help="days of data per patient (default 14)")
-    demo.add_argument("--seed", type=int, default=0, help="seed of the generated data (default 0)")
+    _add_fake_world(demo)
     demo.add_argument("-o", "--output", default="blood_glucose.csv", help="CSV to write (default blood_glucose.csv)")
     demo.set_defaults(handler=_demo)
     _add_export(commands)
@@ -249,9 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Serve a generated, offline JupyterHealth Exchange on 127.0.0.1 until Ctrl-C, "
         "so notebooks can be tried without a real server.",
     )
-    fake.add_argument("--patients", type=int, default=20, help="default 20")
-    fake.add_argument("--days", type=int, default=14, help="default 14")
-    fake.add_argument("--seed", type=int, default=0, help="default 0")
+    _add_fake_world(fake)
     fake.add_argument("--generation", choices=["current", "legacy", "guide"], default="current", help="API generation")
     fake.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
     fake.set_defaults(handler=_fake_server)

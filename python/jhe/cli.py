@@ -292,7 +292,7 @@ _OPTIONAL = {"pandas": "pandas", "pyarrow": "pyarrow", "polars": "polars"}
 
 def _failure(exc: BaseException) -> tuple[int, str]:
     """The exit status and one-line message for an exception that ended a command."""
-    from jhe import ConfigurationError, JHEError
+    from jhe import ConfigurationError, DecodeError, JHEError
 
     if isinstance(exc, UsageError):
         return 2, str(exc)
@@ -303,8 +303,11 @@ def _failure(exc: BaseException) -> tuple[int, str]:
         return 2, str(exc)
     if isinstance(exc, (ConfigurationError, ValueError, TypeError)):
         return 2, as_flags(str(exc))
-    if isinstance(exc, JHEError):
+    if isinstance(exc, DecodeError):
         return 1, as_flags(str(exc))
+    if isinstance(exc, JHEError):
+        # The server's own words, quoted as they are: its field names are not our flags.
+        return 1, str(exc)
     if isinstance(exc, OSError):
         where = f": {exc.filename}" if exc.filename else ""
         local = isinstance(exc, (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError, FileExistsError))

@@ -101,3 +101,13 @@ def test_a_missing_optional_dependency_is_one_line(cli_fx: FakeExchange, tmp_pat
     env = {**os.environ, "JHE_URL": cli_fx.url, "JHE_TOKEN": cli_fx.token}
     done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert_one_line(done, 2, "pandas", "pip install")
+
+
+def test_the_servers_words_are_quoted_as_they_are(tmp_path: Path) -> None:
+    from tests.hostile.server import Hostile, Reply
+
+    outcome = {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "invalid", "diagnostics": "patient_id and study_id disagree"}]}
+    with Hostile(lambda request: Reply.json(outcome, status=400)) as hostile:
+        done = run_jhe("export", "--url", hostile.url, "--token", "t", "--study", "1", "-o", "x.csv", cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    assert "patient_id and study_id disagree" in done.stderr, done.stderr

@@ -1,15 +1,19 @@
-"""Benchmark jhe against the other ways to get JHE observations into pandas.
+"""Benchmark jhe against the floors and the other ways to get JHE observations into pandas.
 
-    python benchmarks/run.py [--sizes 10000,100000,1000000] [--quick] [--out benchmarks/RESULTS.md]
+    python benchmarks/run.py [--sizes 10000,100000,1000000] [--quick] [--decode-bench] [--out benchmarks/RESULTS.md]
 
 For each size it starts a fake Exchange (``benchmarks/_server.py``, a process of its own, so
 the server's CPU is not the client's) whose main study holds about that many observations,
 and times the same fetch (the study through the FHIR API: blood glucose, then all codes)
-into pandas by each peer (``benchmarks/peers.py``), each in a fresh interpreter: jhe,
-jupyterhealth-client 0.5 (``list_observations_df``), the user guide's own code and an
-optimised pure-Python baseline. Then a latency-bound fetch (every response delayed, jhe at
-several concurrencies against the peers) and the memory of jhe's largest fetch against its
-Arrow table. It writes a Markdown report, a PNG chart and the raw numbers as JSON.
+by each peer (``benchmarks/peers.py``), each in a fresh interpreter: jhe into pandas and
+into Arrow, a power user's aiohttp and orjson client, an optimised pure-Python baseline,
+the user guide's own code and jupyterhealth-client 0.5 (``list_observations_df``). Against
+the same server process it measures the floors (``benchmarks/_floors.py``): curl fetching
+every page, and the minimal parse of the same pages (``examples/parse_floor.rs``). Then a
+latency-bound fetch modelled on a real Exchange (1.5 s per response, 45 pages) against the
+round-trip model's best, the memory of jhe's largest fetch against its Arrow table, and
+the decode benchmark's throughput against its recorded baseline. It writes a Markdown
+report, a PNG chart and the raw numbers as JSON.
 
 ``--quick`` is the CI smoke run: a tiny study, no repeats, a short latency; its numbers mean
 nothing, only that the harness works.
@@ -24,42 +28,35 @@ import math
 import os
 import platform
 import re
-import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-GLUCOSE = "omh:blood-glucose:4.0"
-QUERIES = [("blood glucose", GLUCOSE), ("all codes", None)]
-PEER_ORDER = ["jhe", "baseline", "guide", "jhc"]
-FHIR_PAGE = 1000  # the server's largest page: what jhe, jhc and the baseline ask for
-GUIDE_PAGE = 20  # the guide sends no _count, so it gets the server's default page
-CLK_TCK = os.sysconf("SC_CLK_TCK")
+import _floors
+import _report
+from _common import (
+    CEILING, CLK_TCK, FHIR_PAGE, FLOOR_ORDER, GLUCOSE, GUIDE_PAGE, HERE, PEER_ORDER, POWER_IN_FLIGHT, QUERIES,
+    label, log, median_run, run_child,
+)
 
-
-def label(peer: str, concurrency: int | None = None) -> str:
-    if peer == "jhe":
-        return f"jhe (concurrency {concurrency or 8})"
-    return {
-        "jhc": "jupyterhealth-client",
-        "guide": "user guide's code",
-        "baseline": "pure-Python baseline",
-        "jhe-arrow": "jhe fetch_arrow",
-    }[peer]
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+DECODE_BASELINE = HERE / "decode_baseline.json"
+SEQUENTIAL = {"baseline", "guide", "jhc"}  # peers that read one page after another
 
 
 # --------------------------------------------------------------------------------------
 # machine and versions
+
+
+def tool_version(command: list[str]) -> str | None:
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.splitlines()[0].strip() if done.returncode == 0 and done.stdout else None
 
 
 def machine() -> dict[str, Any]:
@@ -82,21 +79,30 @@ def machine() -> dict[str, Any]:
     except OSError:
         pass
     versions = {}
-    for package in ("jhe", "pandas", "pyarrow", "numpy", "jupyterhealth-client", "requests", "matplotlib"):
+    for package in ("jhe", "pandas", "pyarrow", "numpy", "jupyterhealth-client", "requests", "aiohttp", "orjson", "matplotlib"):
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             versions[package] = "not installed"
     info["versions"] = versions
+    info["curl"] = " ".join((tool_version(["curl", "--version"]) or "curl not installed").split()[:2])
+    info["rustc"] = tool_version(["rustc", "--version"]) or "rustc not installed"
     info["loadavg_start"] = os.getloadavg()[0]
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True, text=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "src", "python"], cwd=HERE, capture_output=True, text=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "src", "python", "examples"], cwd=HERE, capture_output=True, text=True)
         if head.returncode == 0:
-            info["git"] = head.stdout.strip() + (" (src/ or python/ modified)" if dirty.stdout.strip() else "")
+            info["git"] = head.stdout.strip() + (" (src/, python/ or examples/ modified)" if dirty.stdout.strip() else "")
     except OSError:
         pass
     return info
+
+
+def client_has_max_concurrency() -> bool:
+    """Whether this build's ``jhe.Client`` takes ``max_concurrency`` (issue 12's ceiling)."""
+    probe = "import jhe\ntry:\n    jhe.Client('http://127.0.0.1:9', 't', max_concurrency=32)\nexcept TypeError:\n    print('no')\nelse:\n    print('yes')"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    return done.stdout.strip() == "yes"
 
 
 # --------------------------------------------------------------------------------------
@@ -119,6 +125,7 @@ class Server:
             self.process.wait()
             raise RuntimeError(f"the fake Exchange did not start (exit {self.process.returncode})")
         self.info: dict[str, Any] = json.loads(line)
+        self.info["target"] = target
 
     def cpu_s(self) -> float:
         """User+sys CPU seconds the server has used so far."""
@@ -153,7 +160,6 @@ def measure_once(server: Server, peer: str, code: str | None, concurrency: int |
     """Run one peer once in a fresh interpreter; its own CPU and peak RSS via wait4."""
     with tempfile.TemporaryDirectory() as tmp:
         result_path = Path(tmp) / "result.json"
-        stderr_path = Path(tmp) / "stderr.txt"
         command = [
             sys.executable, str(HERE / "peers.py"), "--peer", peer,
             "--url", server.info["url"], "--token", server.info["token"],
@@ -164,31 +170,16 @@ def measure_once(server: Server, peer: str, code: str | None, concurrency: int |
         if concurrency:
             command += ["--concurrency", str(concurrency)]
         server_cpu0 = server.cpu_s()
-        with open(stderr_path, "w") as stderr:
-            child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr)
-        timed_out = threading.Event()
-
-        def kill() -> None:
-            timed_out.set()
-            child.kill()
-
-        timer = threading.Timer(timeout, kill)
-        timer.start()
-        try:
-            _, status, usage = os.wait4(child.pid, 0)
-        finally:
-            timer.cancel()
-        child.returncode = os.waitstatus_to_exitcode(status)
-        server_cpu = server.cpu_s() - server_cpu0
+        child = run_child(command, timeout)
         out: dict[str, Any] = {
-            "process_cpu_s": usage.ru_utime + usage.ru_stime,
-            "process_peak_rss_kb": usage.ru_maxrss,
-            "server_cpu_s": server_cpu,
+            "process_cpu_s": child.cpu_s,
+            "process_peak_rss_kb": child.peak_rss_kb,
+            "server_cpu_s": server.cpu_s() - server_cpu0,
         }
-        if timed_out.is_set():
+        if child.timed_out:
             out.update(status="timeout", reason=f"killed after {timeout:.0f} s")
         elif child.returncode != 0 or not result_path.exists():
-            lines = stderr_path.read_text().strip().splitlines() or ["?"]
+            lines = child.stderr.strip().splitlines() or ["?"]
             error = next((line for line in reversed(lines) if re.match(r"^[\w.]+(Error|Exception|Interrupt)\b", line)), lines[-1])
             out.update(status="failed", reason=f"exit {child.returncode}: {error[:300]}")
         else:
@@ -196,28 +187,13 @@ def measure_once(server: Server, peer: str, code: str | None, concurrency: int |
         return out
 
 
-def measure(
-    server: Server,
-    peer: str,
-    code: str | None,
-    concurrency: int | None,
-    *,
-    repeat: int,
-    timeout: float,
-) -> dict[str, Any]:
+def measure(server: Server, peer: str, code: str | None, concurrency: int | None, *, repeat: int, timeout: float) -> dict[str, Any]:
     """Measure; runs shorter than 10 s are repeated (fresh processes) and the median kept."""
     runs = [measure_once(server, peer, code, concurrency, timeout)]
     if runs[0]["status"] == "ok" and runs[0]["wall_s"] < 10:
         for _ in range(repeat - 1):
             runs.append(measure_once(server, peer, code, concurrency, timeout))
-    ok = [run for run in runs if run["status"] == "ok"]
-    if not ok:
-        return runs[0]
-    ok.sort(key=lambda run: run["wall_s"])
-    chosen = dict(ok[(len(ok) - 1) // 2])
-    chosen["runs"] = len(ok)
-    chosen["walls_s"] = [round(run["wall_s"], 4) for run in runs if run["status"] == "ok"]
-    return chosen
+    return median_run(runs)
 
 
 def record(server: Server, section: str, peer: str, query: str, code: str | None, concurrency: int | None) -> dict[str, Any]:
@@ -228,7 +204,7 @@ def record(server: Server, section: str, peer: str, query: str, code: str | None
         "concurrency": concurrency,
         "query": query,
         "code": code,
-        "target": server.info.get("target"),
+        "target": server.info["target"],
         "patients": server.info["patients"],
         "days": server.info["days"],
         "latency_ms": server.info["latency_ms"],
@@ -240,21 +216,37 @@ def record(server: Server, section: str, peer: str, query: str, code: str | None
 def finish(row: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
     row.update(result)
     if row["status"] == "ok":
-        row["match"] = row["observations"] == row["expected"]
+        # A floor that reads bytes only (curl) counts no observations: nothing to match.
+        row["match"] = row["observations"] == row["expected"] if "observations" in row else None
         row["obs_per_s"] = row["expected"] / row["wall_s"] if row["wall_s"] > 0 else None
-    log(
-        f"  {row['label']:<30} {row['query']:<14} {row['expected']:>9,} "
-        + (
-            f"{row['wall_s']:8.2f} s  {row['observations']:,} rows {'OK' if row['match'] else 'MISMATCH'}"
-            if row["status"] == "ok"
-            else f"{row['status']}: {row.get('reason')}"
-        )
-    )
+    if row["status"] != "ok":
+        said = f"{row['status']}: {row.get('reason')}"
+    elif row["match"] is None:
+        said = f"{row['wall_s']:8.2f} s  {row['pages']:,} pages, {row['bytes'] / 1e6:,.1f} MB"
+    else:
+        said = f"{row['wall_s']:8.2f} s  {row['observations']:,} rows {'OK' if row['match'] else 'MISMATCH'}"
+    log(f"  {row['label']:<46} {row['query']:<14} {row['expected']:>9,} {said}")
     return row
+
+
+def skipped(row: dict[str, Any], estimate: float, basis: str, args: argparse.Namespace) -> dict[str, Any]:
+    """A peer not run because it would take longer than ``--max-seconds``."""
+    return finish(row, {
+        "status": "skipped",
+        "estimate_s": estimate,
+        "reason": f"estimated {estimate / 60:.0f} min {basis}, over the {args.max_seconds / 60:.0f} min limit",
+    })
 
 
 # --------------------------------------------------------------------------------------
 # the sections
+
+
+def run_floors(args: argparse.Namespace, server: Server, results: list[dict[str, Any]]) -> None:
+    measured = _floors.measure_floors(server.info, args.parse_floor, args.repeat, args.max_seconds)
+    for name in FLOOR_ORDER:
+        row = record(server, "floor", name, "all codes", None, None)
+        results.append(finish(row, measured[name]))
 
 
 def run_main(args: argparse.Namespace, results: list[dict[str, Any]]) -> None:
@@ -264,8 +256,9 @@ def run_main(args: argparse.Namespace, results: list[dict[str, Any]]) -> None:
     for index, size in enumerate(sizes):
         log(f"size {size:,}: starting the fake Exchange")
         with Server(size) as server:
-            server.info["target"] = size
             log(f"  {server.info['patients']} patients x {server.info['days']} days: {server.info['total']:,} observations, {server.info['glucose_total']:,} blood glucose")
+            if not args.no_floors:
+                run_floors(args, server, results)
             for query, code in QUERIES:
                 for peer in args.peers:
                     row = record(server, "main", peer, query, code, None)
@@ -280,347 +273,73 @@ def run_main(args: argparse.Namespace, results: list[dict[str, Any]]) -> None:
                     results.append(finish(row, result))
                     if result["status"] == "ok":
                         last[(peer, query)] = (row["expected"], result["wall_s"])
-            if index == len(sizes) - 1 and not args.no_memory and "jhe" in args.peers:
+            # fetch_arrow at the largest size gives the Arrow table the memory targets are read
+            # against; measured here when it is not a peer of the main section.
+            if index == len(sizes) - 1 and not args.no_memory and "jhe" in args.peers and "jhe-arrow" not in args.peers:
                 log("  memory: jhe fetch_arrow, all codes")
                 row = record(server, "memory", "jhe-arrow", "all codes", None, None)
                 results.append(finish(row, measure(server, "jhe-arrow", None, None, repeat=1, timeout=args.max_seconds * 2 + 60)))
 
 
-def skipped(row: dict[str, Any], estimate: float, basis: str, args: argparse.Namespace) -> dict[str, Any]:
-    """A peer not run because it would take longer than ``--max-seconds``."""
-    return finish(row, {
-        "status": "skipped",
-        "estimate_s": estimate,
-        "reason": f"estimated {estimate / 60:.0f} min {basis}, over the {args.max_seconds / 60:.0f} min limit",
-    })
+def round_trip_model(total: int, latency_ms: int) -> dict[str, Any]:
+    """The fewest round trips a fetch of `total` observations can take: `metadata` and the first
+    page together, then the other pages at most CEILING at a time."""
+    pages = max(1, math.ceil(total / FHIR_PAGE))
+    trips = 1 + math.ceil((pages - 1) / CEILING)
+    return {
+        "total": total,
+        "pages": pages,
+        "latency_s": latency_ms / 1000,
+        "ceiling": CEILING,
+        "round_trips": trips,
+        "best_s": trips * latency_ms / 1000,
+    }
 
 
-def run_latency(args: argparse.Namespace, results: list[dict[str, Any]]) -> None:
-    log(f"latency: {args.latency_ms} ms per response, about {args.latency_size:,} observations")
-    # CPU-bound rates from the main section (all codes), nearest size, to estimate slow peers
-    rates: dict[str, float] = {}
-    for row in results:
-        if row["section"] == "main" and row["query"] == "all codes" and row["status"] == "ok":
-            rates[row["peer"]] = row["expected"] / row["wall_s"]
-    with Server(args.latency_size, args.latency_ms) as server:
-        server.info["target"] = args.latency_size
+def latency_estimate(peer: str, pages: int, latency_s: float, total: int, rate: float) -> float:
+    """Seconds a Python peer would take: its round trips, then its CPU-bound rate."""
+    if peer == "guide":
+        pages = math.ceil(total / GUIDE_PAGE)
+    trips = pages if peer in SEQUENTIAL else 1 + math.ceil((pages - 1) / POWER_IN_FLIGHT)
+    return trips * latency_s + total / rate
+
+
+def run_latency(args: argparse.Namespace, results: list[dict[str, Any]]) -> dict[str, Any]:
+    target = args.latency_pages * FHIR_PAGE - FHIR_PAGE // 2  # about that many full pages
+    log(f"latency: {args.latency_ms} ms per response, about {args.latency_pages} pages ({target:,} observations)")
+    # CPU-bound rates from the main section (all codes), to estimate and skip slow peers
+    rates = {r["peer"]: r["expected"] / r["wall_s"] for r in results if r["section"] == "main" and r["query"] == "all codes" and r["status"] == "ok"}
+    with Server(target, args.latency_ms) as server:
         total = server.info["total"]
-        log(f"  {server.info['patients']} patients x {server.info['days']} days: {total:,} observations")
-        runs: list[tuple[str, int | None]] = [("jhe", c) for c in args.concurrency] if "jhe" in args.peers else []
-        runs += [(peer, None) for peer in args.peers if peer != "jhe"]
+        model = round_trip_model(total, args.latency_ms)
+        model["client_has_max_concurrency"] = client_has_max_concurrency()
+        log(f"  {server.info['patients']} patients x {server.info['days']} days: {total:,} observations, {model['pages']} pages; "
+            f"the model's best: {model['round_trips']} round trips, {model['best_s']:.1f} s")
+        runs: list[tuple[str, int | None]] = []
+        if "jhe" in args.latency_peers:
+            runs += [("jhe", None)] + [("jhe", c) for c in args.concurrency]
+        runs += [(peer, None) for peer in args.latency_peers if peer != "jhe"]
         for peer, concurrency in runs:
             row = record(server, "latency", peer, "all codes", None, concurrency)
             row["pages"] = math.ceil(total / (GUIDE_PAGE if peer == "guide" else FHIR_PAGE))
-            if peer in rates:
-                estimate = row["pages"] * args.latency_ms / 1000 + total / rates[peer]
+            if peer in rates and not peer.startswith("jhe"):
+                estimate = latency_estimate(peer, model["pages"], model["latency_s"], total, rates[peer])
                 if estimate > args.max_seconds:
                     results.append(skipped(row, estimate, f"({row['pages']:,} pages)", args))
                     continue
             result = measure(server, peer, None, concurrency, repeat=args.repeat, timeout=args.max_seconds * 2 + 60)
             results.append(finish(row, result))
+    return model
 
 
-# --------------------------------------------------------------------------------------
-# the report
-
-
-def fmt(value: float | None, digits: int = 2) -> str:
-    if value is None:
-        return ""
-    if value >= 100:
-        return f"{value:,.0f}"
-    return f"{value:,.{digits}f}"
-
-
-def mb(kb: float | None) -> str:
-    return "" if kb is None else f"{kb / 1024:,.0f}"
-
-
-def rows_cell(row: dict[str, Any]) -> str:
-    if row["status"] != "ok":
-        return ""
-    mark = "✓" if row["match"] else f"✗ (server: {row['expected']:,})"
-    return f"{row['observations']:,} {mark}"
-
-
-def ratio(row: dict[str, Any], ref: dict[str, Any] | None, key: str) -> str:
-    if row["status"] != "ok" or not ref or ref.get("status") != "ok" or row is ref:
-        return "1" if row is ref else ""
-    if not ref[key]:
-        return ""
-    return f"{row[key] / ref[key]:,.1f}×"
-
-
-def main_table(results: list[dict[str, Any]]) -> list[str]:
-    lines = [
-        "| study (patients × days) | query | peer | observations (= server) | wall s | client CPU s | server CPU s | peak RSS MB | obs/s | wall ÷ jhe | CPU ÷ jhe |",
-        "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    main = [row for row in results if row["section"] == "main"]
-    for row in main:
-        ref = next(
-            (r for r in main if r["peer"] == "jhe" and r["target"] == row["target"] and r["query"] == row["query"]),
-            None,
-        )
-        study = f"{row['study_total']:,} ({row['patients']} × {row['days']} d)"
-        if row["status"] == "ok":
-            lines.append(
-                f"| {study} | {row['query']} | {row['label']} | {rows_cell(row)} | {fmt(row['wall_s'])} | "
-                f"{fmt(row['cpu_s'])} | {fmt(row['server_cpu_s'])} | {mb(row['peak_rss_kb'])} | "
-                f"{fmt(row['obs_per_s'], 0)} | {ratio(row, ref, 'wall_s')} | {ratio(row, ref, 'cpu_s')} |"
-            )
-        else:
-            lines.append(f"| {study} | {row['query']} | {row['label']} | {row['status']}: {row.get('reason', '')} | | | | | | | |")
-    return lines
-
-
-def latency_table(results: list[dict[str, Any]]) -> list[str]:
-    rows = [row for row in results if row["section"] == "latency"]
-    if not rows:
-        return []
-    c1 = next((r for r in rows if r["peer"] == "jhe" and r["concurrency"] == 1), None)
-    c8 = next((r for r in rows if r["peer"] == "jhe" and r["concurrency"] == 8), None)
-    lines = [
-        "| peer | pages | observations (= server) | wall s | client CPU s | obs/s | wall ÷ jhe (concurrency 8) | speed-up over jhe concurrency 1 |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for row in rows:
-        if row["status"] != "ok":
-            lines.append(f"| {row['label']} | {row['pages']:,} | {row['status']}: {row.get('reason', '')} | | | | | |")
-            continue
-        speedup = f"{c1['wall_s'] / row['wall_s']:.2g}×" if c1 and c1["status"] == "ok" else ""
-        lines.append(
-            f"| {row['label']} | {row['pages']:,} | {rows_cell(row)} | {fmt(row['wall_s'])} | {fmt(row['cpu_s'])} | "
-            f"{fmt(row['obs_per_s'], 0)} | {ratio(row, c8, 'wall_s')} | {speedup} |"
-        )
-    return lines
-
-
-def memory_rows(results: list[dict[str, Any]]) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    arrow = next((r for r in results if r["section"] == "memory" and r["status"] == "ok"), None)
-    if arrow is None:
-        return None, None
-    frame = next(
-        (r for r in results if r["section"] == "main" and r["peer"] == "jhe" and r["query"] == "all codes"
-         and r["target"] == arrow["target"] and r["status"] == "ok"),
-        None,
-    )
-    return arrow, frame
-
-
-def memory_table(results: list[dict[str, Any]]) -> list[str]:
-    arrow, frame = memory_rows(results)
-    if arrow is None:
-        return []
-    nbytes = arrow["arrow_nbytes"]
-    limit_kb = (2 * nbytes + 100 * 1024**2) / 1024
-    lines = [
-        f"Study of {arrow['expected']:,} observations, all codes, jhe at default concurrency. The Arrow "
-        f"table (`client.fetch_arrow(...)`, long layout: {arrow['rows']:,} rows) is "
-        f"**{nbytes / 1024**2:,.1f} MB** (`pyarrow.Table.nbytes`); target: peak RSS ≤ 2 × table + 100 MB "
-        f"= {limit_kb / 1024:,.0f} MB.",
-        "",
-        "| fetch | RSS before the fetch MB | peak RSS MB | growth (peak − before) MB | peak ≤ 2×table+100 MB | growth ≤ 2×table+100 MB |",
-        "|---|---:|---:|---:|---|---|",
-    ]
-    for name, row in (("`fetch_arrow` (all codes)", arrow), ("`fetch_dataframe` (all codes, pandas)", frame)):
-        if row is None:
-            continue
-        peak, before = row["peak_rss_kb"], row["rss_before_kb"]
-        lines.append(
-            f"| {name} | {mb(before)} | {mb(peak)} | {mb(peak - before)} | "
-            f"{'met' if peak <= limit_kb else 'missed'} | {'met' if peak - before <= limit_kb else 'missed'} |"
-        )
-    lines += [
-        "",
-        "\"RSS before\" is the interpreter with pandas, pyarrow, requests and jhe imported; the peak is the "
-        "child process's `ru_maxrss` read as soon as the fetch returns (the row count checked afterwards is not in it).",
-    ]
-    return lines
-
-
-def find(results: list[dict[str, Any]], **match: Any) -> dict[str, Any] | None:
-    for row in results:
-        if all(row.get(k) == v for k, v in match.items()) and row["status"] == "ok":
-            return row
-    return None
-
-
-def targets(results: list[dict[str, Any]]) -> list[str]:
-    lines = ["| target | measured | verdict |", "|---|---|---|"]
-    for query, _ in QUERIES:
-        jhe = find(results, section="main", peer="jhe", target=100_000, query=query)
-        for peer, need in (("jhc", 200), ("baseline", 10)):
-            other = find(results, section="main", peer=peer, target=100_000, query=query)
-            name = f"100,000, {query}: jhe ≥ {need}× faster than {label(peer)}"
-            if jhe and other:
-                x = other["wall_s"] / jhe["wall_s"]
-                lines.append(f"| {name} | {x:,.1f}× | {'met' if x >= need else 'missed'} |")
-            else:
-                lines.append(f"| {name} | not measured | |")
-    arrow, _ = memory_rows(results)
-    if arrow and arrow["target"] >= 1_000_000:
-        limit = 2 * arrow["arrow_nbytes"] / 1024 + 100 * 1024
-        peak = arrow["peak_rss_kb"]
-        lines.append(
-            f"| 1,000,000: peak RSS ≤ 2 × Arrow table + 100 MB | {peak / 1024:,.0f} MB vs {limit / 1024:,.0f} MB "
-            f"(growth {(peak - arrow['rss_before_kb']) / 1024:,.0f} MB) | {'met' if peak <= limit else 'missed'} |"
-        )
-    else:
-        lines.append("| 1,000,000: peak RSS ≤ 2 × Arrow table + 100 MB | not measured at 1,000,000 | |")
-    c1 = find(results, section="latency", peer="jhe", concurrency=1)
-    c8 = find(results, section="latency", peer="jhe", concurrency=8)
-    if c1 and c8 and c1["latency_ms"] == 200:
-        x = c1["wall_s"] / c8["wall_s"]
-        lines.append(f"| 200 ms latency: concurrency 8 ≥ 6× faster than 1 | {x:.1f}× | {'met' if x >= 6 else 'missed'} |")
-    lines.append("| decode ≥ ½ serde_json throughput | the criterion bench (`cargo bench`), not this harness | |")
-    return lines
-
-
-def write_report(args: argparse.Namespace, info: dict[str, Any], results: list[dict[str, Any]], elapsed: float) -> None:
-    v = info["versions"]
-    command = "python benchmarks/run.py" + (" --quick" if args.quick else "") + f" --sizes {','.join(str(s) for s in args.sizes)}"
-    lines = [
-        "# jhe benchmarks",
-        "",
-        f"Produced by `{command}` in {elapsed / 60:.0f} min" + (" (**--quick: a smoke run, the numbers mean nothing**)" if args.quick else "") + ".",
-        "",
-        f"- Machine: {info['nproc']} CPUs (`nproc`), {info['cpu']}, {info['memory_gb']} GB RAM, {info['os']}",
-        f"- Python {info['python']}; jhe {v['jhe']}" + (f" (git {info['git']})" if info.get("git") else "")
-        + f"; pandas {v['pandas']}; pyarrow {v['pyarrow']}; numpy {v['numpy']}; jupyterhealth-client {v['jupyterhealth-client']}; requests {v['requests']}",
-        f"- Date: {info['date']}; 1-minute load average {info['loadavg_start']:.2f} at the start, {info['loadavg_end']:.2f} at the end",
-        "",
-        "## How it is measured",
-        "",
-        "- The server is jhe's fake Exchange (`jhe.testing.FakeExchange`, current API, no gzip, `render_cache=True`: "
-        "each resource is rendered once, then served from memory, so the server's CPU is small and the same for "
-        "every peer) in a process of its own on 127.0.0.1, sized to each target by its number of patients and days (the generator gives "
-        "about 118 observations per patient and day, 82% of them blood glucose). Client and server share the machine's CPUs.",
-        "- The fetch: the study's observations through the FHIR API (`patient._has:Group:member:_id`), one code "
-        "(blood glucose, `omh:blood-glucose:4.0`) and all codes, into pandas.",
-        "- Each measurement is a fresh interpreter (`benchmarks/peers.py`); imports come before the clock. "
-        "**wall**: the fetch and the DataFrame building; **client CPU**: user+sys of the client process (all "
-        "threads) over the same span; **server CPU**: the server process's user+sys over the run; **peak RSS**: "
-        "the client process's `ru_maxrss` as soon as the fetch returns, imports included (not the row count checked after it); **obs/s**: the server's total ÷ wall; "
-        "**÷ jhe**: the peer's wall (or CPU) over jhe's on the same query.",
-        (f"- Runs under 10 s are repeated ({args.repeat} fresh processes in all) and the median by wall is shown. A "
-         if args.repeat > 1 else "- Every measurement is one run. A ")
-        + 
-        f"peer whose time, estimated from its rate at the previous size, exceeds {args.max_seconds / 60:.0f} min "
-        "is not run at that size.",
-        "- **observations** counts distinct observation ids in the result and is checked against the server's "
-        "`_summary=count`; ✗ marks a peer that returned a different number.",
-        "",
-        "The peers:",
-        "",
-        f"- **jhe** {v['jhe']}: `jhe.Client(url, token).fetch_dataframe(study_id=..., code=...)`, FHIR, default "
-        "concurrency (8). One code gives the wide layout; all codes the default long layout (one row per "
-        "observation *and measure*, so more rows than observations).",
-        f"- **jupyterhealth-client** {v['jupyterhealth-client']}: `JupyterHealthClient(url, token=...).list_observations_df("
-        "study_id=..., code=..., limit=None)`. Its default `limit=2000` silently truncates a study; `None` "
-        "fetches all. Pages of 1000, sequential; one row per observation, every field flattened, each "
-        "`*date_time` parsed with `pd.to_datetime` per value.",
-        "- **user guide's code**: `fetch_all_fhir_observations` and the per-row DataFrame building of "
-        "`fetch_to_dataframe` from the user guide (`Fetching and Exporting Data`), with requests (no Session). "
-        "Adapted only to point at the fake, to the current API's `/FHIR/R5/` base, to send the code filter "
-        "(the guide's \"Filter by Data Type\"), to read the FHIR resource instead of the REST row "
-        "(`id`, `subject.reference`, `meta.lastUpdated`; no patient name or data source in FHIR), to take an "
-        "interval's start where there is no `date_time` (the guide's code raises KeyError on interval codes) and "
-        "to pass `utc=True, format=\"ISO8601\"` to `pd.to_datetime` (the payloads carry several UTC offsets, on "
-        "which the guide's call raises \"Mixed timezones detected\" in pandas 3; and without a format pandas "
-        "infers one from the first value, and a `lastUpdated` written without a fraction, as Django writes a "
-        "zero-microsecond time, then fails the whole column, as happens in the 1,000,000 study). It sends no `_count`, so it pages by the server's default "
-        f"of {GUIDE_PAGE}, as the guide's code does. Every change is marked `ADAPTED` in `benchmarks/peers.py`.",
-        "- **pure-Python baseline**: one requests Session, pages of 1000 followed sequentially, `json.loads` and "
-        "`base64.b64decode`, columns built as lists per code (measures flattened by key path), then one "
-        "`pd.DataFrame` per code and one vectorised `pd.to_datetime(..., utc=True, format=\"ISO8601\")` per time column.",
-        "",
-        "## Throughput: the study into pandas",
-        "",
-        *main_table(results),
-        "",
-        "![observations per second](results.png)",
-        "",
-    ]
-    lat = latency_table(results)
-    if lat:
-        latency_rows = [r for r in results if r["section"] == "latency"]
-        total = latency_rows[0]["expected"]
-        pages = math.ceil(total / FHIR_PAGE)
-        lines += [
-            f"## Latency-bound: every response delayed {args.latency_ms} ms",
-            "",
-            f"All codes of a study of {total:,} observations ({pages} pages of {FHIR_PAGE}; the guide's code "
-            f"reads {math.ceil(total / GUIDE_PAGE):,} pages of {GUIDE_PAGE}).",
-            "",
-            *lat,
-            "",
-            f"jhe's fetch has two requests that cannot overlap the pages: `metadata` (the API generation) and the "
-            f"first page (it gives the total; the closing `_summary=count` is asked alongside the other pages). With "
-            f"P pages at concurrency C that is about 2 + ⌈(P − 1)/C⌉ round trips against P + 2 at concurrency 1, so "
-            f"with {pages} pages the best possible speed-up of concurrency 8 over 1 is about "
-            f"{(pages + 2) / (2 + math.ceil((pages - 1) / 8)):.1f}× (and {(pages + 2) / (2 + math.ceil((pages - 1) / 16)):.1f}× at 16).",
-            "",
-        ]
-    mem = memory_table(results)
-    if mem:
-        lines += ["## Memory: the largest jhe fetch against its Arrow table", "", *mem, ""]
-    lines += ["## Targets (issue 6)", "", *targets(results), ""]
-    # Where the time and memory go: profiled by hand (perf), kept beside this script.
-    profile = HERE / "PROFILE.md"
-    if profile.exists() and not args.quick:
-        lines += [profile.read_text().rstrip(), ""]
-    skipped = [r for r in results if r["status"] != "ok"]
-    if skipped:
-        lines += ["## Not run or failed", ""]
-        for row in skipped:
-            lines.append(f"- {row['label']}, {row['query']}, {row['expected']:,} observations ({row['section']}): {row['status']}: {row.get('reason', '')}")
-        lines.append("")
-    args.out.write_text("\n".join(lines))
-
-
-def chart(path: Path, results: list[dict[str, Any]], latency_ms: int) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    latency = [r for r in results if r["section"] == "latency" and r["status"] == "ok"]
-    panels = 3 if latency else 2
-    fig, axes = plt.subplots(1, panels, figsize=(5.2 * panels, 4.4))
-    colors = {"jhe": "tab:red", "baseline": "tab:blue", "guide": "tab:green", "jhc": "tab:purple"}
-    for ax, (query, _) in zip(axes, QUERIES):
-        for peer in PEER_ORDER:
-            rows = [r for r in results if r["section"] == "main" and r["peer"] == peer and r["query"] == query and r["status"] == "ok"]
-            if not rows:
-                continue
-            xs = [r["expected"] for r in rows]
-            ys = [r["obs_per_s"] for r in rows]
-            ax.plot(xs, ys, marker="o", color=colors[peer], label=label(peer))
-            for x, y in zip(xs, ys):
-                ax.annotate(f"{y:,.0f}", (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("observations fetched")
-        ax.set_ylabel("observations / second (wall)")
-        ax.set_title(f"study into pandas: {query}")
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
-    if latency:
-        ax = axes[2]
-        names = [r["label"].replace("jhe (concurrency ", "jhe c").replace(")", "") for r in latency]
-        values = [r["obs_per_s"] for r in latency]
-        bars = ax.bar(range(len(values)), values, color=[colors.get(r["peer"], "grey") for r in latency])
-        for bar, value in zip(bars, values):
-            ax.annotate(f"{value:,.0f}", (bar.get_x() + bar.get_width() / 2, value), ha="center", va="bottom", fontsize=7)
-        ax.set_xticks(range(len(values)), names, rotation=30, ha="right", fontsize=8)
-        ax.set_yscale("log")
-        ax.set_ylabel("observations / second (wall)")
-        ax.set_title(f"{latency[0]['expected']:,} observations, {latency_ms} ms per response")
-        ax.grid(True, axis="y", which="both", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+def decode_bench(args: argparse.Namespace) -> dict[str, Any] | None:
+    """This run's decode throughput (``--decode-bench``), or criterion's last saved estimates."""
+    if args.decode_bench:
+        return _floors.run_decode_bench()
+    saved = _floors.saved_decode_bench()
+    if saved is None or "wide_mib_s" not in saved:
+        return None
+    return {"status": "ok", "source": "criterion's last saved run, not run by this harness", **saved}
 
 
 # --------------------------------------------------------------------------------------
@@ -629,28 +348,32 @@ def chart(path: Path, results: list[dict[str, Any]], latency_ms: int) -> None:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", help="observations per study, comma-separated (default 10000,100000,1000000; --quick: 1000)")
-    parser.add_argument("--quick", action="store_true", help="CI smoke run: tiny sizes, no repeats, short latency")
+    parser.add_argument("--quick", action="store_true", help="CI smoke run: tiny sizes, no repeats, short latency, the parse floor unoptimised")
     parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md", help="the Markdown report (default benchmarks/RESULTS.md)")
     parser.add_argument("--chart", type=Path, help="the PNG chart (default results.png beside --out)")
     parser.add_argument("--json", type=Path, help="the raw results (default results.json beside --out)")
     parser.add_argument("--peers", default=",".join(PEER_ORDER), help=f"which peers (default {','.join(PEER_ORDER)})")
     parser.add_argument("--max-seconds", type=float, default=600, help="skip a peer at a size it would need longer for (default 600)")
     parser.add_argument("--repeat", type=int, help="fresh-process runs of a measurement under 10 s (default 3; --quick: 1)")
-    parser.add_argument("--latency-ms", type=int, help="server latency of the latency-bound fetch (default 200; --quick: 20)")
-    parser.add_argument("--latency-size", type=int, help="observations in the latency-bound study (default 100000, the study of the 100,000 size: 101 pages; --quick: 1000)")
-    parser.add_argument("--concurrency", default="1,4,8,16", help="jhe concurrencies in the latency-bound fetch (default 1,4,8,16)")
+    parser.add_argument("--latency-ms", type=int, help="server latency of the latency-bound fetch (default 1500; --quick: 20)")
+    parser.add_argument("--latency-pages", type=int, help="pages of 1000 in the latency-bound study (default 45; --quick: 2)")
+    parser.add_argument("--latency-peers", default="jhe,power,baseline", help="peers of the latency-bound fetch (default jhe,power,baseline)")
+    parser.add_argument("--concurrency", default=f"1,{CEILING}", help=f"jhe concurrencies in the latency-bound fetch beside its default (default 1,{CEILING})")
     parser.add_argument("--no-latency", action="store_true", help="skip the latency-bound fetch")
     parser.add_argument("--no-memory", action="store_true", help="skip the memory measurement")
+    parser.add_argument("--no-floors", action="store_true", help="skip the HTTP and parse floors")
+    parser.add_argument("--decode-bench", action="store_true", help="run `cargo bench --bench decode` (about 2 min once built) instead of reading criterion's saved estimates")
     args = parser.parse_args(argv)
     args.sizes = [int(s.replace("_", "")) for s in (args.sizes or ("1000" if args.quick else "10000,100000,1000000")).split(",")]
     args.peers = [p for p in PEER_ORDER if p in args.peers.split(",")]
-    args.concurrency = [int(c) for c in args.concurrency.split(",")]
+    args.latency_peers = [p for p in PEER_ORDER if p in args.latency_peers.split(",")]
+    args.concurrency = [int(c) for c in args.concurrency.split(",") if c]
     if args.repeat is None:
         args.repeat = 1 if args.quick else 3
     if args.latency_ms is None:
-        args.latency_ms = 20 if args.quick else 200
-    if args.latency_size is None:
-        args.latency_size = 1000 if args.quick else 100_000
+        args.latency_ms = 20 if args.quick else 1500
+    if args.latency_pages is None:
+        args.latency_pages = 2 if args.quick else 45
     args.out = args.out.resolve()
     args.chart = (args.chart or args.out.parent / "results.png").resolve()
     args.json = (args.json or args.out.parent / "results.json").resolve()
@@ -663,15 +386,24 @@ def main(argv: list[str] | None = None) -> int:
     info = machine()
     log(f"{info['nproc']} CPUs, {info['cpu']}; jhe {info['versions']['jhe']}, jupyterhealth-client {info['versions']['jupyterhealth-client']}")
     start = time.monotonic()
+    # The example is built before anything is timed; --quick takes the dev profile, which
+    # `cargo test` has built already, so that the smoke run does not compile for minutes.
+    args.parse_floor = (None, "--no-floors") if args.no_floors else _floors.build_parse_floor(release=not args.quick)
     results: list[dict[str, Any]] = []
     run_main(args, results)
-    if not args.no_latency:
-        run_latency(args, results)
+    model = None if args.no_latency else run_latency(args, results)
+    decode = decode_bench(args)
+    baseline = json.loads(DECODE_BASELINE.read_text()) if DECODE_BASELINE.exists() else None
     elapsed = time.monotonic() - start
     info["loadavg_end"] = os.getloadavg()[0]
-    args.json.write_text(json.dumps({"machine": info, "args": {k: str(v) for k, v in vars(args).items()}, "results": results}, indent=1))
-    chart(args.chart, results, args.latency_ms)
-    write_report(args, info, results, elapsed)
+    args.parse_floor = [str(part) for part in args.parse_floor]
+    args.json.write_text(json.dumps(
+        {"machine": info, "args": {k: str(v) for k, v in vars(args).items()}, "results": results,
+         "latency_model": model, "decode_bench": decode, "decode_baseline": baseline},
+        indent=1,
+    ))
+    _report.chart(args.chart, results, args.latency_ms)
+    _report.write_report(args, info, results, model, decode, baseline, elapsed)
     log(f"wrote {args.out}, {args.chart} and {args.json} in {elapsed / 60:.1f} min")
     return 0
 

@@ -100,11 +100,21 @@ def arrow_to_pandas(table: Any) -> pd.DataFrame:
     import pandas as pd
     import pyarrow as pa
 
-    frame = table.to_pandas()
     nullable = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
-    for field, column in zip(table.schema, table.columns, strict=True):
-        if field.type in nullable and column.null_count:
-            frame[field.name] = column.to_pandas(types_mapper=nullable.get)
+    masked = [
+        (position, field.name)
+        for position, (field, column) in enumerate(zip(table.schema, table.columns, strict=True))
+        if field.type in nullable and column.null_count
+    ]
+    # The masked columns are converted once, straight to their nullable dtype: converted with
+    # the rest they would first become float64/object, and replaced afterwards that copy stays
+    # inside its 2-D block (pandas splits blocks as views) as long as the frame lives.
+    # No split_blocks: its zero-copy columns are read-only views
+    # of the Arrow buffers, and `df.loc[...] = ...` on them raises.
+    plain = table.drop_columns([name for _, name in masked]) if masked else table
+    frame = plain.to_pandas()
+    for position, name in masked:
+        frame.insert(position, name, table.column(name).to_pandas(types_mapper=nullable.get).array)
     return frame
 
 

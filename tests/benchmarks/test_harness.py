@@ -1,9 +1,10 @@
 """CI smoke run of the benchmark harness, so that it cannot rot.
 
 Runs ``benchmarks/run.py --quick`` (a study of about 1,000 observations, every peer, the
-latency-bound and memory sections) into a temporary directory and checks the report has a
-row per peer and that every peer returned exactly the server's observations. No timing
-assertions: the numbers of a smoke run mean nothing.
+floors, the latency-bound and memory sections) into a temporary directory and checks the
+report has a row per peer and floor, that every peer and the parse floor returned exactly
+the server's observations, and that the targets table is there. No timing assertions: the
+numbers of a smoke run mean nothing.
 """
 
 from __future__ import annotations
@@ -18,17 +19,20 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN = ROOT / "benchmarks" / "run.py"
-PEERS = ["jhe", "baseline", "guide", "jhc"]
+PEERS = ["jhe", "jhe-arrow", "power", "baseline", "guide", "jhc"]
 LABELS = {
-    "jhe": "jhe (concurrency 8)",
+    "jhe": "jhe fetch_dataframe",
+    "jhe-arrow": "jhe fetch_arrow",
+    "power": "power user's Python (aiohttp, orjson)",
     "baseline": "pure-Python baseline",
     "guide": "user guide's code",
     "jhc": "jupyterhealth-client",
 }
+FLOORS = ["http-floor", "parse-floor", "parse-value"]
 
 
 def test_quick_run_reports_every_peer_with_the_servers_observations(tmp_path: Path) -> None:
-    for module in ("jupyterhealth_client", "requests", "matplotlib", "pandas", "pyarrow"):
+    for module in ("jupyterhealth_client", "requests", "aiohttp", "orjson", "matplotlib", "pandas", "pyarrow"):
         if importlib.util.find_spec(module) is None:
             pytest.fail(f"the benchmark harness needs {module}: pip install '.[test]'")
     committed = ROOT / "benchmarks" / "RESULTS.md"
@@ -62,19 +66,33 @@ def test_quick_run_reports_every_peer_with_the_servers_observations(tmp_path: Pa
             for key in ("wall_s", "cpu_s", "process_peak_rss_kb", "obs_per_s", "server_cpu_s"):
                 assert row[key] is not None and row[key] >= 0, (peer, query, key)
 
-    latency = [r for r in results if r["section"] == "latency"]
-    assert sorted(r["concurrency"] for r in latency if r["peer"] == "jhe") == [1, 4, 8, 16]
-    assert {r["peer"] for r in latency} == set(PEERS)
-    assert all(r["match"] for r in latency)
+    # The floors need curl and cargo, which CI has (cargo builds jhe itself).
+    floors = {r["peer"]: r for r in results if r["section"] == "floor"}
+    assert sorted(floors) == sorted(FLOORS)
+    http = floors["http-floor"]
+    assert http["pages"] >= 1 and http["bytes"] > 0 and http["match"] is None
+    for name in ("parse-floor", "parse-value"):
+        assert floors[name]["observations"] == floors[name]["expected"] and floors[name]["match"] is True
+        assert floors[name]["bytes"] == http["bytes"], "the parse floor reads the pages curl fetched"
 
-    memory = [r for r in results if r["section"] == "memory"]
-    assert len(memory) == 1 and memory[0]["match"] and memory[0]["arrow_nbytes"] > 0
+    latency = [r for r in results if r["section"] == "latency"]
+    assert sorted((r["concurrency"] or 0) for r in latency if r["peer"] == "jhe") == [0, 1, 32]
+    assert {r["peer"] for r in latency} == {"jhe", "power", "baseline"}
+    assert all(r["match"] for r in latency)
+    model = data["latency_model"]
+    assert model["pages"] >= 2 and model["round_trips"] == 1 + -(-(model["pages"] - 1) // 32)
+
+    # fetch_arrow is a main-section peer, so the memory section reads its row
+    arrow = [r for r in main if r["peer"] == "jhe-arrow" and r["query"] == "all codes"]
+    assert arrow[0]["arrow_nbytes"] > 0
 
     report = out.read_text()
     table = [line for line in report.splitlines() if line.startswith("| ") and "✓" in line]
     for peer in PEERS:
         assert sum(f"| {LABELS[peer]} |" in line for line in table) >= 2, (peer, report)
     assert not [line for line in report.splitlines() if line.startswith("| ") and "✗" in line]
+    assert "## Targets (issue 12)" in report and "## Against the floors" in report
+    assert "| round-trip model's best" in report
     assert (tmp_path / "results.png").stat().st_size > 0
 
     # never the committed report

@@ -17,6 +17,7 @@ import argparse
 import concurrent.futures
 import datetime as dt
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -227,19 +228,26 @@ def run_decode_bench(timeout: float = 3600) -> dict[str, Any]:
         return {"status": "not measured", "reason": "cargo is not installed"}
     command = [cargo, "bench", "--bench", "decode", "--", "/bytes"]
     log(f"decode benchmark: {' '.join(command[1:])}")
+    load = os.getloadavg()[0]
     child = run_child(command, timeout, cwd=ROOT)
     if child.returncode != 0 or child.timed_out:
         return failed(child, "cargo bench --bench decode")
     saved = saved_decode_bench()
     if saved is None or "wide_mib_s" not in saved:
         return {"status": "failed", "reason": "criterion saved no jhe_wide/bytes estimate"}
-    return {"status": "ok", "source": "run by this harness", **saved}
+    # The machine's load beside the figures: criterion on a busy machine reads low.
+    return {"status": "ok", "source": "run by this harness", "loadavg": [round(load, 2), round(os.getloadavg()[0], 2)], **saved}
+
+
+CODE = ["src", "benches", "crates", "Cargo.toml", "Cargo.lock"]  # what the decode benchmark measures
 
 
 def git_commit() -> str:
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-    dirty = subprocess.run(["git", "status", "--porcelain", "--", "src", "benches", "Cargo.toml"], cwd=ROOT, capture_output=True, text=True)
-    return head.stdout.strip() + (" (modified)" if dirty.stdout.strip() else "")
+    """The last commit that changed the benchmarked code (not the harness), and whether it is
+    modified in the work tree."""
+    last = subprocess.run(["git", "log", "-1", "--format=%h", "--", *CODE], cwd=ROOT, capture_output=True, text=True)
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", *CODE], cwd=ROOT, capture_output=True, text=True)
+    return last.stdout.strip() + (" (modified)" if dirty.stdout.strip() else "")
 
 
 def main() -> int:

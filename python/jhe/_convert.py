@@ -109,8 +109,9 @@ def arrow_to_pandas(table: Any) -> pd.DataFrame:
     # The masked columns are converted once, straight to their nullable dtype: converted with
     # the rest they would first become float64/object, and replaced afterwards that copy stays
     # inside its 2-D block (pandas splits blocks as views) as long as the frame lives.
-    # No split_blocks: its zero-copy columns are read-only views
-    # of the Arrow buffers, and `df.loc[...] = ...` on them raises.
+    # No split_blocks: its zero-copy columns are read-only views of the Arrow buffers, on
+    # which `df.loc[...] = ...` raises. No self_destruct: the native result holds the same
+    # buffers until the conversion returns, so releasing pyarrow's references frees nothing.
     plain = table.drop_columns([name for _, name in masked]) if masked else table
     frame = plain.to_pandas()
     for position, name in masked:

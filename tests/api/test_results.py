@@ -52,3 +52,28 @@ def test_pandas_keeps_nullable_dtypes_and_timezones() -> None:
     assert steps["observation_id"].dtype == "int64"
     assert str(steps["effective_start"].dt.tz) == "UTC"
     assert isinstance(steps["steps_statistic"].dtype, pd.CategoricalDtype)
+
+
+def test_pandas_conversion_keeps_column_order_values_and_writable_columns() -> None:
+    from jhe._convert import arrow_to_pandas
+
+    table = pa.table(
+        {
+            "id": pa.array([1, 2, 3], pa.int64()),
+            "count": pa.array([2**60 + 1, None, 7], pa.int64()),
+            "value": pa.array([1.5, 2.5, None], pa.float64()),
+            "flag": pa.array([True, None, False]),
+            "kept": pa.array([True, False, True]),
+        }
+    )
+    frame = arrow_to_pandas(table)
+    assert list(frame.columns) == ["id", "count", "value", "flag", "kept"]
+    assert [str(dtype) for dtype in frame.dtypes] == ["int64", "Int64", "float64", "boolean", "bool"]
+    # converted straight to Int64: no detour through float64, which would round 2**60 + 1
+    assert frame["count"].tolist() == [2**60 + 1, pd.NA, 7]
+    assert frame["flag"].tolist() == [True, pd.NA, False]
+    # the frame owns its memory: numeric columns are not read-only views of the Arrow buffers
+    frame.loc[0, "id"] = 10
+    frame.loc[1, "value"] = 0.0
+    frame.loc[1, "count"] = 5
+    assert frame["id"].tolist() == [10, 2, 3] and frame["value"].tolist()[:2] == [1.5, 0.0]

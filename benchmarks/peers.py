@@ -339,19 +339,20 @@ def run_power(url: str, token: str, study: int, code: str | None, concurrency: i
     columns = _Columns()
     loads, b64decode = orjson.loads, binascii.a2b_base64
 
-    async def page(session: Any, number: int) -> dict[str, Any]:
+    async def page(session: Any, number: int) -> int:
+        """Read page `number` into the columns; the search's total. (Not the bundle: gather
+        would keep every page's until the last.)"""
         async with session.get(f"{url}/FHIR/R5/Observation", params={**search, "_page": number}) as response:
             response.raise_for_status()
             bundle = loads(await response.read())
         columns.add(bundle, loads, b64decode)
-        return bundle
+        return int(bundle["total"])
 
     async def fetch() -> None:
         headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
         connector = aiohttp.TCPConnector(limit=in_flight)
         async with aiohttp.ClientSession(headers=headers, connector=connector) as session:
-            first = await page(session, 1)
-            pages = -(-int(first["total"]) // FHIR_PAGE)
+            pages = -(-(await page(session, 1)) // FHIR_PAGE)
             await asyncio.gather(*(page(session, number) for number in range(2, pages + 1)))
 
     asyncio.run(fetch())

@@ -347,7 +347,7 @@ def decode_bench(args: argparse.Namespace) -> dict[str, Any] | None:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", help="observations per study, comma-separated (default 10000,100000,1000000; --quick: 1000)")
+    parser.add_argument("--sizes", help="observations per study, comma-separated (default 10000,100000,1000000; --quick: 500)")
     parser.add_argument("--quick", action="store_true", help="CI smoke run: tiny sizes, no repeats, short latency, the parse floor unoptimised")
     parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md", help="the Markdown report (default benchmarks/RESULTS.md)")
     parser.add_argument("--chart", type=Path, help="the PNG chart (default results.png beside --out)")
@@ -364,7 +364,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-floors", action="store_true", help="skip the HTTP and parse floors")
     parser.add_argument("--decode-bench", action="store_true", help="run `cargo bench --bench decode` (about 2 min once built) instead of reading criterion's saved estimates")
     args = parser.parse_args(argv)
-    args.sizes = [int(s.replace("_", "")) for s in (args.sizes or ("1000" if args.quick else "10000,100000,1000000")).split(",")]
+    args.sizes = [int(s.replace("_", "")) for s in (args.sizes or ("500" if args.quick else "10000,100000,1000000")).split(",")]
     args.peers = [p for p in PEER_ORDER if p in args.peers.split(",")]
     args.latency_peers = [p for p in PEER_ORDER if p in args.latency_peers.split(",")]
     args.concurrency = [int(c) for c in args.concurrency.split(",") if c]

@@ -1,6 +1,6 @@
 """CI smoke run of the benchmark harness, so that it cannot rot.
 
-Runs ``benchmarks/run.py --quick`` (a study of about 1,000 observations, every peer, the
+Runs ``benchmarks/run.py --quick`` (a study of about 500 observations, every peer, the
 floors, the latency-bound and memory sections) into a temporary directory and checks the
 report has a row per peer and floor, that every peer and the parse floor returned exactly
 the server's observations, and that the targets table is there. No timing assertions: the

@@ -419,7 +419,7 @@ def write_report(
     args.out.write_text("\n".join(lines))
 
 
-def chart(path: Any, results: list[dict[str, Any]], latency_ms: int) -> None:
+def chart(path: Any, results: list[dict[str, Any]], latency_ms: int, model: dict[str, Any] | None = None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -457,6 +457,9 @@ def chart(path: Any, results: list[dict[str, Any]], latency_ms: int) -> None:
         for bar, value in zip(bars, values):
             ax.annotate(f"{value:,.1f}", (bar.get_x() + bar.get_width() / 2, value), ha="center", va="bottom", fontsize=7)
         ax.set_xticks(range(len(values)), names, rotation=30, ha="right", fontsize=7)
+        if model is not None:
+            ax.axhline(model["best_s"], color="black", linestyle="--", linewidth=1, label="the round-trip model's best")
+            ax.legend(fontsize=7)
         ax.set_ylabel("wall seconds")
         ax.set_title(f"{latency[0]['expected']:,} observations, {latency_ms / 1000:g} s per response")
         ax.grid(True, axis="y", alpha=0.3)

@@ -402,7 +402,7 @@ def main(argv: list[str] | None = None) -> int:
          "latency_model": model, "decode_bench": decode, "decode_baseline": baseline},
         indent=1,
     ))
-    _report.chart(args.chart, results, args.latency_ms)
+    _report.chart(args.chart, results, args.latency_ms, model)
     _report.write_report(args, info, results, model, decode, baseline, elapsed)
     log(f"wrote {args.out}, {args.chart} and {args.json} in {elapsed / 60:.1f} min")
     return 0

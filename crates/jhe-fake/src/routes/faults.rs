@@ -1,7 +1,8 @@
 //! Fault injection and the request log: one middleware around every route.
 //!
-//! API requests (`/api/...`, `/FHIR/...`, `/fhir/...`) are numbered as they arrive. For
-//! request number `n`: the latency sleep; then 429 when `rate_limit_every` divides `n`;
+//! API requests (`/api/...`, `/FHIR/...`, `/fhir/...`) are numbered as they arrive and
+//! counted in flight until answered. For request number `n`: the latency sleep; then 429
+//! when more than `rate_limit_above` were in flight as it arrived, or when `rate_limit_every` divides `n`;
 //! else the injected error status with probability `error_rate`; else the real handler,
 //! whose response is cut off mid-body with probability `drop_connection_rate`. Token
 //! requests (`/o/token/`) get the latency and the errors only, numbered separately. The
@@ -185,6 +186,9 @@ pub(crate) async fn layer(
     let route = classify(&path);
     let f = state.config.faults;
     let seed = state.config.seed;
+    let arrived = state.faults.event();
+    let in_flight = (route == Route::Api).then(|| state.faults.enter());
+    let crowded = in_flight.as_ref().is_some_and(|g| f.rate_limit_above > 0 && g.at_arrival > f.rate_limit_above);
     if route != Route::Other && f.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(f.latency_ms)).await;
     }
@@ -192,7 +196,7 @@ pub(crate) async fn layer(
     let response = match route {
         Route::Api => {
             let n = state.faults.next_api_request();
-            if f.rate_limit_every > 0 && n % f.rate_limit_every == 0 {
+            if crowded || (f.rate_limit_every > 0 && n % f.rate_limit_every == 0) {
                 fault = Some("rate_limit");
                 throttled(f.retry_after_s)
             } else if f.error_rate > 0.0 && draw(seed, ERROR_SALT, n) < f.error_rate {
@@ -234,12 +238,15 @@ pub(crate) async fn layer(
     if fault.is_none() {
         fault = response.extensions().get::<Note>().map(|n| n.0);
     }
+    drop(in_flight);
     state.faults.push(RequestRecord {
         method,
         path,
         query,
         status: response.status().as_u16(),
         fault: fault.map(str::to_string),
+        arrived,
+        answered: state.faults.event(),
     });
     response
 }

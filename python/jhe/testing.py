@@ -227,7 +227,8 @@ class FakeExchange:
     def requests(self) -> list[dict[str, Any]]:
         """Every request served so far, in the order they completed: dicts with ``method``,
         ``path``, ``query``, ``status`` and ``fault`` (``None``, or ``"rate_limit"``,
-        ``"error"``, ``"drop_connection"``, ``"insert_during_fetch"``, ``"token_expired"``),
+        ``"error"``, ``"drop_connection"``, ``"insert_during_fetch"``, ``"token_expired"``, or
+        ``"client_closed"``: status 499, the client went away before the answer),
         ``arrived`` and ``answered``: numbers from one sequence of every request's arrival
         and answer, so two requests were in flight at once when each arrived before the other
         was answered. Never holds a credential."""

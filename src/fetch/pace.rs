@@ -1,7 +1,8 @@
 //! How many page requests a fetch keeps in flight, adapted to the server (AIMD).
 //!
 //! [`Aimd`] decides: it starts at the configured `concurrency` and, while the server answers
-//! as fast as it did at its fastest, adds one request per answer (doubling each round trip)
+//! as fast as it did at its fastest, adds one request per page so answered and then read
+//! in order (doubling each round trip; a page that turns out wrong or repeated adds none)
 //! until the first sign of load, then one per round trip, up to `max_concurrency`. A 429 or
 //! 503 (even one a retry then got past) halves it, down to one; a latency that has risen to
 //! twice the fastest halves it too, but not below the configured start, which the user
@@ -63,18 +64,20 @@ impl Aimd {
         PaceReport { start: self.start, peak: self.peak, end: self.limit(), back_offs: self.epoch }
     }
 
-    /// The answer to a request sent at `epoch`, and what its attempts said of the load.
-    pub fn answered(&mut self, epoch: u64, load: Load) {
+    /// The answer to a request sent at `epoch`, and what its attempts said of the load;
+    /// whether it is a sign to grow on, once its page is read ([`Aimd::grow`]).
+    pub fn answered(&mut self, epoch: u64, load: Load) -> bool {
         if let Some(latency) = load.latency {
             self.fastest = Some(self.fastest.map_or(latency, |f| f.min(latency)));
         }
         if epoch != self.epoch {
-            return;
+            return false;
         }
         if load.overloaded {
-            return self.back_off(1);
+            self.back_off(1);
+            return false;
         }
-        let Some(latency) = load.latency else { return };
+        let Some(latency) = load.latency else { return false };
         let latency = latency.as_secs_f64();
         let smoothed = self.smoothed.map_or(latency, |s| s + SMOOTHING * (latency - s));
         self.smoothed = Some(smoothed);
@@ -83,6 +86,14 @@ impl Aimd {
             if self.limit() > self.start {
                 self.back_off(self.start);
             }
+            return false;
+        }
+        true
+    }
+
+    /// The page of a good answer at `epoch` was read and kept: one more request may go.
+    pub fn grow(&mut self, epoch: u64) {
+        if epoch != self.epoch {
             return;
         }
         self.limit += if self.slow_start { 1.0 } else { 1.0 / self.limit };
@@ -122,6 +133,12 @@ struct State {
     owed: usize,
 }
 
+/// A page answered as fast as ever, whose reading may add a request in flight.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Credit {
+    epoch: u64,
+}
+
 /// A request's right to be in flight; give it back with [`Pace::answered`].
 #[derive(Debug)]
 pub(super) struct Ticket {
@@ -142,11 +159,35 @@ impl Pace {
         Ticket { permit, epoch }
     }
 
+    /// Requests allowed in flight now: also the most pages a reading holds.
+    pub fn limit(&self) -> usize {
+        self.lock().aimd.limit()
+    }
+
     /// The request of `ticket` was answered: learn from `load` and end its turn in flight.
-    pub fn answered(&self, ticket: Ticket, load: Load) {
+    /// Returns the credit to grow by once its page is read ([`Pace::read`]), if it earned one.
+    pub fn answered(&self, ticket: Ticket, load: Load) -> Option<Credit> {
         let mut state = self.lock();
         let before = state.aimd.limit();
-        state.aimd.answered(ticket.epoch, load);
+        let good = state.aimd.answered(ticket.epoch, load);
+        self.resize(&mut state, before);
+        if state.owed > 0 {
+            state.owed -= 1;
+            ticket.permit.forget();
+        }
+        good.then_some(Credit { epoch: ticket.epoch })
+    }
+
+    /// The page `credit` was earned by was read and kept.
+    pub fn read(&self, credit: Credit) {
+        let mut state = self.lock();
+        let before = state.aimd.limit();
+        state.aimd.grow(credit.epoch);
+        self.resize(&mut state, before);
+    }
+
+    /// Add or withdraw permits to match the limit, which was `before`.
+    fn resize(&self, state: &mut State, before: usize) {
         let after = state.aimd.limit();
         if after > before {
             let repaid = state.owed.min(after - before);
@@ -155,10 +196,6 @@ impl Pace {
         } else if after < before {
             let withdrawn = self.permits.forget_permits(before - after);
             state.owed += before - after - withdrawn;
-        }
-        if state.owed > 0 {
-            state.owed -= 1;
-            ticket.permit.forget();
         }
     }
 
@@ -183,15 +220,23 @@ mod tests {
         Load { overloaded: true, latency: Some(Duration::from_millis(5)) }
     }
 
+    /// An answer to a request sent now, its page then read.
+    fn read(aimd: &mut Aimd, load: Load) {
+        let epoch = aimd.epoch();
+        if aimd.answered(epoch, load) {
+            aimd.grow(epoch);
+        }
+    }
+
     #[test]
     fn steady_latency_doubles_each_round_trip_up_to_the_ceiling() {
         let mut aimd = Aimd::new(8, 32);
         for _ in 0..8 {
-            aimd.answered(0, answer(1500));
+            read(&mut aimd, answer(1500));
         }
         assert_eq!(aimd.limit(), 16);
         for _ in 0..100 {
-            aimd.answered(0, answer(1500));
+            read(&mut aimd, answer(1500));
         }
         assert_eq!(aimd.report(), PaceReport { start: 8, peak: 32, end: 32, back_offs: 0 });
     }
@@ -199,10 +244,11 @@ mod tests {
     #[test]
     fn overload_halves_down_to_one_and_growth_slows_after() {
         let mut aimd = Aimd::new(16, 32);
-        aimd.answered(0, throttled());
+        assert!(!aimd.answered(0, throttled()));
         assert_eq!(aimd.limit(), 8);
         // answers to requests sent before the back-off say nothing of the new limit
-        aimd.answered(0, throttled());
+        assert!(!aimd.answered(0, throttled()));
+        aimd.grow(0);
         assert_eq!(aimd.limit(), 8);
         for epoch in 1..10 {
             aimd.answered(epoch, throttled());
@@ -210,9 +256,9 @@ mod tests {
         assert_eq!(aimd.limit(), 1);
         // then one request more per round trip, not one per answer
         for _ in 0..4 {
-            aimd.answered(aimd.epoch(), answer(5));
+            read(&mut aimd, answer(5));
         }
-        assert!(aimd.limit() <= 3, "{}", aimd.limit());
+        assert_eq!(aimd.limit(), 3, "1, 2, 2.5, 2.9, 3.2");
         assert_eq!(aimd.report().back_offs, 10);
     }
 
@@ -220,16 +266,19 @@ mod tests {
     fn rising_latency_backs_off_but_not_below_the_start() {
         let mut aimd = Aimd::new(4, 32);
         for _ in 0..12 {
-            aimd.answered(0, answer(100));
+            read(&mut aimd, answer(100));
         }
         assert_eq!(aimd.limit(), 16);
+        // a page answered well but not read (repeated, past the end) adds nothing
+        assert!(aimd.answered(0, answer(100)));
+        assert_eq!(aimd.limit(), 16);
         // one slow answer is no trend; a run of them is
-        aimd.answered(0, answer(350));
+        read(&mut aimd, answer(350));
         assert_eq!(aimd.limit(), 17);
-        aimd.answered(0, answer(400));
+        read(&mut aimd, answer(400));
         assert_eq!(aimd.limit(), 8);
         for _ in 0..20 {
-            aimd.answered(aimd.epoch(), answer(900));
+            read(&mut aimd, answer(900));
         }
         assert_eq!(aimd.limit(), 4, "the configured start is kept");
         assert_eq!(aimd.report().back_offs, 2);
@@ -244,23 +293,20 @@ mod tests {
         }
         assert_eq!(pace.permits.available_permits(), 0);
         // a 429 while all four are in flight: two permits must go as requests end
-        pace.answered(tickets.pop().unwrap(), throttled());
-        assert_eq!(pace.report().end, 2);
+        assert!(pace.answered(tickets.pop().unwrap(), throttled()).is_none());
+        assert_eq!(pace.limit(), 2);
         assert_eq!(pace.permits.available_permits(), 0);
-        let epoch = pace.lock().aimd.epoch();
-        assert_eq!(epoch, 1);
-        pace.answered(tickets.pop().unwrap(), answer(5));
+        assert!(pace.answered(tickets.pop().unwrap(), answer(5)).is_none(), "sent before the back-off");
         assert_eq!(pace.permits.available_permits(), 0, "its permit was withdrawn");
         drop(tickets);
         assert_eq!(pace.permits.available_permits(), 2);
-        // answers to requests sent since raise it by one permit each while growing
-        let ticket = pace.ticket().await;
-        pace.answered(ticket, answer(5));
-        assert_eq!(pace.permits.available_permits(), 2, "no longer doubling: growth of a fraction");
-        let mut held = Vec::new();
-        for _ in 0..2 {
-            held.push(pace.ticket().await);
+        // growing again, by a fraction of a request per page read
+        for expected in [2, 2, 3] {
+            let ticket = pace.ticket().await;
+            let credit = pace.answered(ticket, answer(5)).expect("a good answer");
+            pace.read(credit);
+            assert_eq!((pace.limit(), pace.permits.available_permits()), (expected, expected));
         }
-        assert_eq!(pace.permits.available_permits(), 0);
+        assert_eq!(pace.report(), PaceReport { start: 4, peak: 4, end: 3, back_offs: 1 });
     }
 }

@@ -9,7 +9,7 @@ use futures::StreamExt as _;
 use futures::stream::FuturesOrdered;
 use url::Url;
 
-use super::pace::Pace;
+use super::pace::{Credit, Pace};
 use super::plan::{self, LaterPages, Search};
 use super::tasks::{AbortOnDrop, PageFetch, PageTask, count_rows};
 use super::{Progress, Session};
@@ -83,10 +83,19 @@ impl<'a> Reader<'a> {
         self.builder.not_observations()
     }
 
-    /// One page, fetched and decoded (not yet appended).
-    async fn page(&mut self, search: &Search, url: Url) -> Result<(PageSummary, PreparedPage)> {
+    /// One page, fetched and decoded (not yet appended), and its credit for the pace.
+    async fn page(&mut self, search: &Search, url: Url) -> Result<(PageSummary, PreparedPage, Option<Credit>)> {
         self.requests += 1;
-        self.fetcher(search).spawn(url).await.await.1
+        let (_, page, credit) = self.fetcher(search).spawn(url).await.await;
+        page.map(|(summary, page)| (summary, page, credit))
+    }
+
+    /// A page answered well was read, passed the checks and brought rows not received
+    /// before `rows_before` (pages of repeats add no requests): the pace may grow.
+    fn credit(&self, credit: Option<Credit>, rows_before: usize) {
+        if let Some(credit) = credit.filter(|_| self.rows() > rows_before) {
+            self.pace.read(credit);
+        }
     }
 
     /// Append a decoded page; returns the latest `lastUpdated` among the rows it added.
@@ -110,10 +119,12 @@ impl<'a> Reader<'a> {
     /// dropped (an older server's generation was guessed wrong).
     pub async fn read_all(&mut self, search: &Search, freeze: bool, count: bool, opening: Option<Opening>) -> Result<(Option<i64>, Option<u64>)> {
         let first_url = search.with_page(1, self.session.config.page_size);
-        let (first, page) = match opening {
+        let (first, page, credit) = match opening {
             Some(opening) if opening.url == first_url => {
                 self.requests += 1;
-                opening.task.await.1?
+                let (_, page, credit) = opening.task.await;
+                let (summary, page) = page?;
+                (summary, page, credit)
             }
             guessed => {
                 // A first page of another search was asked, and is not read.
@@ -126,7 +137,9 @@ impl<'a> Reader<'a> {
         self.progress.pages_total.fetch_add(1, Ordering::Relaxed);
         self.progress.rows_total.fetch_add(pass.walk.total(), Ordering::Relaxed);
         // Newest first: the first page holds the newest row of the whole search.
+        let before = self.rows();
         let frozen_at = self.append(page).filter(|_| freeze);
+        self.credit(credit, before);
         let Some(next) = first.next else { return Ok((frozen_at, None)) };
         let rest_of_search = match frozen_at {
             Some(at) => search.frozen(Snapshot::AtOrBefore(at)),
@@ -156,15 +169,17 @@ impl<'a> Reader<'a> {
     /// yet asked for are never asked for.
     async fn read_planned(&mut self, search: &Search, pages: LaterPages, mut pass: Pass) -> Result<()> {
         self.progress.pages_total.fetch_add(pages.len(), Ordering::Relaxed);
-        let (fetch, max_held) = (self.fetcher(search), self.session.config.max_concurrency);
+        let fetch = self.fetcher(search);
         let mut pages = pages.peekable();
         // In flight or awaiting their turn to be appended, in page order: each asked as
         // soon as the pace lets one more request go, so they go out in page order.
         let mut held: FuturesOrdered<PageTask> = FuturesOrdered::new();
         let mut asked = 0;
         let read = loop {
-            let can_ask = held.len() < max_held && pages.peek().is_some();
-            let (url, page) = tokio::select! {
+            // At most as many held as may be in flight: a page answered out of turn keeps
+            // its place until the ones before it are read.
+            let can_ask = held.len() < fetch.pace.limit() && pages.peek().is_some();
+            let (url, page, credit) = tokio::select! {
                 biased;
                 Some(done) = held.next(), if !held.is_empty() => done,
                 ticket = fetch.pace.ticket(), if can_ask => {
@@ -189,10 +204,12 @@ impl<'a> Reader<'a> {
                 break Ok(());
             }
             let checked = pass.later_page(&url, &summary, &prepared, false);
+            let before = self.rows();
             self.append(prepared);
             if let Err(error) = checked {
                 break Err(error);
             }
+            self.credit(credit, before);
         };
         // Dropping the tasks cancels the pages still in flight.
         drop(held);
@@ -204,11 +221,13 @@ impl<'a> Reader<'a> {
     async fn follow_next(&mut self, search: &Search, mut next: Url, mut pass: Pass) -> Result<()> {
         loop {
             pass.walk.follow(&next)?;
-            let (summary, page) = self.page(search, next.clone()).await?;
+            let (summary, page, credit) = self.page(search, next.clone()).await?;
             self.progress.pages_total.fetch_add(1, Ordering::Relaxed);
             let checked = pass.later_page(&next, &summary, &page, summary.next.is_some());
+            let before = self.rows();
             self.append(page);
             checked?;
+            self.credit(credit, before);
             match summary.next {
                 Some(url) => next = url,
                 None => return Ok(()),

@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 use tokio::sync::Semaphore;
 use url::Url;
 
-use super::pace::{Pace, Ticket};
+use super::pace::{Credit, Pace, Ticket};
 use super::plan::Search;
 use crate::decode::{PageOptions, PreparedPage};
 use crate::error::Result;
@@ -57,8 +57,10 @@ pub(super) struct PageFetch {
     pub options: PageOptions,
 }
 
-/// A page fetched and decoded by a task of its own.
-pub(super) type PageTask = AbortOnDrop<(Url, Result<(PageSummary, PreparedPage)>)>;
+/// A page fetched and decoded by a task of its own: its URL, the page, and the credit its
+/// answer earned towards more requests in flight, to be cashed once it is read.
+pub(super) type PageAnswer = (Url, Result<(PageSummary, PreparedPage)>, Option<Credit>);
+pub(super) type PageTask = AbortOnDrop<PageAnswer>;
 
 impl PageFetch {
     /// Fetch `url` on a task of its own once the pace lets one more request go.
@@ -76,20 +78,17 @@ impl PageFetch {
     /// Fetch one page, holding `ticket` while in flight, and decode it
     /// ([`PreparedPage::read`]) on a blocking thread, so pages are decoded in parallel while
     /// the builder appends them in order. The response bytes are freed once decoded.
-    async fn page(self, ticket: Ticket, url: Url) -> (Url, Result<(PageSummary, PreparedPage)>) {
-        let body = match self.http.get_paced(&url).await {
-            Ok((body, load)) => {
-                self.pace.answered(ticket, load);
-                body
-            }
+    async fn page(self, ticket: Ticket, url: Url) -> PageAnswer {
+        let (body, credit) = match self.http.get_paced(&url).await {
+            Ok((body, load)) => (body, self.pace.answered(ticket, load)),
             // No answer to learn from (an error is the fetch's end, or a page past the end).
-            Err(error) => return (url, Err(error)),
+            Err(error) => return (url, Err(error), None),
         };
         let Self { kind, origin, options, .. } = self;
         let _permit = DECODERS.acquire().await.expect("the semaphore is never closed");
         AbortOnDrop(tokio::task::spawn_blocking(move || {
             let page = PreparedPage::read(kind, &body, &url, &origin, options);
-            (url, page)
+            (url, page, credit)
         }))
         .await
     }

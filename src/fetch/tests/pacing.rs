@@ -98,8 +98,9 @@ async fn an_older_server_404s_both_and_its_own_first_page_is_read() {
     let log = fx.requests();
     let metadata = log.iter().find(|r| r.path == "/FHIR/R5/metadata").expect("metadata asked");
     let guessed = log.iter().find(|r| r.path == "/FHIR/R5/Observation").expect("the current first page guessed");
-    assert_eq!((metadata.status, guessed.status), (404, 404));
-    assert!(metadata.overlaps(guessed));
+    // 404, or 499 when jhe dropped it on learning the generation before the fake answered
+    assert!(metadata.status == 404 && [404, 499].contains(&guessed.status), "{guessed:?}");
+    assert!(metadata.overlaps(guessed), "{metadata:?} {guessed:?}");
     let own = log.iter().filter(|r| r.path == "/fhir/r5/Observation").collect::<Vec<_>>();
     assert!(!own.is_empty() && own.iter().all(|r| r.status == 200 && r.arrived > metadata.answered));
 }

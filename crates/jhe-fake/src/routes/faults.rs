@@ -8,7 +8,7 @@
 //! requests (`/o/token/`) get the latency and the errors only, numbered separately. The
 //! random draws are a hash of (seed, n), so a sequential client sees the same faults on
 //! every run. After the first observation page is served, `insert_during_fetch` new
-//! observations are appended once.
+//! observations are appended once. A request the client abandons is logged as 499.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -175,6 +175,22 @@ pub(crate) fn insert_observations(state: &AppState, n: u32) -> std::ops::Range<i
     state.store.append(new)
 }
 
+/// Logs a request whose client went away before it was answered (the handler's future is
+/// dropped then), with status 499 as nginx logs it.
+struct Abandoned<'a> {
+    faults: &'a super::log::FaultState,
+    record: Option<RequestRecord>,
+}
+
+impl Drop for Abandoned<'_> {
+    fn drop(&mut self) {
+        if let Some(mut record) = self.record.take() {
+            record.answered = self.faults.event();
+            self.faults.push(record);
+        }
+    }
+}
+
 pub(crate) async fn layer(
     State(state): State<Arc<AppState>>,
     request: Request,
@@ -187,6 +203,18 @@ pub(crate) async fn layer(
     let f = state.config.faults;
     let seed = state.config.seed;
     let arrived = state.faults.event();
+    let mut abandoned = Abandoned {
+        faults: &state.faults,
+        record: Some(RequestRecord {
+            method: method.clone(),
+            path: path.clone(),
+            query: query.clone(),
+            status: 499,
+            fault: Some("client_closed".into()),
+            arrived,
+            answered: 0,
+        }),
+    };
     let in_flight = (route == Route::Api).then(|| state.faults.enter());
     let crowded = in_flight.as_ref().is_some_and(|g| f.rate_limit_above > 0 && g.at_arrival > f.rate_limit_above);
     if route != Route::Other && f.latency_ms > 0 {
@@ -239,6 +267,7 @@ pub(crate) async fn layer(
         fault = response.extensions().get::<Note>().map(|n| n.0);
     }
     drop(in_flight);
+    abandoned.record = None;
     state.faults.push(RequestRecord {
         method,
         path,

@@ -18,8 +18,8 @@ pub struct RequestRecord {
     pub status: u16,
     /// The fault this request met, named like the `Faults` field: `rate_limit`,
     /// `error`, `drop_connection`, `insert_during_fetch` (observations were appended right
-    /// after this response), or `token_expired` (401 because the token's lifetime was
-    /// over).
+    /// after this response), `token_expired` (401 because the token's lifetime was
+    /// over), or `client_closed` (status 499: the client went away before the answer).
     pub fault: Option<String>,
     /// When it arrived and when it was answered, as numbers from one sequence of events
     /// (arrivals and answers of every request), so a test can tell which requests

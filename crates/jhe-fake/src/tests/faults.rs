@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::{FakeConfig, Faults, Generation};
+use crate::{FakeConfig, Faults, Generation, RequestRecord};
 use super::{Client, Resp};
 
 async fn with_faults(faults: Faults) -> Client {

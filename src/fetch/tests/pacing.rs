@@ -104,3 +104,4 @@ async fn an_older_server_404s_both_and_its_own_first_page_is_read() {
     let own = log.iter().filter(|r| r.path == "/fhir/r5/Observation").collect::<Vec<_>>();
     assert!(!own.is_empty() && own.iter().all(|r| r.status == 200 && r.arrived > metadata.answered));
 }
+

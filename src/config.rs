@@ -95,8 +95,11 @@ pub struct ClientConfig {
     pub page_size: u32,
     /// Attempts after the first for a request that failed transiently.
     pub retries: u32,
-    /// Pages in flight at once.
+    /// Pages in flight at once when a fetch starts.
     pub concurrency: usize,
+    /// The most pages in flight at once: the fetch raises `concurrency` towards it while
+    /// the server keeps up (`crate::fetch` paces it).
+    pub max_concurrency: usize,
     /// The largest response body read, counted after decompression.
     pub max_response_bytes: u64,
 }
@@ -106,6 +109,7 @@ pub const DEFAULT_PAGE_SIZE: u32 = 1000;
 pub const MAX_PAGE_SIZE: u32 = 1000;
 pub const DEFAULT_RETRIES: u32 = 5;
 pub const DEFAULT_CONCURRENCY: usize = 8;
+pub const DEFAULT_MAX_CONCURRENCY: usize = 32;
 pub const MAX_CONCURRENCY: usize = 64;
 /// A day: longer is a mistake (and near `Duration`'s limits, arithmetic on it would overflow).
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(86_400);
@@ -154,6 +158,9 @@ pub struct ClientOptions {
     pub page_size: Option<u32>,
     pub retries: Option<u32>,
     pub concurrency: Option<usize>,
+    /// The ceiling concurrency is raised to; `None`: [`DEFAULT_MAX_CONCURRENCY`], or
+    /// `concurrency` when that is higher.
+    pub max_concurrency: Option<usize>,
     pub max_response_bytes: Option<u64>,
     /// Allow sending credentials over plain http to a host that is not loopback.
     pub allow_insecure: bool,
@@ -285,6 +292,12 @@ impl ClientConfig {
                 "concurrency must be between 1 and {MAX_CONCURRENCY}, got {concurrency}"
             )));
         }
+        let max_concurrency = options.max_concurrency.unwrap_or(DEFAULT_MAX_CONCURRENCY.max(concurrency));
+        if max_concurrency < concurrency || max_concurrency > MAX_CONCURRENCY {
+            return Err(JheError::Config(format!(
+                "max_concurrency must be between concurrency ({concurrency}) and {MAX_CONCURRENCY}, got {max_concurrency}"
+            )));
+        }
         let retries = options.retries.unwrap_or(DEFAULT_RETRIES);
         if retries > MAX_RETRIES {
             return Err(JheError::Config(format!("retries must be at most {MAX_RETRIES}, got {retries}")));
@@ -300,6 +313,7 @@ impl ClientConfig {
             page_size,
             retries,
             concurrency,
+            max_concurrency,
             max_response_bytes,
         })
     }
@@ -499,6 +513,25 @@ mod tests {
         assert!(ClientConfig::resolve(opts(0, 0), env_of(&[])).unwrap_err().to_string().contains("max_response_bytes"));
         let config = ClientConfig::resolve(opts(100, u64::MAX), env_of(&[])).unwrap();
         assert_eq!((config.retries, config.max_response_bytes), (100, u64::MAX));
+    }
+
+    #[test]
+    fn the_concurrency_ceiling_defaults_to_32_or_the_start_and_is_checked() {
+        let opts = |concurrency, max_concurrency| ClientOptions {
+            url: Some("https://a.example".into()),
+            token: Some("t".into()),
+            concurrency,
+            max_concurrency,
+            ..Default::default()
+        };
+        let pair = |c: ClientConfig| (c.concurrency, c.max_concurrency);
+        assert_eq!(pair(ClientConfig::resolve(opts(None, None), env_of(&[])).unwrap()), (8, 32));
+        assert_eq!(pair(ClientConfig::resolve(opts(Some(40), None), env_of(&[])).unwrap()), (40, 40));
+        assert_eq!(pair(ClientConfig::resolve(opts(Some(1), Some(1)), env_of(&[])).unwrap()), (1, 1));
+        for (concurrency, max) in [(Some(8), Some(4)), (None, Some(65)), (Some(1), Some(0))] {
+            let error = ClientConfig::resolve(opts(concurrency, max), env_of(&[])).unwrap_err().to_string();
+            assert!(error.contains("max_concurrency must be between concurrency"), "{error}");
+        }
     }
 
     #[test]

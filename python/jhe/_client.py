@@ -115,7 +115,12 @@ class Client:
             429, 500, 502, 503, 504 (default 5, at most 100), with exponential backoff and
             jitter, honouring ``Retry-After`` up to 60 seconds (a server asking for longer
             gets an error that says how long it asked for).
-        concurrency: Pages fetched at once (default 8).
+        concurrency: Pages fetched at once when a fetch starts (default 8, at most 64).
+        max_concurrency: The most pages fetched at once (default 32, or ``concurrency`` if
+            higher; at most 64). A fetch raises its pages in flight from ``concurrency``
+            towards this while the server answers as fast, and lowers them again when the
+            server slows down or answers 429 or 503 (it may then go below
+            ``concurrency``). Set it to ``concurrency`` for a fixed number.
         page_size: Rows per page (1-1000; default 1000, the server's maximum).
         max_response_bytes: The largest answer read, counted after decompression (default
             64 MiB; a page of 1000 observations is under 2 MB). A larger one is a

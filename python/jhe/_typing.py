@@ -66,6 +66,7 @@ class ClientOptions(TypedDict, total=False):
     timeout: float | None
     retries: int | None
     concurrency: int | None
+    max_concurrency: int | None
     page_size: int | None
     max_response_bytes: int | None
     allow_insecure: bool

@@ -49,6 +49,9 @@ class FakeExchange:
             proxy's short HTML page.
         error_status: The status of those errors, 4xx or 5xx (default 503).
         rate_limit_every: Every Nth API request is 429 with ``Retry-After`` (0: off).
+        rate_limit_above: An API request that arrives while more than this many API
+            requests are in flight (itself included) is 429 with ``Retry-After``, as a
+            connection limit in front of a small server answers (0: off).
         retry_after_s: The ``Retry-After`` of those 429s, in seconds.
         token_ttl_s: Lifetime in seconds of ``token`` and of every token ``/o/token/``
             issues (``None``: 14 days). An expired token gets 401 like a missing one.
@@ -114,6 +117,7 @@ class FakeExchange:
         error_rate: float = 0.0,
         error_status: int = 503,
         rate_limit_every: int = 0,
+        rate_limit_above: int = 0,
         retry_after_s: int = 1,
         token_ttl_s: float | None = None,
         drop_connection_rate: float = 0.0,
@@ -134,6 +138,7 @@ class FakeExchange:
             error_rate=error_rate,
             error_status=error_status,
             rate_limit_every=rate_limit_every,
+            rate_limit_above=rate_limit_above,
             retry_after_s=retry_after_s,
             token_ttl_s=token_ttl_s,
             drop_connection_rate=drop_connection_rate,
@@ -222,13 +227,26 @@ class FakeExchange:
     def requests(self) -> list[dict[str, Any]]:
         """Every request served so far, in the order they completed: dicts with ``method``,
         ``path``, ``query``, ``status`` and ``fault`` (``None``, or ``"rate_limit"``,
-        ``"error"``, ``"drop_connection"``, ``"insert_during_fetch"``, ``"token_expired"``).
-        Never holds a credential."""
+        ``"error"``, ``"drop_connection"``, ``"insert_during_fetch"``, ``"token_expired"``, or
+        ``"client_closed"``: status 499, the client went away before the answer),
+        ``arrived`` and ``answered``: numbers from one sequence of every request's arrival
+        and answer, so two requests were in flight at once when each arrived before the other
+        was answered. Never holds a credential."""
         return self._native.requests()
 
     def clear_requests(self) -> None:
         """Forget the requests logged so far."""
         self._native.clear_requests()
+
+    @property
+    def max_in_flight(self) -> int:
+        """The most API requests (REST and FHIR) in flight at once, since the start or the
+        last ``reset_max_in_flight()``."""
+        return self._native.max_in_flight
+
+    def reset_max_in_flight(self) -> None:
+        """Count the most requests in flight afresh, from those in flight now."""
+        self._native.reset_max_in_flight()
 
     def close(self) -> None:
         """Stop serving. Safe to call twice."""

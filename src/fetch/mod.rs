@@ -2,11 +2,16 @@
 //! [`FetchOutcome`]: the finished tables and what it took.
 //!
 //! [`plan`] picks the API and the searches; [`read`] reads each search's pages (the first,
-//! then every planned page with a bounded number in flight, each decoded on a blocking
-//! thread by a task of [`tasks`] and appended in page order); [`reconcile`] proves the
-//! result complete against the server's count. Rows are de-duplicated by observation id
-//! throughout. How far pages are followed is bounded by [`crate::source::paging`].
+//! then every planned page, as many in flight as [`pace`] allows, each decoded on a
+//! blocking thread by a task of [`tasks`] and appended in page order); [`reconcile`] proves
+//! the result complete against the server's count. Rows are de-duplicated by observation
+//! id throughout. How far pages are followed is bounded by [`crate::source::paging`].
+//!
+//! A client's first fetch asks the first page alongside the `metadata` that tells the
+//! server's generation, guessing the current one; an older server 404s both, and its own
+//! first page is asked then.
 
+mod pace;
 mod plan;
 mod read;
 mod reconcile;
@@ -26,7 +31,9 @@ pub use crate::query::Api;
 use crate::query::{FetchRequest, Layout};
 use crate::source::{Generation, fhir};
 use crate::table::{ClientFilter, ObservationTableBuilder, ObservationTables};
-use read::Reader;
+pub use pace::PaceReport;
+use pace::Pace;
+use read::{Opening, Reader};
 
 /// A configured client: settings, the HTTP pool and what was learnt about the server.
 #[derive(Debug)]
@@ -46,6 +53,11 @@ impl Session {
             http,
             generation: OnceCell::new(),
         })
+    }
+
+    /// The server's API generation, if it was asked already.
+    pub fn known_generation(&self) -> Option<Generation> {
+        self.generation.get().copied()
     }
 
     /// The server's API generation, asked once per session.
@@ -90,6 +102,8 @@ pub struct FetchOutcome {
     pub requests: u64,
     pub api: Api,
     pub generation: Generation,
+    /// How many page requests were in flight: at the start, at most and at the end.
+    pub pace: PaceReport,
 }
 
 /// Fetch every observation `request` asks for, counting pages and rows into `progress`.
@@ -104,6 +118,18 @@ pub async fn fetch_observations(session: &Session, request: &FetchRequest, progr
 
 async fn fetch_all(session: &Session, request: &FetchRequest, progress: Arc<Progress>) -> Result<FetchOutcome> {
     let (query, api, layout) = (&request.query, request.api, request.layout);
+    let config = &session.config;
+    let pace = Pace::new(config.concurrency, config.max_concurrency);
+    let mut builder = ObservationTableBuilder::new(layout, &query.code_names());
+    // Not knowing the generation yet, ask the current one's first page alongside `metadata`
+    // rather than after it: a round trip saved on a current server, a 404 on an older one.
+    let guessed = match session.known_generation() {
+        None if api != Api::Rest => {
+            let first = plan::searches(&config.base_url, query, Api::Fhir, Generation::Current).swap_remove(0);
+            Some(Opening::ask(session, &pace, &first, builder.page_options()).await)
+        }
+        _ => None,
+    };
     let (api, generation) = plan::choose_api(session, query, api).await?;
     if api == Api::Rest && layout == Layout::Flat {
         return Err(JheError::Config("the flat layout flattens FHIR resources; use api=\"fhir\"".into()));
@@ -111,8 +137,7 @@ async fn fetch_all(session: &Session, request: &FetchRequest, progress: Arc<Prog
     if api == Api::Rest {
         plan::check_rest_access(session, query).await?;
     }
-    let searches = plan::searches(&session.config.base_url, query, api, generation);
-    let mut builder = ObservationTableBuilder::new(layout, &query.code_names());
+    let searches = plan::searches(&config.base_url, query, api, generation);
     if !generation.matches_codes_exactly() {
         builder = builder.with_loose_code_matching();
     }
@@ -122,11 +147,11 @@ async fn fetch_all(session: &Session, request: &FetchRequest, progress: Arc<Prog
     if let Some(filter) = client_filter {
         builder = builder.with_filter(filter);
     }
-    let mut reader = Reader::new(session, &mut builder, progress);
+    let mut reader = Reader::new(session, &mut builder, progress, pace);
     let freeze = api == Api::Fhir && generation.honours_time_filters();
-    let server_total = reconcile::read_complete(&mut reader, &searches, freeze).await?;
-    let requests = reader.requests;
+    let server_total = reconcile::read_complete(&mut reader, &searches, freeze, guessed).await?;
+    let (requests, pace) = (reader.requests, reader.pace());
     let mut tables = builder.finish();
     tables.sort_newest_first();
-    Ok(FetchOutcome { tables, server_total, requests, api, generation })
+    Ok(FetchOutcome { tables, server_total, requests, api, generation, pace })
 }

@@ -1,15 +1,17 @@
 //! Reading one search to its end into the builder: the first page, then the planned pages
-//! with a bounded number in flight (or the `next` links one by one), every page through
-//! the same decode step and appended in page order.
+//! with as many in flight as [`Pace`] allows (or the `next` links one by one), every page
+//! through the same decode step and appended in page order.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
 use futures::StreamExt as _;
+use futures::stream::FuturesOrdered;
 use url::Url;
 
+use super::pace::{Credit, Pace};
 use super::plan::{self, LaterPages, Search};
-use super::tasks::{AbortOnDrop, count_rows, fetch_page};
+use super::tasks::{AbortOnDrop, PageFetch, PageTask, count_rows};
 use super::{Progress, Session};
 use crate::decode::PreparedPage;
 use crate::error::{JheError, Result};
@@ -27,11 +29,48 @@ pub(super) struct Reader<'a> {
     /// Why the last pass over planned pages ended before its last page, if it did.
     pub ended_early: Option<String>,
     progress: Arc<Progress>,
+    pace: Arc<Pace>,
+}
+
+/// A search's first page, asked before its reading starts (alongside `metadata`).
+pub(super) struct Opening {
+    pub url: Url,
+    task: PageTask,
+}
+
+impl Opening {
+    /// Ask `search`'s first page now.
+    pub async fn ask(session: &Session, pace: &Arc<Pace>, search: &Search, options: crate::decode::PageOptions) -> Self {
+        let url = search.with_page(1, session.config.page_size);
+        let fetch = PageFetch {
+            http: session.http.clone(),
+            pace: pace.clone(),
+            kind: search.kind,
+            origin: session.config.base_url.clone(),
+            options,
+        };
+        Self { task: fetch.spawn(url.clone()).await, url }
+    }
 }
 
 impl<'a> Reader<'a> {
-    pub fn new(session: &'a Session, builder: &'a mut ObservationTableBuilder, progress: Arc<Progress>) -> Self {
-        Self { session, builder, requests: 0, ended_early: None, progress }
+    pub fn new(session: &'a Session, builder: &'a mut ObservationTableBuilder, progress: Arc<Progress>, pace: Arc<Pace>) -> Self {
+        Self { session, builder, requests: 0, ended_early: None, progress, pace }
+    }
+
+    /// How page requests were paced.
+    pub fn pace(&self) -> super::pace::PaceReport {
+        self.pace.report()
+    }
+
+    fn fetcher(&self, search: &Search) -> PageFetch {
+        PageFetch {
+            http: self.session.http.clone(),
+            pace: self.pace.clone(),
+            kind: search.kind,
+            origin: self.session.config.base_url.clone(),
+            options: self.builder.page_options(),
+        }
     }
 
     /// Distinct observations received so far.
@@ -44,11 +83,19 @@ impl<'a> Reader<'a> {
         self.builder.not_observations()
     }
 
-    /// One page, fetched and decoded (not yet appended).
-    async fn page(&mut self, search: &Search, url: Url) -> Result<(PageSummary, PreparedPage)> {
+    /// One page, fetched and decoded (not yet appended), and its credit for the pace.
+    async fn page(&mut self, search: &Search, url: Url) -> Result<(PageSummary, PreparedPage, Option<Credit>)> {
         self.requests += 1;
-        let (http, origin) = (self.session.http.clone(), self.session.config.base_url.clone());
-        fetch_page(http, search.kind, url, origin, self.builder.page_options()).await.1
+        let (_, page, credit) = self.fetcher(search).spawn(url).await.await;
+        page.map(|(summary, page)| (summary, page, credit))
+    }
+
+    /// A page answered well was read, passed the checks and brought rows not received
+    /// before `rows_before` (pages of repeats add no requests): the pace may grow.
+    fn credit(&self, credit: Option<Credit>, rows_before: usize) {
+        if let Some(credit) = credit.filter(|_| self.rows() > rows_before) {
+            self.pace.read(credit);
+        }
     }
 
     /// Append a decoded page; returns the latest `lastUpdated` among the rows it added.
@@ -67,14 +114,32 @@ impl<'a> Reader<'a> {
     /// checks as much: the frozen pages cannot gain rows, so any change after the count
     /// (a row deleted or moved out of the snapshot, one written since) makes the rows
     /// received differ from it and the fetch reconcile, as a count at the end would.
-    pub async fn read_all(&mut self, search: &Search, freeze: bool, count: bool) -> Result<(Option<i64>, Option<u64>)> {
+    ///
+    /// `opening` is a first page already asked for: used if it is this search's, else
+    /// dropped (an older server's generation was guessed wrong).
+    pub async fn read_all(&mut self, search: &Search, freeze: bool, count: bool, opening: Option<Opening>) -> Result<(Option<i64>, Option<u64>)> {
         let first_url = search.with_page(1, self.session.config.page_size);
-        let (first, page) = self.page(search, first_url.clone()).await?;
+        let (first, page, credit) = match opening {
+            Some(opening) if opening.url == first_url => {
+                self.requests += 1;
+                let (_, page, credit) = opening.task.await;
+                let (summary, page) = page?;
+                (summary, page, credit)
+            }
+            guessed => {
+                // A first page of another search was asked, and is not read.
+                self.requests += u64::from(guessed.is_some());
+                drop(guessed);
+                self.page(search, first_url.clone()).await?
+            }
+        };
         let pass = Pass::start(&first_url, &first, &page)?;
         self.progress.pages_total.fetch_add(1, Ordering::Relaxed);
         self.progress.rows_total.fetch_add(pass.walk.total(), Ordering::Relaxed);
         // Newest first: the first page holds the newest row of the whole search.
+        let before = self.rows();
         let frozen_at = self.append(page).filter(|_| freeze);
+        self.credit(credit, before);
         let Some(next) = first.next else { return Ok((frozen_at, None)) };
         let rest_of_search = match frozen_at {
             Some(at) => search.frozen(Snapshot::AtOrBefore(at)),
@@ -96,25 +161,35 @@ impl<'a> Reader<'a> {
         Ok((frozen_at, count))
     }
 
-    /// Fetch planned pages with a bounded number in flight, each decoded on a thread of its
-    /// own as it arrives and appended in page order (at most `concurrency` pages are held).
+    /// Fetch planned pages with as many in flight as the pace allows, each decoded on a
+    /// thread of its own as it arrives and appended in page order (at most
+    /// `max_concurrency` pages are held).
     /// A page past the end (404, or empty) ends the pass: the result shrank while it was
     /// read, or the total was wrong, and the count that follows tells which. The pages not
     /// yet asked for are never asked for.
     async fn read_planned(&mut self, search: &Search, pages: LaterPages, mut pass: Pass) -> Result<()> {
-        let session = self.session;
         self.progress.pages_total.fetch_add(pages.len(), Ordering::Relaxed);
-        let asked = AtomicU64::new(0);
-        let options = self.builder.page_options();
-        let mut pages = futures::stream::iter(pages)
-            .map(|url| {
-                asked.fetch_add(1, Ordering::Relaxed);
-                let (http, origin) = (session.http.clone(), session.config.base_url.clone());
-                AbortOnDrop::spawn(fetch_page(http, search.kind, url, origin, options))
-            })
-            .buffered(session.config.concurrency);
+        let fetch = self.fetcher(search);
+        let mut pages = pages.peekable();
+        // In flight or awaiting their turn to be appended, in page order: each asked as
+        // soon as the pace lets one more request go, so they go out in page order.
+        let mut held: FuturesOrdered<PageTask> = FuturesOrdered::new();
+        let mut asked = 0;
         let read = loop {
-            let Some((url, page)) = pages.next().await else { break Ok(()) };
+            // At most as many held as may be in flight: a page answered out of turn keeps
+            // its place until the ones before it are read.
+            let can_ask = held.len() < fetch.pace.limit() && pages.peek().is_some();
+            let (url, page, credit) = tokio::select! {
+                biased;
+                Some(done) = held.next(), if !held.is_empty() => done,
+                ticket = fetch.pace.ticket(), if can_ask => {
+                    let url = pages.next().expect("peeked");
+                    held.push_back(fetch.start(ticket, url));
+                    asked += 1;
+                    continue;
+                }
+                else => break Ok(()),
+            };
             let (summary, prepared) = match page {
                 Ok(page) => page,
                 Err(JheError::Http { status: 404, .. }) => {
@@ -129,14 +204,16 @@ impl<'a> Reader<'a> {
                 break Ok(());
             }
             let checked = pass.later_page(&url, &summary, &prepared, false);
+            let before = self.rows();
             self.append(prepared);
             if let Err(error) = checked {
                 break Err(error);
             }
+            self.credit(credit, before);
         };
-        // Dropping the stream cancels the pages still in flight.
-        drop(pages);
-        self.requests += asked.into_inner();
+        // Dropping the tasks cancels the pages still in flight.
+        drop(held);
+        self.requests += asked;
         read
     }
 
@@ -144,11 +221,13 @@ impl<'a> Reader<'a> {
     async fn follow_next(&mut self, search: &Search, mut next: Url, mut pass: Pass) -> Result<()> {
         loop {
             pass.walk.follow(&next)?;
-            let (summary, page) = self.page(search, next.clone()).await?;
+            let (summary, page, credit) = self.page(search, next.clone()).await?;
             self.progress.pages_total.fetch_add(1, Ordering::Relaxed);
             let checked = pass.later_page(&next, &summary, &page, summary.next.is_some());
+            let before = self.rows();
             self.append(page);
             checked?;
+            self.credit(credit, before);
             match summary.next {
                 Some(url) => next = url,
                 None => return Ok(()),

@@ -6,7 +6,7 @@
 //! after the last page): the rows returned match it, or `InconsistentResult` is raised.
 
 use super::plan::Search;
-use super::read::Reader;
+use super::read::{Opening, Reader};
 use crate::error::{JheError, Result};
 use crate::source::fhir::Snapshot;
 
@@ -14,14 +14,14 @@ use crate::source::fhir::Snapshot;
 const MAX_RECONCILE_ROUNDS: usize = 3;
 
 /// Read every search (frozen with `freeze`) until the rows received match the server's
-/// count; returns that count.
-pub(super) async fn read_complete(reader: &mut Reader<'_>, searches: &[Search], freeze: bool) -> Result<u64> {
+/// count; returns that count. `opening` is a first page asked already, for the first search.
+pub(super) async fn read_complete(reader: &mut Reader<'_>, searches: &[Search], freeze: bool, mut opening: Option<Opening>) -> Result<u64> {
     // Per search: the instant its result set was frozen at, for the catch-up, and its
     // count if it was asked while reading.
     let mut frozen_at = Vec::with_capacity(searches.len());
     let mut early_counts = Vec::with_capacity(searches.len());
     for search in searches {
-        let (frozen, count) = reader.read_all(search, freeze, true).await?;
+        let (frozen, count) = reader.read_all(search, freeze, true, opening.take()).await?;
         frozen_at.push(frozen);
         early_counts.push(count);
     }
@@ -57,12 +57,12 @@ async fn catch_up(reader: &mut Reader<'_>, searches: &[Search], frozen_at: &mut 
     for (search, frozen) in searches.iter().zip(frozen_at.iter_mut()) {
         let before = reader.rows();
         if let Some(at) = *frozen {
-            if let (Some(newer), _) = reader.read_all(&search.frozen(Snapshot::After(at)), true, false).await? {
+            if let (Some(newer), _) = reader.read_all(&search.frozen(Snapshot::After(at)), true, false, None).await? {
                 *frozen = Some(newer.max(at));
             }
         }
         if reader.rows() == before {
-            reader.read_all(search, false, false).await?;
+            reader.read_all(search, false, false, None).await?;
         }
     }
     Ok(())

@@ -1,5 +1,5 @@
-//! The tasks a fetch spawns: one per page in flight (its request, then its decoding on a
-//! blocking thread) and one for a count asked alongside the pages. Each is cancelled when
+//! The tasks a fetch spawns: one per page in flight (its request, paced by [`Pace`], then
+//! its decoding on a blocking thread) and one for a count asked alongside the pages. Each is cancelled when
 //! dropped.
 
 use std::sync::Arc;
@@ -8,6 +8,7 @@ use std::sync::LazyLock;
 use tokio::sync::Semaphore;
 use url::Url;
 
+use super::pace::{Credit, Pace, Ticket};
 use super::plan::Search;
 use crate::decode::{PageOptions, PreparedPage};
 use crate::error::Result;
@@ -46,26 +47,51 @@ impl<T> Future for AbortOnDrop<T> {
 static DECODERS: LazyLock<Semaphore> =
     LazyLock::new(|| Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())));
 
-/// Fetch one page and decode it ([`PreparedPage::read`]) on a blocking thread, so pages
-/// are decoded in parallel while the builder appends them in order. The response bytes
-/// are freed once decoded.
-pub(super) async fn fetch_page(
-    http: Arc<HttpClient>,
-    kind: AdapterKind,
-    url: Url,
-    origin: Url,
-    options: PageOptions,
-) -> (Url, Result<(PageSummary, PreparedPage)>) {
-    let body = match http.get_json(&url).await {
-        Ok(body) => body,
-        Err(error) => return (url, Err(error)),
-    };
-    let _permit = DECODERS.acquire().await.expect("the semaphore is never closed");
-    AbortOnDrop(tokio::task::spawn_blocking(move || {
-        let page = PreparedPage::read(kind, &body, &url, &origin, options);
-        (url, page)
-    }))
-    .await
+/// What a page task needs besides its URL, cloned into each.
+#[derive(Clone)]
+pub(super) struct PageFetch {
+    pub http: Arc<HttpClient>,
+    pub pace: Arc<Pace>,
+    pub kind: AdapterKind,
+    pub origin: Url,
+    pub options: PageOptions,
+}
+
+/// A page fetched and decoded by a task of its own: its URL, the page, and the credit its
+/// answer earned towards more requests in flight, to be cashed once it is read.
+pub(super) type PageAnswer = (Url, Result<(PageSummary, PreparedPage)>, Option<Credit>);
+pub(super) type PageTask = AbortOnDrop<PageAnswer>;
+
+impl PageFetch {
+    /// Fetch `url` on a task of its own once the pace lets one more request go.
+    pub async fn spawn(&self, url: Url) -> PageTask {
+        let ticket = self.pace.ticket().await;
+        self.start(ticket, url)
+    }
+
+    /// Fetch `url` on a task of its own, in flight on `ticket`.
+    pub fn start(&self, ticket: Ticket, url: Url) -> PageTask {
+        let fetch = self.clone();
+        AbortOnDrop::spawn(async move { fetch.page(ticket, url).await })
+    }
+
+    /// Fetch one page, holding `ticket` while in flight, and decode it
+    /// ([`PreparedPage::read`]) on a blocking thread, so pages are decoded in parallel while
+    /// the builder appends them in order. The response bytes are freed once decoded.
+    async fn page(self, ticket: Ticket, url: Url) -> PageAnswer {
+        let (body, credit) = match self.http.get_paced(&url).await {
+            Ok((body, load)) => (body, self.pace.answered(ticket, load)),
+            // No answer to learn from (an error is the fetch's end, or a page past the end).
+            Err(error) => return (url, Err(error), None),
+        };
+        let Self { kind, origin, options, .. } = self;
+        let _permit = DECODERS.acquire().await.expect("the semaphore is never closed");
+        AbortOnDrop(tokio::task::spawn_blocking(move || {
+            let page = PreparedPage::read(kind, &body, &url, &origin, options);
+            (url, page, credit)
+        }))
+        .await
+    }
 }
 
 /// How many rows match `search` now: one row asked for, only the total read.

@@ -3,6 +3,7 @@
 use super::*;
 
 mod bounded;
+mod pacing;
 
 use crate::config::{ClientConfig, ClientOptions};
 use crate::error::JheError;

@@ -8,7 +8,7 @@ use url::Url;
 
 use super::auth::TokenCache;
 use super::errors::{http_error, redact_url};
-use super::transport::Transport;
+use super::transport::{Load, Transport};
 use crate::config::{ClientConfig, Secret};
 use crate::error::{JheError, Result};
 use crate::redact::Redactor;
@@ -40,6 +40,11 @@ impl HttpClient {
     /// GET a JSON document and return its bytes; errors name the URL and the server's
     /// reason, and carry no secret.
     pub async fn get_json(&self, url: &Url) -> Result<Bytes> {
+        self.get_paced(url).await.map(|(body, _)| body)
+    }
+
+    /// [`HttpClient::get_json`], with what the server's answers said of its load.
+    pub async fn get_paced(&self, url: &Url) -> Result<(Bytes, Load)> {
         self.get_authenticated(url).await.map_err(|e| self.redact(e))
     }
 
@@ -48,8 +53,9 @@ impl HttpClient {
         Redactor::new(&self.tokens.secrets()).error(error)
     }
 
-    async fn get_authenticated(&self, url: &Url) -> Result<Bytes> {
+    async fn get_authenticated(&self, url: &Url) -> Result<(Bytes, Load)> {
         let mut rejections = 0;
+        let mut load = Load::default();
         loop {
             let (answer, sent) = self
                 .transport
@@ -67,8 +73,9 @@ impl HttpClient {
                     Ok((request, token))
                 })
                 .await?;
+            load = load.then(answer.load);
             if (200..300).contains(&answer.status) {
-                return Ok(answer.body);
+                return Ok((answer.body, load));
             }
             if answer.status == 401 && rejections < MAX_CONSECUTIVE_REJECTIONS {
                 if self.tokens.renew_rejected(&sent, &self.transport).await? {

@@ -59,6 +59,30 @@ pub fn is_transient_status(status: u16) -> bool {
 pub struct Answer {
     pub status: u16,
     pub body: Bytes,
+    /// What its attempts said of the server's load.
+    pub load: Load,
+}
+
+/// What a request's attempts said of the server's load, for pacing requests
+/// (`crate::fetch`): retries hide a 429 or 503 from the caller, not from this.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Load {
+    /// Some attempt was answered 429 or 503: the server asked for fewer requests.
+    pub overloaded: bool,
+    /// The last answered attempt's time, from sending to the body's last byte.
+    pub latency: Option<Duration>,
+}
+
+impl Load {
+    /// Both requests' signals, as of one request made of both (a retry with a new token).
+    pub fn then(self, later: Load) -> Load {
+        Load { overloaded: self.overloaded || later.overloaded, latency: later.latency.or(self.latency) }
+    }
+}
+
+/// Statuses by which a server asks for fewer requests at once.
+fn is_overload_status(status: u16) -> bool {
+    matches!(status, 429 | 503)
 }
 
 /// One attempt's answer, before deciding whether to retry.
@@ -119,17 +143,24 @@ impl Transport {
         Attempt: Future<Output = Result<(reqwest::RequestBuilder, T)>>,
     {
         let mut attempt = 0u32;
+        let mut load = Load::default();
         loop {
             let retries_left = attempt < self.retry.retries;
             let (request, sent) = build().await?;
-            let (reason, delay) = match self.attempt(url, request).await {
+            let started = std::time::Instant::now();
+            let answered = self.attempt(url, request).await;
+            if let Ok(got) = &answered {
+                load.overloaded |= is_overload_status(got.status);
+                load.latency = Some(started.elapsed());
+            }
+            let (reason, delay) = match answered {
                 Ok(got) if is_transient_status(got.status) && retries_left => match got.retry_after {
                     Some(asked) if asked > self.retry.max_retry_after => {
                         return Err(self.wait_too_long(url, &got, asked));
                     }
                     asked => (format!("HTTP {}", got.status), asked.unwrap_or_else(|| self.retry.backoff(attempt))),
                 },
-                Ok(got) => return Ok((Answer { status: got.status, body: got.body }, sent)),
+                Ok(got) => return Ok((Answer { status: got.status, body: got.body, load }, sent)),
                 Err(Failure::Transient(error)) if retries_left => (error.to_string(), self.retry.backoff(attempt)),
                 Err(Failure::Transient(error) | Failure::Final(error)) => return Err(error),
             };

@@ -112,6 +112,7 @@ impl<'a, 'py> FromPyObject<'a, 'py> for Options {
                 "timeout" => options.timeout = timeout(value)?,
                 "retries" => options.retries = count(name, value)?,
                 "concurrency" => options.concurrency = count(name, value)?,
+                "max_concurrency" => options.max_concurrency = count(name, value)?,
                 "page_size" => options.page_size = count(name, value)?,
                 "max_response_bytes" => options.max_response_bytes = count(name, value)?,
                 "allow_insecure" => options.allow_insecure = optional(name, value, "a bool")?.unwrap_or(false),

@@ -138,6 +138,11 @@ impl NativeClient {
         self.session.config.concurrency
     }
 
+    #[getter]
+    fn max_concurrency(&self) -> usize {
+        self.session.config.max_concurrency
+    }
+
     /// How the client authenticates: "token", "client_credentials" or "refresh_token".
     #[getter]
     fn auth_method(&self) -> &'static str {

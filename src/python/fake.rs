@@ -85,6 +85,7 @@ impl NativeFakeExchange {
         error_rate=0.0,
         error_status=503,
         rate_limit_every=0,
+        rate_limit_above=0,
         retry_after_s=1,
         token_ttl_s=None,
         drop_connection_rate=0.0,
@@ -107,6 +108,7 @@ impl NativeFakeExchange {
         error_rate: f64,
         error_status: i64,
         rate_limit_every: i64,
+        rate_limit_above: i64,
         retry_after_s: i64,
         token_ttl_s: Option<f64>,
         drop_connection_rate: f64,
@@ -140,6 +142,8 @@ impl NativeFakeExchange {
             error_rate: rate("error_rate", error_rate)?,
             error_status: error_status as u16,
             rate_limit_every: non_negative("rate_limit_every", rate_limit_every)?,
+            rate_limit_above: u32::try_from(non_negative("rate_limit_above", rate_limit_above)?)
+                .map_err(|_| PyValueError::new_err(format!("rate_limit_above is too large: {rate_limit_above}")))?,
             retry_after_s: non_negative("retry_after_s", retry_after_s)?,
             token_ttl_s,
             drop_connection_rate: rate("drop_connection_rate", drop_connection_rate)?,
@@ -259,7 +263,8 @@ impl NativeFakeExchange {
     }
 
     /// Every request served so far, in completion order: dicts with `method`, `path`,
-    /// `query`, `status` and `fault` (None or the fault's name). No credentials.
+    /// `query`, `status`, `fault` (None or the fault's name), `arrived` and `answered`. No
+    /// credentials.
     fn requests<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyDict>>> {
         let records = self.with_server(|server| server.requests())?;
         records
@@ -271,6 +276,8 @@ impl NativeFakeExchange {
                 dict.set_item("query", r.query)?;
                 dict.set_item("status", r.status)?;
                 dict.set_item("fault", r.fault)?;
+                dict.set_item("arrived", r.arrived)?;
+                dict.set_item("answered", r.answered)?;
                 Ok(dict)
             })
             .collect()
@@ -279,6 +286,17 @@ impl NativeFakeExchange {
     /// Forget the requests logged so far.
     fn clear_requests(&self) -> PyResult<()> {
         self.with_server(|server| server.clear_requests())
+    }
+
+    /// The most API requests in flight at once since the start or the last reset.
+    #[getter]
+    fn max_in_flight(&self) -> PyResult<u32> {
+        self.with_server(|server| server.max_in_flight())
+    }
+
+    /// Count the most in flight afresh, from the requests in flight now.
+    fn reset_max_in_flight(&self) -> PyResult<()> {
+        self.with_server(|server| server.reset_max_in_flight())
     }
 
     /// Stop serving; safe to call more than once.

@@ -78,6 +78,8 @@ def test_unknown_filters_are_refused(small_fx: FakeExchange) -> None:
         ("retries", 101),
         ("retries", -1),
         ("concurrency", 10**30),
+        ("max_concurrency", 10**30),
+        ("max_concurrency", 65),
         ("page_size", 2**63),
         ("max_response_bytes", 0),
         ("max_response_bytes", -1),

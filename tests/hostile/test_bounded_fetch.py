@@ -86,7 +86,10 @@ def test_a_total_of_10_to_the_12_is_refused_at_once_in_little_memory(gen_fx: Fak
     with hostile_in_front(gen_fx, answer) as hostile:
         with pytest.raises(jhe.ProtocolError, match="total of 1000000000000 observations"):
             client_of(hostile, gen_fx).fetch(study_id=gen_fx.main_study_id, api=api)  # type: ignore[arg-type]
-        assert observation_requests(hostile) == 1, "only the first page was asked for"
+        # On an older server, the current generation's first page, asked alongside
+        # `metadata` while the generation was unknown, 404s and is not read.
+        guessed = [r for r in hostile.requests if is_observations(r) and gen_fx.generation != "current" and r.path.startswith("/FHIR/R5/")]
+        assert observation_requests(hostile) - len(guessed) == 1, "only the first page was asked for"
     # ru_maxrss is in KiB on Linux: the peak grew by far less than a page URL per planned page
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before < 256 * 1024
 

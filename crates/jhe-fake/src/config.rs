@@ -118,6 +118,10 @@ pub struct Faults {
     pub error_status: u16,
     /// Every Nth API request is 429 with `Retry-After`; 0 = off.
     pub rate_limit_every: u64,
+    /// An API request that arrives while more than this many API requests are in flight
+    /// (itself included) is 429 with `Retry-After`, as a connection limit in front of a
+    /// small server answers; 0 = off.
+    pub rate_limit_above: u32,
     /// The `Retry-After` seconds of a 429; default 1.
     pub retry_after_s: u64,
     /// Lifetime of the initial token and of every minted token, in seconds; `None` =
@@ -138,6 +142,7 @@ impl Default for Faults {
             error_rate: 0.0,
             error_status: 503,
             rate_limit_every: 0,
+            rate_limit_above: 0,
             retry_after_s: 1,
             token_ttl_s: None,
             drop_connection_rate: 0.0,

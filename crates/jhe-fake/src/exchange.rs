@@ -314,6 +314,17 @@ impl FakeExchange {
         self.state.faults.clear_requests()
     }
 
+    /// The most API requests (REST and FHIR) that were in flight at once, since the start
+    /// or [`FakeExchange::reset_max_in_flight`].
+    pub fn max_in_flight(&self) -> u32 {
+        self.state.faults.max_in_flight()
+    }
+
+    /// Count the most in flight afresh, from the requests in flight now.
+    pub fn reset_max_in_flight(&self) {
+        self.state.faults.reset_max_in_flight()
+    }
+
     /// The generator's ground truth for an FHIR Observation search with these filters,
     /// newest first, with the server's visibility and study rules: a study or patient the
     /// user may not see (or a patient outside the study) gives nothing. `code` is the OMH

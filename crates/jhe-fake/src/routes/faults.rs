@@ -1,13 +1,14 @@
 //! Fault injection and the request log: one middleware around every route.
 //!
-//! API requests (`/api/...`, `/FHIR/...`, `/fhir/...`) are numbered as they arrive. For
-//! request number `n`: the latency sleep; then 429 when `rate_limit_every` divides `n`;
+//! API requests (`/api/...`, `/FHIR/...`, `/fhir/...`) are numbered as they arrive and
+//! counted in flight until answered. For request number `n`: the latency sleep; then 429
+//! when more than `rate_limit_above` were in flight as it arrived, or when `rate_limit_every` divides `n`;
 //! else the injected error status with probability `error_rate`; else the real handler,
 //! whose response is cut off mid-body with probability `drop_connection_rate`. Token
 //! requests (`/o/token/`) get the latency and the errors only, numbered separately. The
 //! random draws are a hash of (seed, n), so a sequential client sees the same faults on
 //! every run. After the first observation page is served, `insert_during_fetch` new
-//! observations are appended once.
+//! observations are appended once. A request the client abandons is logged as 499.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -174,6 +175,22 @@ pub(crate) fn insert_observations(state: &AppState, n: u32) -> std::ops::Range<i
     state.store.append(new)
 }
 
+/// Logs a request whose client went away before it was answered (the handler's future is
+/// dropped then), with status 499 as nginx logs it.
+struct Abandoned<'a> {
+    faults: &'a super::log::FaultState,
+    record: Option<RequestRecord>,
+}
+
+impl Drop for Abandoned<'_> {
+    fn drop(&mut self) {
+        if let Some(mut record) = self.record.take() {
+            record.answered = self.faults.event();
+            self.faults.push(record);
+        }
+    }
+}
+
 pub(crate) async fn layer(
     State(state): State<Arc<AppState>>,
     request: Request,
@@ -185,6 +202,21 @@ pub(crate) async fn layer(
     let route = classify(&path);
     let f = state.config.faults;
     let seed = state.config.seed;
+    let arrived = state.faults.event();
+    let mut abandoned = Abandoned {
+        faults: &state.faults,
+        record: Some(RequestRecord {
+            method: method.clone(),
+            path: path.clone(),
+            query: query.clone(),
+            status: 499,
+            fault: Some("client_closed".into()),
+            arrived,
+            answered: 0,
+        }),
+    };
+    let in_flight = (route == Route::Api).then(|| state.faults.enter());
+    let crowded = in_flight.as_ref().is_some_and(|g| f.rate_limit_above > 0 && g.at_arrival > f.rate_limit_above);
     if route != Route::Other && f.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(f.latency_ms)).await;
     }
@@ -192,7 +224,7 @@ pub(crate) async fn layer(
     let response = match route {
         Route::Api => {
             let n = state.faults.next_api_request();
-            if f.rate_limit_every > 0 && n % f.rate_limit_every == 0 {
+            if crowded || (f.rate_limit_every > 0 && n % f.rate_limit_every == 0) {
                 fault = Some("rate_limit");
                 throttled(f.retry_after_s)
             } else if f.error_rate > 0.0 && draw(seed, ERROR_SALT, n) < f.error_rate {
@@ -234,12 +266,16 @@ pub(crate) async fn layer(
     if fault.is_none() {
         fault = response.extensions().get::<Note>().map(|n| n.0);
     }
+    drop(in_flight);
+    abandoned.record = None;
     state.faults.push(RequestRecord {
         method,
         path,
         query,
         status: response.status().as_u16(),
         fault: fault.map(str::to_string),
+        arrived,
+        answered: state.faults.event(),
     });
     response
 }

@@ -3,7 +3,7 @@
 //! In: one record per request served; out: the log, oldest first.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 /// One request as the fake saw and answered it. Never holds a credential: headers and
 /// bodies are not kept, and query values whose key names a token, secret or password
@@ -18,9 +18,22 @@ pub struct RequestRecord {
     pub status: u16,
     /// The fault this request met, named like the `Faults` field: `rate_limit`,
     /// `error`, `drop_connection`, `insert_during_fetch` (observations were appended right
-    /// after this response), or `token_expired` (401 because the token's lifetime was
-    /// over).
+    /// after this response), `token_expired` (401 because the token's lifetime was
+    /// over), or `client_closed` (status 499: the client went away before the answer).
     pub fault: Option<String>,
+    /// When it arrived and when it was answered, as numbers from one sequence of events
+    /// (arrivals and answers of every request), so a test can tell which requests
+    /// overlapped without reading a clock: `a` and `b` were in flight at once when each
+    /// arrived before the other was answered.
+    pub arrived: u64,
+    pub answered: u64,
+}
+
+impl RequestRecord {
+    /// Whether this request and `other` were in flight at the same time.
+    pub fn overlaps(&self, other: &RequestRecord) -> bool {
+        self.arrived < other.answered && other.arrived < self.answered
+    }
 }
 
 /// A remark a handler attaches to its response for the log (e.g. `token_expired`).
@@ -38,6 +51,25 @@ pub(crate) struct FaultState {
     token_requests: AtomicU64,
     inserted: AtomicBool,
     log: Mutex<Vec<RequestRecord>>,
+    /// The sequence `RequestRecord::arrived` and `answered` are numbered from.
+    events: AtomicU64,
+    /// API requests being served now, and the most seen at once.
+    in_flight: AtomicU32,
+    max_in_flight: AtomicU32,
+}
+
+/// An API request being served: counted in flight from arrival until dropped (answered,
+/// or abandoned when the client went away).
+pub(crate) struct InFlight<'a> {
+    state: &'a FaultState,
+    /// API requests in flight when it arrived, itself included.
+    pub at_arrival: u32,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.state.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl FaultState {
@@ -54,6 +86,28 @@ impl FaultState {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(record);
+    }
+
+    /// The next number of the event sequence (an arrival or an answer).
+    pub fn event(&self) -> u64 {
+        self.events.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// Count an API request in flight until the guard is dropped.
+    pub fn enter(&self) -> InFlight<'_> {
+        let at_arrival = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_in_flight.fetch_max(at_arrival, Ordering::SeqCst);
+        InFlight { state: self, at_arrival }
+    }
+
+    /// The most API requests in flight at once since the start or the last reset.
+    pub fn max_in_flight(&self) -> u32 {
+        self.max_in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Start counting the most in flight again, from those in flight now.
+    pub fn reset_max_in_flight(&self) {
+        self.max_in_flight.store(self.in_flight.load(Ordering::SeqCst), Ordering::SeqCst);
     }
 
     /// The arrival number (from 1) of a new API request.

@@ -505,32 +505,45 @@ async fn the_request_log_records_and_clears() {
         .await;
     c.get("/nowhere").await;
     let log = c.fake.requests();
+    let seen: Vec<(String, String, String, u16, Option<String>)> =
+        log.iter().map(|r| (r.method.clone(), r.path.clone(), r.query.clone(), r.status, r.fault.clone())).collect();
+    let get = |path: &str, query: &str, status| ("GET".to_string(), path.to_string(), query.to_string(), status, None);
     assert_eq!(
-        log,
+        seen,
         vec![
-            RequestRecord {
-                method: "GET".into(),
-                path: "/api/v1/users/profile".into(),
-                query: String::new(),
-                status: 200,
-                fault: None,
-            },
-            RequestRecord {
-                method: "GET".into(),
-                path: "/api/v1/studies".into(),
-                query: "organization_id=20001&access_token=REDACTED".into(),
-                status: 401,
-                fault: None,
-            },
-            RequestRecord {
-                method: "GET".into(),
-                path: "/nowhere".into(),
-                query: String::new(),
-                status: 404,
-                fault: None,
-            },
+            get("/api/v1/users/profile", "", 200),
+            get("/api/v1/studies", "organization_id=20001&access_token=REDACTED", 401),
+            get("/nowhere", "", 404),
         ]
     );
+    // One after the other: each answered before the next arrived.
+    let events: Vec<(u64, u64)> = log.iter().map(|r| (r.arrived, r.answered)).collect();
+    assert_eq!(events, vec![(1, 2), (3, 4), (5, 6)]);
+    assert!(!log[0].overlaps(&log[1]));
     c.fake.clear_requests();
     assert!(c.fake.requests().is_empty());
+}
+
+/// `n` requests for `path` sent at once.
+async fn at_once(c: &Client, path: &str, n: usize) -> Vec<u16> {
+    let sends = (0..n).map(|_| c.send(c.http().get(c.url(path)).bearer_auth(c.fake.token())));
+    futures::future::join_all(sends).await.into_iter().map(|r| r.status).collect()
+}
+
+#[tokio::test]
+async fn requests_in_flight_are_counted_and_limited() {
+    let c = with_faults(Faults { latency_ms: 300, rate_limit_above: 3, retry_after_s: 0, ..Faults::default() }).await;
+    assert_eq!(c.fake.max_in_flight(), 0);
+    let page = study_page(&c, "");
+    let statuses = at_once(&c, &page, 5).await;
+    assert_eq!(c.fake.max_in_flight(), 5, "all five were in flight at once (each sleeps the latency)");
+    assert_eq!(statuses.iter().filter(|&&s| s == 200).count(), 3, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|&&s| s == 429).count(), 2, "{statuses:?}");
+    let log = c.fake.requests();
+    assert!(log.iter().filter(|r| r.status == 429).all(|r| r.fault.as_deref() == Some("rate_limit")));
+    assert!(log[0].overlaps(&log[4]));
+    c.fake.reset_max_in_flight();
+    assert_eq!(c.fake.max_in_flight(), 0);
+    assert_eq!(at_once(&c, &page, 1).await, vec![200]);
+    assert_eq!(c.fake.max_in_flight(), 1);
 }

@@ -39,11 +39,20 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// adds to the peak, and much shorter delays cost time in page faults (measurements in
 /// benchmarks/PROFILE.md). Called by [`fetch::Session::new`]; `MIMALLOC_PURGE_DELAY` in
 /// the environment still wins.
+///
+/// It also stops mimalloc asking for transparent huge pages (`madvise(MADV_HUGEPAGE)`) for
+/// the memory it maps from then on: a fetch's short-lived page buffers then fault in 4 KiB
+/// pages instead of zeroing 2 MiB ones, which measured faster and smaller
+/// (benchmarks/PROFILE.md). Only mimalloc's own mappings are affected, not the process's
+/// THP setting; `MIMALLOC_ALLOW_THP` in the environment still wins.
 pub(crate) fn tune_allocator() {
-    // `mi_option_purge_delay` in mimalloc v3's `mi_option_e` (include/mimalloc.h).
+    // Positions in mimalloc v3's `mi_option_e` (include/mimalloc.h).
     const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
-    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
-        // SAFETY: sets a process-wide tuning option; mimalloc reads options atomically.
-        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 50) };
+    const MI_OPTION_ALLOW_THP: libmimalloc_sys::mi_option_t = 43;
+    for (variable, option, value) in [("MIMALLOC_PURGE_DELAY", MI_OPTION_PURGE_DELAY, 50), ("MIMALLOC_ALLOW_THP", MI_OPTION_ALLOW_THP, 0)] {
+        if std::env::var_os(variable).is_none() {
+            // SAFETY: sets a process-wide tuning option; mimalloc reads options atomically.
+            unsafe { libmimalloc_sys::mi_option_set(option, value) };
+        }
     }
 }

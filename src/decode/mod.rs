@@ -17,9 +17,14 @@ use std::borrow::Cow;
 
 use url::Url;
 
+use serde_json::{Map, Value};
+
 use crate::error::Result;
 use crate::source::{AdapterKind, ObservationId, ObservationInput, PageSummary, Payload};
-use omh::{OmhDocument, catalog, time};
+use flatten::{Leaves, flatten_body};
+use omh::catalog::{self, CodeSpec, MeasureValue};
+use omh::raw::RawObject;
+use omh::{OmhDocument, OmhHeader, time};
 
 /// The payload text the errors table shows for a record with problems.
 #[derive(Debug)]
@@ -31,13 +36,13 @@ pub enum RawPayload {
 }
 
 impl RawPayload {
-    fn of(document: &Result<OmhDocument, String>, payload: Payload<'_>, decoded: Vec<u8>) -> Self {
-        match (document, payload) {
-            (Ok(_), Payload::Base64(_)) => Self::Decoded(decoded),
-            (Ok(_), Payload::Json(bytes)) => Self::Decoded(bytes.to_vec()),
-            (Ok(_), Payload::Missing) => unreachable!("a missing payload has no document"),
-            (Err(_), Payload::Base64(data) | Payload::Json(data)) => Self::AsSent(String::from_utf8_lossy(data).into_owned()),
-            (Err(_), Payload::Missing) => Self::AsSent(String::new()),
+    fn of(readable: bool, payload: Payload<'_>, decoded: Vec<u8>) -> Self {
+        match (readable, payload) {
+            (true, Payload::Base64(_)) => Self::Decoded(decoded),
+            (true, Payload::Json(bytes)) => Self::Decoded(bytes.to_vec()),
+            (true, Payload::Missing) => unreachable!("a missing payload has no document"),
+            (false, Payload::Base64(data) | Payload::Json(data)) => Self::AsSent(String::from_utf8_lossy(data).into_owned()),
+            (false, Payload::Missing) => Self::AsSent(String::new()),
         }
     }
 
@@ -47,6 +52,47 @@ impl RawPayload {
             Self::AsSent(text) => text,
         }
     }
+}
+
+/// What the tables take from an OMH body, read where the page is decoded.
+#[derive(Debug, Default)]
+pub enum PreparedBody {
+    /// There is no readable document.
+    #[default]
+    Unreadable,
+    /// A catalogued code: each of its measures, in the catalogue's order.
+    Measures(Vec<MeasureValue<'static>>),
+    /// A code the catalogue does not describe: the body's leaves by key path.
+    Leaves(Leaves),
+}
+
+impl PreparedBody {
+    /// Read `body` the way `spec` (the code's catalogue entry, if it has one) describes it;
+    /// each problem with a measure goes to `problems`.
+    fn read(body: &RawObject<'_>, spec: Option<&'static CodeSpec>, problems: &mut Vec<String>) -> Self {
+        let Some(spec) = spec else { return Self::Leaves(leaves(body, problems)) };
+        let measures = spec.measures.iter().map(|measure| {
+            let reading = measure.read(body);
+            problems.extend(reading.problem);
+            reading.value.into_owned()
+        });
+        Self::Measures(measures.collect())
+    }
+}
+
+/// The leaves of a body the catalogue does not describe (all but its time frame).
+fn leaves(body: &RawObject<'_>, problems: &mut Vec<String>) -> Leaves {
+    let mut members = Map::new();
+    for (name, raw) in body.members().filter(|(name, _)| *name != "effective_time_frame") {
+        // The text is valid JSON; what `Value` refuses is a number beyond f64's range.
+        match serde_json::from_str::<Value>(raw.get()) {
+            Ok(value) => drop(members.insert(name.to_string(), value)),
+            Err(e) => problems.push(format!("{name}: {e}")),
+        }
+    }
+    let mut leaves = Vec::new();
+    flatten_body(&members, "", &mut leaves);
+    leaves
 }
 
 /// One observation decoded as far as it can be without the tables.
@@ -60,7 +106,11 @@ pub struct PreparedObservation {
     pub(crate) patient_name: Option<String>,
     pub(crate) data_source: Option<String>,
     pub(crate) json: RawPayload,
-    pub(crate) document: Result<OmhDocument, String>,
+    /// The OMH header (empty when there is no readable document).
+    pub(crate) header: OmhHeader,
+    pub(crate) body: PreparedBody,
+    /// Problems with the measures, reported after the tables take the record.
+    pub(crate) measure_problems: Vec<String>,
     pub(crate) frame: Option<time::TimeFrame>,
     /// Only in the flat layout (given the resource): the resource and document flattened.
     pub(crate) flat: Option<flat::FlatRow>,
@@ -103,17 +153,25 @@ impl PreparedObservation {
             Payload::Missing => Err("the observation carries no OMH payload".into()),
         };
         let flat = input.resource.map(|resource| flat::FlatRow::new(resource, json.as_ref().ok().copied(), input.code));
+        let spec = input.code.and_then(catalog::lookup);
         let document = json.and_then(omh::parse_document);
         let frame = time_frame(&document, &mut problems);
+        let mut measure_problems = Vec::new();
+        let (readable, header, body) = match document {
+            Ok(OmhDocument { header, body: Some(body) }) => (true, header, PreparedBody::read(&body, spec, &mut measure_problems)),
+            Ok(_) | Err(_) => (false, OmhHeader::default(), PreparedBody::Unreadable),
+        };
         Self {
             id,
             patient_id: input.patient_id,
-            code: input.code.map(catalogued),
+            code: input.code.map(|code| catalogued(code, spec)),
             last_updated,
             patient_name: input.patient_name.map(str::to_string),
             data_source: input.data_source.map(str::to_string),
-            json: RawPayload::of(&document, input.payload, decoded),
-            document,
+            json: RawPayload::of(readable, input.payload, decoded),
+            header,
+            body,
+            measure_problems,
             frame,
             flat,
             problems,
@@ -130,7 +188,9 @@ impl PreparedObservation {
             patient_name: None,
             data_source: None,
             json: RawPayload::AsSent(String::new()),
-            document: Err(reason.clone()),
+            header: OmhHeader::default(),
+            body: PreparedBody::Unreadable,
+            measure_problems: Vec::new(),
             frame: None,
             flat: None,
             problems: vec![reason],
@@ -157,12 +217,12 @@ fn integer_id(id: ObservationId<'_>, problems: &mut Vec<String>) -> Option<i64> 
 }
 
 /// The body's `effective_time_frame`, or the problem with it (or with the document).
-fn time_frame(document: &Result<OmhDocument, String>, problems: &mut Vec<String>) -> Option<time::TimeFrame> {
+fn time_frame(document: &Result<OmhDocument<'_>, String>, problems: &mut Vec<String>) -> Option<time::TimeFrame> {
     match document {
         Ok(document) => {
             let body = document.body.as_ref().expect("parse_document checks the body");
             match body.get("effective_time_frame") {
-                Some(value) => match time::parse_time_frame(value) {
+                Some(value) => match time::read_time_frame(value) {
                     Ok(parsed) => Some(parsed),
                     Err(reason) => {
                         problems.push(format!("effective_time_frame: {reason}"));
@@ -182,9 +242,9 @@ fn time_frame(document: &Result<OmhDocument, String>, problems: &mut Vec<String>
     }
 }
 
-/// A code the catalogue knows, borrowed from it; any other, copied.
-fn catalogued(code: &str) -> Cow<'static, str> {
-    match catalog::lookup(code) {
+/// A code the catalogue knows (`spec`), borrowed from it; any other, copied.
+fn catalogued(code: &str, spec: Option<&'static CodeSpec>) -> Cow<'static, str> {
+    match spec {
         Some(spec) if spec.code == code => Cow::Borrowed(spec.code),
         _ => Cow::Owned(code.to_string()),
     }

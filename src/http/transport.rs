@@ -192,10 +192,13 @@ impl Transport {
                 ),
             })
         };
-        if let Some(announced) = response.content_length().filter(|&n| n > self.max_response_bytes) {
+        let announced = response.content_length();
+        if let Some(announced) = announced.filter(|&n| n > self.max_response_bytes) {
             return Err(too_large(format!("the response announces {}", byte_size(announced))));
         }
-        let mut body = BytesMut::new();
+        // Sized once from Content-Length (within the limit just checked), not grown by
+        // copying; a compressed response has none and grows as it arrives.
+        let mut body = BytesMut::with_capacity(announced.unwrap_or(0) as usize);
         while let Some(chunk) = response.chunk().await.map_err(fail)? {
             if (body.len() + chunk.len()) as u64 > self.max_response_bytes {
                 return Err(too_large("the response is larger".into()));

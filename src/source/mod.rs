@@ -222,7 +222,17 @@ pub fn read_total<A: Adapter>(bytes: &[u8], page_url: &Url) -> Result<u64> {
 }
 
 fn parse<'a, T: Deserialize<'a>>(bytes: &'a [u8], page_url: &Url, what: &str) -> Result<T> {
-    serde_json::from_slice(bytes).map_err(|e| protocol(page_url, format!("the response is not {what}: {e}")))
+    json_from_bytes(bytes).map_err(|e| protocol(page_url, format!("the response is not {what}: {e}")))
+}
+
+/// `T` from JSON bytes. The whole text's UTF-8 is checked once, in bulk, instead of each
+/// string as it is read (most of a page is text); bytes that are not UTF-8 throughout are
+/// read as before, so a stray byte in a field that is skipped does not refuse the page.
+pub fn json_from_bytes<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> serde_json::Result<T> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => serde_json::from_str(text),
+        Err(_) => serde_json::from_slice(bytes),
+    }
 }
 
 fn protocol(url: &Url, message: String) -> JheError {

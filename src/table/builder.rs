@@ -152,8 +152,22 @@ impl ObservationTableBuilder {
     /// Add one observation decoded by [`PreparedObservation::new`] (possibly on another
     /// thread). Observations must be appended in the order the server sent them.
     pub fn append_prepared(&mut self, prepared: PreparedObservation) -> Appended {
-        let PreparedObservation { id, patient_id, code, last_updated, patient_name, data_source, json, document, frame, flat, mut problems, is_observation } =
-            prepared;
+        let PreparedObservation {
+            id,
+            patient_id,
+            code,
+            last_updated,
+            patient_name,
+            data_source,
+            json,
+            header,
+            body,
+            measure_problems,
+            frame,
+            flat,
+            mut problems,
+            is_observation,
+        } = prepared;
         if !is_observation {
             self.not_observations += 1;
             self.errors.push(None, None, &problems.join("; "), &json.into_text());
@@ -176,7 +190,6 @@ impl ObservationTableBuilder {
             self.errors.push(id, code, &problems.join("; "), &json.into_text());
             return Appended::Reported;
         }
-        let header = document.as_ref().ok().map(|document| &document.header);
         let record = Record {
             id,
             patient_id,
@@ -185,29 +198,24 @@ impl ObservationTableBuilder {
             end: frame.and_then(|frame| frame.end),
             offset: frame.and_then(|frame| frame.offset_seconds),
             last_updated,
-            uuid: header.and_then(|h| h.uuid.as_deref()),
-            modality: header.and_then(|h| h.modality.as_deref()),
-            source_name: header.and_then(|h| h.acquisition_provenance.as_ref()).and_then(|p| p.source_name.as_deref()),
+            uuid: header.uuid.as_deref(),
+            modality: header.modality.as_deref(),
+            source_name: header.acquisition_provenance.as_ref().and_then(|p| p.source_name.as_deref()),
             patient_name: patient_name.as_deref(),
             data_source: data_source.as_deref(),
         };
         if let Some(uuid) = record.uuid {
             self.uuids.push(uuid);
         }
-        let body = document.as_ref().ok().and_then(|document| document.body.as_ref());
+        // The catalogue checked the measures in every layout, so the errors table is the same.
+        problems.extend(measure_problems);
         match self.layout {
             Layout::Wide => {
                 let index = self.wide_table(code.expect("has_place_for keeps codeless rows out of the wide tables"));
-                self.wide[index].append(&record, body, &mut problems);
+                self.wide[index].append(&record, body);
             }
-            Layout::Long => self.long.append(&record, code.and_then(catalog::lookup), body, &mut problems),
-            Layout::Flat => {
-                // The catalogue still checks the measures, so the errors table is the other layouts'.
-                if let (Some(spec), Some(body)) = (code.and_then(catalog::lookup), body) {
-                    problems.extend(spec.measures.iter().filter_map(|measure| measure.read(body).problem));
-                }
-                self.flat.push(&record, flat.unwrap_or_default());
-            }
+            Layout::Long => self.long.append(&record, code.and_then(catalog::lookup), body),
+            Layout::Flat => self.flat.push(&record, flat.unwrap_or_default()),
         }
         if !problems.is_empty() {
             self.errors.push(id, code, &problems.join("; "), &json.into_text());

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use arrow_array::builder::{ArrayBuilder, Float64Builder, UInt64Builder};
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::DataType;
-use serde_json::{Map, Value};
 
 use super::columns::{CommonColumns, Dictionary, Record, dictionary_type};
-use crate::decode::flatten::{Leaf, Leaves, flatten_body};
+use crate::decode::PreparedBody;
+use crate::decode::flatten::Leaf;
 use crate::decode::omh::catalog::{CodeSpec, Measure, MeasureKind, MeasureValue};
 
 /// The long layout: one row per observation and measure.
@@ -23,8 +23,6 @@ pub(super) struct LongTable {
     text: Dictionary,
     /// Arrival order, so sorting keeps each observation's measures in catalogue order.
     sequence: UInt64Builder,
-    /// Reused for flattening bodies of unknown codes.
-    leaves: Leaves,
 }
 
 impl LongTable {
@@ -38,39 +36,24 @@ impl LongTable {
             canonical_unit: Dictionary::new(),
             text: Dictionary::new(),
             sequence: UInt64Builder::new(),
-            leaves: Vec::new(),
         }
     }
 
-    /// One row per measure `spec` reads from `body` (its problems added to `problems`), or
-    /// per leaf of the body of an unknown code; one row with no measure when none could be read.
-    pub(super) fn append(
-        &mut self,
-        record: &Record<'_>,
-        spec: Option<&'static CodeSpec>,
-        body: Option<&Map<String, Value>>,
-        problems: &mut Vec<String>,
-    ) {
+    /// One row per measure read from the body (`spec`'s, in its order), or per leaf of the
+    /// body of an unknown code; one row with no measure when none could be read.
+    pub(super) fn append(&mut self, record: &Record<'_>, spec: Option<&'static CodeSpec>, body: PreparedBody) {
         let mut pushed = false;
         match (spec, body) {
-            (Some(spec), Some(body)) => {
-                for measure in spec.measures {
-                    let reading = measure.read(body);
-                    if let Some(problem) = reading.problem {
-                        problems.push(problem);
-                    }
-                    pushed |= self.push_measure(record, measure, &reading.value);
+            (Some(spec), PreparedBody::Measures(values)) => {
+                for (measure, value) in spec.measures.iter().zip(&values) {
+                    pushed |= self.push_measure(record, measure, value);
                 }
             }
-            (None, Some(body)) => {
-                let mut leaves = std::mem::take(&mut self.leaves);
-                leaves.clear();
-                flatten_body(body, "", &mut leaves);
+            (None, PreparedBody::Leaves(leaves)) => {
                 for (path, leaf) in &leaves {
                     self.push_leaf(record, path, leaf);
                     pushed = true;
                 }
-                self.leaves = leaves;
             }
             _ => {}
         }
@@ -102,14 +85,14 @@ impl LongTable {
 
     fn push_measure(&mut self, record: &Record<'_>, measure: &Measure, value: &MeasureValue<'_>) -> bool {
         let path = measure.dotted_path();
-        let name = Some(path.as_str());
+        let name = Some(path.as_ref());
         match value {
             MeasureValue::Missing => return false,
             MeasureValue::Quantity { value, unit, canonical } => {
                 let canonical = canonical.zip(measure.canonical_unit());
-                self.push(record, name, Some(*value), Some(unit), canonical, None)
+                self.push(record, name, Some(*value), Some(unit.as_ref()), canonical, None)
             }
-            MeasureValue::Amount { value, unit } => self.push(record, name, Some(*value), *unit, None, None),
+            MeasureValue::Amount { value, unit } => self.push(record, name, Some(*value), unit.as_deref(), None, None),
             MeasureValue::Number(n) => self.push(record, name, Some(*n), None, None, None),
             MeasureValue::Count(n) => {
                 let unit = match measure.kind {
@@ -118,7 +101,7 @@ impl LongTable {
                 };
                 self.push(record, name, Some(*n as f64), unit, None, None)
             }
-            MeasureValue::Text(t) => self.push(record, name, None, None, None, Some(t)),
+            MeasureValue::Text(t) => self.push(record, name, None, None, None, Some(t.as_ref())),
             MeasureValue::Bool(b) => {
                 self.push(record, name, Some(if *b { 1.0 } else { 0.0 }), None, None, Some(if *b { "true" } else { "false" }))
             }

@@ -7,12 +7,11 @@ use std::sync::Arc;
 use arrow_array::builder::{BooleanBuilder, Float64Builder, Int64Builder, StringBuilder};
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::DataType;
-use serde_json::{Map, Value};
 
 use super::columns::{Columns, CommonColumns, Dictionary, Record, dictionary_type};
 use super::keypaths::KeyPathColumns;
-use crate::decode::flatten::flatten_body;
-use crate::decode::omh::catalog::{self, Measure, MeasureKind, MeasureValue, Reading};
+use crate::decode::PreparedBody;
+use crate::decode::omh::catalog::{self, Measure, MeasureKind, MeasureValue};
 
 /// The builders of one catalogue measure in the wide layout.
 enum MeasureBuilders {
@@ -65,7 +64,7 @@ impl MeasureColumns {
             }
             (MeasureBuilders::Amount(v, u), V::Amount { value, unit }) => {
                 v.append_value(*value);
-                u.append_option(*unit);
+                u.append_option(unit.as_deref());
             }
             (MeasureBuilders::Amount(v, u), _) => {
                 v.append_null();
@@ -136,30 +135,18 @@ impl WideTable {
         }
     }
 
-    /// One row: every catalogued measure read from `body` (its problems added to
-    /// `problems`), or the body's leaves for an unknown code.
-    pub(super) fn append(&mut self, record: &Record<'_>, body: Option<&Map<String, Value>>, problems: &mut Vec<String>) {
+    /// One row: the catalogued measures read from the body, or its leaves for an unknown code.
+    pub(super) fn append(&mut self, record: &Record<'_>, body: PreparedBody) {
         self.common.append(record);
-        match &mut self.kind {
-            WideKind::Catalogued(measures) => {
-                for column in measures.iter_mut() {
-                    let reading = match body {
-                        Some(body) => column.measure.read(body),
-                        None => Reading { value: MeasureValue::Missing, problem: None },
-                    };
-                    if let Some(problem) = reading.problem {
-                        problems.push(problem);
-                    }
-                    column.append(&reading.value);
+        match (&mut self.kind, body) {
+            (WideKind::Catalogued(columns), PreparedBody::Measures(values)) => {
+                for (column, value) in columns.iter_mut().zip(&values) {
+                    column.append(value);
                 }
             }
-            WideKind::Flattened(columns) => {
-                let mut leaves = Vec::new();
-                if let Some(body) = body {
-                    flatten_body(body, "", &mut leaves);
-                }
-                columns.push_row(leaves);
-            }
+            (WideKind::Catalogued(columns), _) => columns.iter_mut().for_each(|column| column.append(&MeasureValue::Missing)),
+            (WideKind::Flattened(columns), PreparedBody::Leaves(leaves)) => columns.push_row(leaves),
+            (WideKind::Flattened(columns), _) => columns.push_row(Vec::new()),
         }
     }
 

@@ -1,7 +1,11 @@
 //! Which typed columns each OMH / IEEE 1752 code carries, and how to read them from a body.
 //! One table drives both decoding and the Arrow schema, so adding a code is adding a row.
 
-use serde_json::Value;
+use std::borrow::Cow;
+
+use serde_json::value::RawValue;
+
+use super::raw::{self, RawObject};
 
 pub const OMH_SYSTEM: &str = "https://w3id.org/openmhealth";
 pub const IEEE_SYSTEM: &str = "https://w3id.org/ieee1752";
@@ -74,8 +78,11 @@ pub struct Measure {
 
 impl Measure {
     /// The key path as the long layout names it: `sleep_stage_summary.rem_sleep_duration`.
-    pub fn dotted_path(&self) -> String {
-        self.path.join(".")
+    pub fn dotted_path(&self) -> Cow<'static, str> {
+        match self.path {
+            [key] => Cow::Borrowed(key),
+            keys => Cow::Owned(keys.join(".")),
+        }
     }
 
     /// The canonical unit of a quantity, for the long layout.
@@ -99,17 +106,34 @@ pub fn lookup(code: &str) -> Option<&'static CodeSpec> {
     CATALOG.iter().find(|spec| spec.code == code)
 }
 
-/// A measure read from a body.
+/// A measure read from a body. Strings are borrowed from the body where they can be;
+/// [`MeasureValue::into_owned`] keeps one beyond it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MeasureValue<'a> {
     /// As written, and in the canonical unit (`None` when the unit is not known).
-    Quantity { value: f64, unit: &'a str, canonical: Option<f64> },
-    Amount { value: f64, unit: Option<&'a str> },
+    Quantity { value: f64, unit: Cow<'a, str>, canonical: Option<f64> },
+    Amount { value: f64, unit: Option<Cow<'a, str>> },
     Number(f64),
     Count(i64),
-    Text(&'a str),
+    Text(Cow<'a, str>),
     Bool(bool),
     Missing,
+}
+
+impl MeasureValue<'_> {
+    /// The same value, owning its strings.
+    pub fn into_owned(self) -> MeasureValue<'static> {
+        let own = |text: Cow<'_, str>| Cow::Owned(text.into_owned());
+        match self {
+            Self::Quantity { value, unit, canonical } => MeasureValue::Quantity { value, unit: own(unit), canonical },
+            Self::Amount { value, unit } => MeasureValue::Amount { value, unit: unit.map(own) },
+            Self::Number(n) => MeasureValue::Number(n),
+            Self::Count(n) => MeasureValue::Count(n),
+            Self::Text(text) => MeasureValue::Text(own(text)),
+            Self::Bool(b) => MeasureValue::Bool(b),
+            Self::Missing => MeasureValue::Missing,
+        }
+    }
 }
 
 /// What reading a measure gave: the value (or what could be kept of it) and any problem.
@@ -127,90 +151,102 @@ impl<'a> Reading<'a> {
     }
 }
 
-/// The value at `path` below `body`, if every key is there and the value is not null.
-pub fn value_at<'a>(body: &'a serde_json::Map<String, Value>, path: &[&str]) -> Option<&'a Value> {
-    let (first, rest) = path.split_first()?;
-    let mut value = body.get(*first)?;
-    for key in rest {
-        value = value.get(*key)?;
-    }
-    (!value.is_null()).then_some(value)
-}
-
 fn whole_number(value: f64) -> Option<i64> {
     (value.is_finite() && value.fract() == 0.0 && value.abs() < 9.0e15).then_some(value as i64)
+}
+
+/// The OMH `{value, unit}` shape, read without collecting its other members.
+#[derive(serde::Deserialize)]
+struct ValueUnit<'a> {
+    #[serde(borrow)]
+    value: Option<&'a RawValue>,
+    #[serde(borrow)]
+    unit: Option<&'a RawValue>,
+}
+
+/// `{value, unit}`: the number, if `value` is one, and the unit, if `unit` is a string.
+/// Anything else (not an object, a repeated member) reads as neither, so it is reported.
+fn value_and_unit(raw: &RawValue) -> (Option<f64>, Option<Cow<'_, str>>) {
+    match raw::read_as::<ValueUnit<'_>>(raw) {
+        Some(ValueUnit { value, unit }) => (value.and_then(raw::number), unit.and_then(raw::text)),
+        None => (None, None),
+    }
 }
 
 impl Measure {
     /// Read this measure from an OMH body. A present but unusable value is a problem; an
     /// unknown unit keeps the value as written and is a problem too (never guessed).
-    pub fn read<'a>(&self, body: &'a serde_json::Map<String, Value>) -> Reading<'a> {
+    pub fn read<'a>(&self, body: &RawObject<'a>) -> Reading<'a> {
         let name = || self.dotted_path();
-        let Some(raw) = value_at(body, self.path) else {
+        let Some(raw) = body.at(self.path) else {
             return if self.required {
                 Reading::bad(format!("required {} is missing", name()))
             } else {
                 Reading::ok(MeasureValue::Missing)
             };
         };
-        let value_and_unit = || -> Result<(f64, Option<&'a str>), String> {
-            let value = raw
-                .get("value")
-                .and_then(Value::as_f64)
-                .ok_or_else(|| format!("{} has no numeric value: {raw}", name()))?;
-            Ok((value, raw.get("unit").and_then(Value::as_str)))
-        };
+        let shown = raw.get();
         match &self.kind {
-            MeasureKind::Quantity { units, .. } => match value_and_unit() {
-                Err(problem) => Reading::bad(problem),
-                Ok((_, None)) => Reading::bad(format!("{} has no unit: {raw}", name())),
-                Ok((value, Some(unit))) => match units.iter().find(|u| u.unit == unit) {
+            MeasureKind::Quantity { units, .. } => match value_and_unit(raw) {
+                (None, _) => Reading::bad(format!("{} has no numeric value: {shown}", name())),
+                (Some(_), None) => Reading::bad(format!("{} has no unit: {shown}", name())),
+                (Some(value), Some(unit)) => match units.iter().find(|u| u.unit == unit) {
                     Some(conversion) => Reading::ok(MeasureValue::Quantity {
                         value,
-                        unit,
+                        unit: Cow::Borrowed(conversion.unit),
                         canonical: Some(value * conversion.factor + conversion.offset),
                     }),
                     None => Reading {
-                        value: MeasureValue::Quantity { value, unit, canonical: None },
                         problem: Some(format!(
                             "{} has unknown unit {unit:?} (expected one of {})",
                             name(),
                             known_units(units)
                         )),
+                        value: MeasureValue::Quantity { value, unit, canonical: None },
                     },
                 },
             },
-            MeasureKind::Amount => match value_and_unit() {
-                Ok((value, unit)) => Reading::ok(MeasureValue::Amount { value, unit }),
-                Err(problem) => Reading::bad(problem),
+            MeasureKind::Amount => match value_and_unit(raw) {
+                (Some(value), unit) => Reading::ok(MeasureValue::Amount { value, unit }),
+                (None, _) => Reading::bad(format!("{} has no numeric value: {shown}", name())),
             },
-            MeasureKind::Number => match raw.as_f64() {
+            MeasureKind::Number => match raw::number(raw) {
                 Some(v) => Reading::ok(MeasureValue::Number(v)),
-                None => Reading::bad(format!("{} is not a number: {raw}", name())),
+                None => Reading::bad(format!("{} is not a number: {shown}", name())),
             },
             MeasureKind::Count { unit: expected } => {
                 let (number, unit) = match expected {
-                    None => (raw.as_f64(), None),
-                    Some(_) => (raw.get("value").and_then(Value::as_f64), raw.get("unit").and_then(Value::as_str)),
+                    None => (raw::number(raw), None),
+                    Some(_) => value_and_unit(raw),
                 };
-                if unit != *expected {
+                if unit.as_deref() != *expected {
                     let shown = |u: Option<&str>| u.map_or_else(|| "no unit".to_string(), |u| format!("unit {u:?}"));
-                    return Reading::bad(format!("{} has {}, expected {}", name(), shown(unit), shown(*expected)));
+                    return Reading::bad(format!("{} has {}, expected {}", name(), shown(unit.as_deref()), shown(*expected)));
                 }
                 match number.and_then(whole_number) {
                     Some(n) => Reading::ok(MeasureValue::Count(n)),
-                    None => Reading::bad(format!("{} is not a whole number: {raw}", name())),
+                    None => Reading::bad(format!("{} is not a whole number: {shown}", name())),
                 }
             }
-            MeasureKind::Category | MeasureKind::Text => match raw.as_str() {
+            MeasureKind::Category | MeasureKind::Text => match raw::text(raw) {
                 Some(text) => Reading::ok(MeasureValue::Text(text)),
-                None => Reading::bad(format!("{} is not a string: {raw}", name())),
+                None => Reading::bad(format!("{} is not a string: {shown}", name())),
             },
-            MeasureKind::Boolean => match raw.as_bool() {
+            MeasureKind::Boolean => match raw::read_as::<bool>(raw) {
                 Some(b) => Reading::ok(MeasureValue::Bool(b)),
-                None => Reading::bad(format!("{} is not true or false: {raw}", name())),
+                None => Reading::bad(format!("{} is not true or false: {shown}", name())),
             },
         }
+    }
+}
+
+#[cfg(test)]
+impl Measure {
+    /// [`Self::read`] from a `Value` body (through its text, the way a payload is read), owned.
+    pub fn read_json(&self, body: &serde_json::Map<String, serde_json::Value>) -> Reading<'static> {
+        let text = serde_json::to_string(body).expect("a map serializes");
+        let reading = self.read(&RawObject::parse(&text).expect("a map is an object"));
+        Reading { value: reading.value.into_owned(), problem: reading.problem }
     }
 }
 
@@ -221,10 +257,13 @@ fn known_units(units: &[UnitConversion]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
-    fn body(value: Value) -> serde_json::Map<String, Value> {
-        value.as_object().unwrap().clone()
+    /// What `measure` reads from `body`, owned.
+    fn read(measure: &Measure, body: Value) -> Reading<'static> {
+        let text = body.to_string();
+        let reading = measure.read(&RawObject::parse(&text).unwrap());
+        Reading { value: reading.value.into_owned(), problem: reading.problem }
     }
 
     fn measure<'a>(code: &str, column: &str) -> &'static Measure {
@@ -234,45 +273,45 @@ mod tests {
     #[test]
     fn glucose_in_either_unit_becomes_mg_dl_and_unknown_units_are_kept_as_written() {
         let glucose = measure("omh:blood-glucose:4.0", "glucose_mg_dl");
-        let mg = body(json!({"blood_glucose": {"value": 105, "unit": "mg/dL"}}));
-        assert_eq!(glucose.read(&mg).value, MeasureValue::Quantity { value: 105.0, unit: "mg/dL", canonical: Some(105.0) });
-        let mmol = body(json!({"blood_glucose": {"value": 5.5, "unit": "mmol/L"}}));
-        let MeasureValue::Quantity { canonical: Some(v), .. } = glucose.read(&mmol).value else { panic!() };
+        let mg = json!({"blood_glucose": {"value": 105, "unit": "mg/dL"}});
+        assert_eq!(read(glucose, mg.clone()).value, MeasureValue::Quantity { value: 105.0, unit: "mg/dL".into(), canonical: Some(105.0) });
+        let mmol = json!({"blood_glucose": {"value": 5.5, "unit": "mmol/L"}});
+        let MeasureValue::Quantity { canonical: Some(v), .. } = read(glucose, mmol.clone()).value else { panic!() };
         assert!((v - 99.0858).abs() < 1e-9);
-        let odd_body = body(json!({"blood_glucose": {"value": 5.5, "unit": "g/L"}}));
-        let odd = glucose.read(&odd_body);
+        let odd_body = json!({"blood_glucose": {"value": 5.5, "unit": "g/L"}});
+        let odd = read(glucose, odd_body.clone());
         assert!(odd.problem.unwrap().contains("unknown unit \"g/L\""));
-        assert_eq!(odd.value, MeasureValue::Quantity { value: 5.5, unit: "g/L", canonical: None });
-        assert!(glucose.read(&body(json!({}))).problem.unwrap().contains("required"));
+        assert_eq!(odd.value, MeasureValue::Quantity { value: 5.5, unit: "g/L".into(), canonical: None });
+        assert!(read(glucose, json!({})).problem.unwrap().contains("required"));
     }
 
     #[test]
     fn optional_categories() {
         let meal = measure("omh:blood-glucose:4.0", "meal_context");
-        let empty_body = body(json!({}));
-        let empty = meal.read(&empty_body);
+        let empty_body = json!({});
+        let empty = read(meal, empty_body.clone());
         assert_eq!((empty.value, empty.problem), (MeasureValue::Missing, None));
         assert_eq!(
-            meal.read(&body(json!({"temporal_relationship_to_meal": "fasting"}))).value,
-            MeasureValue::Text("fasting")
+            read(meal, json!({"temporal_relationship_to_meal": "fasting"})).value,
+            MeasureValue::Text("fasting".into())
         );
     }
 
     #[test]
     fn every_kind_reads_and_complains_precisely() {
         let count = Measure { column: "steps", path: &["step_count"], kind: MeasureKind::Count { unit: Some("steps") }, required: true };
-        assert_eq!(count.read(&body(json!({"step_count": {"value": 7411.0, "unit": "steps"}}))).value, MeasureValue::Count(7411));
-        assert!(count.read(&body(json!({"step_count": {"value": 74.5, "unit": "steps"}}))).problem.unwrap().contains("whole number"));
-        assert!(count.read(&body(json!({"step_count": {"value": 7, "unit": "km"}}))).problem.is_some());
+        assert_eq!(read(&count, json!({"step_count": {"value": 7411.0, "unit": "steps"}})).value, MeasureValue::Count(7411));
+        assert!(read(&count, json!({"step_count": {"value": 74.5, "unit": "steps"}})).problem.unwrap().contains("whole number"));
+        assert!(read(&count, json!({"step_count": {"value": 7, "unit": "km"}})).problem.is_some());
         let nested = Measure { column: "rem_s", path: &["summary", "rem"], kind: MeasureKind::Number, required: false };
-        assert_eq!(nested.read(&body(json!({"summary": {"rem": 3}}))).value, MeasureValue::Number(3.0));
-        assert_eq!(nested.read(&body(json!({"summary": {}}))).value, MeasureValue::Missing);
+        assert_eq!(read(&nested, json!({"summary": {"rem": 3}})).value, MeasureValue::Number(3.0));
+        assert_eq!(read(&nested, json!({"summary": {}})).value, MeasureValue::Missing);
         assert_eq!(nested.dotted_path(), "summary.rem");
         let flag = Measure { column: "is_main_sleep", path: &["is_main_sleep"], kind: MeasureKind::Boolean, required: false };
-        assert_eq!(flag.read(&body(json!({"is_main_sleep": true}))).value, MeasureValue::Bool(true));
-        assert!(flag.read(&body(json!({"is_main_sleep": "yes"}))).problem.is_some());
+        assert_eq!(read(&flag, json!({"is_main_sleep": true})).value, MeasureValue::Bool(true));
+        assert!(read(&flag, json!({"is_main_sleep": "yes"})).problem.is_some());
         let amount = Measure { column: "food_amount", path: &["food_amount"], kind: MeasureKind::Amount, required: true };
-        assert_eq!(amount.read(&body(json!({"food_amount": {"value": 2}}))).value, MeasureValue::Amount { value: 2.0, unit: None });
+        assert_eq!(read(&amount, json!({"food_amount": {"value": 2}})).value, MeasureValue::Amount { value: 2.0, unit: None });
     }
 
     #[test]

@@ -4,14 +4,16 @@
 
 pub mod catalog;
 pub mod codes;
+pub mod raw;
 pub mod time;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::GeneralPurposeConfig;
 use base64::engine::{DecodePaddingMode, Simd};
 use serde::Deserialize;
-use serde_json::{Map, Value};
 use std::sync::LazyLock;
+
+use raw::RawObject;
 
 /// SIMD base64 that accepts padded and unpadded input (servers differ).
 static BASE64: LazyLock<Simd> = LazyLock::new(|| {
@@ -51,17 +53,18 @@ pub struct AcquisitionProvenance {
 }
 
 /// An OMH data point. Key order is arbitrary (PostgreSQL JSONB), so fields are looked up by
-/// name; the body stays generic because its shape depends on the schema.
+/// name; the body is read only to its keys ([`RawObject`]), each measure parsed when asked.
 #[derive(Debug, Deserialize)]
-pub struct OmhDocument {
+pub struct OmhDocument<'a> {
     #[serde(default)]
     pub header: OmhHeader,
-    pub body: Option<Map<String, Value>>,
+    #[serde(borrow)]
+    pub body: Option<RawObject<'a>>,
 }
 
 /// Parse the JSON of one OMH data point.
-pub fn parse_document(json: &[u8]) -> Result<OmhDocument, String> {
-    let document: OmhDocument = serde_json::from_slice(json).map_err(|e| {
+pub fn parse_document(json: &[u8]) -> Result<OmhDocument<'_>, String> {
+    let document: OmhDocument = crate::source::json_from_bytes(json).map_err(|e| {
         if std::str::from_utf8(json).is_err() {
             "the decoded payload is not UTF-8 text".to_string()
         } else {

@@ -3,6 +3,9 @@
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime};
 use serde_json::Value;
+use serde_json::value::RawValue;
+
+use super::raw::{self, RawObject};
 
 const MICROS_PER_SECOND: f64 = 1_000_000.0;
 
@@ -84,6 +87,21 @@ fn part_of_day_hours(part: &str) -> Result<(u32, u32), String> {
         "night" => Ok((0, 6)),
         other => Err(format!("unknown part_of_day {other:?}")),
     }
+}
+
+/// Resolve `effective_time_frame` as the body wrote it. The common form, a point
+/// `{date_time}`, is read straight from the text; any other goes to [`parse_time_frame`].
+pub fn read_time_frame(frame: &RawValue) -> Result<TimeFrame, String> {
+    if let Some(object) = RawObject::of(frame) {
+        // `full_date` wins over `date_time` in `parse_time_frame`, even when null.
+        let has_full_date = object.members().any(|(name, _)| name == "full_date");
+        if let (false, Some(text)) = (has_full_date, object.get("date_time").and_then(raw::text)) {
+            let instant = parse_date_time(&text)?;
+            return Ok(TimeFrame { start: instant.utc_micros, end: None, offset_seconds: instant.offset_seconds });
+        }
+    }
+    let value: Value = serde_json::from_str(frame.get()).map_err(|e| format!("is not readable JSON: {e}"))?;
+    parse_time_frame(&value)
 }
 
 /// Resolve `effective_time_frame`: `{date_time}`, `{time_interval: start+end |
@@ -175,6 +193,24 @@ mod tests {
         assert_eq!(naive.utc_micros, T0 + 250_000);
         assert_eq!(naive.offset_seconds, None);
         assert!(parse_date_time("yesterday").is_err());
+    }
+
+    #[test]
+    fn the_raw_reader_agrees_with_the_general_one() {
+        for frame in [
+            json!({"date_time": "2024-05-02T08:30:00-07:00"}),
+            json!({"date_time": "2024-05-02T15:30:00"}),
+            json!({"date_time": "not a time"}),
+            json!({"date_time": 5}),
+            json!({"full_date": null, "date_time": "2024-05-02T15:30:00Z"}),
+            json!({"full_date": "2024-05-02", "date_time": "2024-05-02T15:30:00Z"}),
+            json!({"time_interval": {"start_date_time": "2024-05-02T15:30:00Z", "duration": {"value": 90, "unit": "min"}}}),
+            json!("2024-05-02T15:30:00Z"),
+            json!({}),
+        ] {
+            let raw = serde_json::value::to_raw_value(&frame).unwrap();
+            assert_eq!(read_time_frame(&raw), parse_time_frame(&frame), "{frame}");
+        }
     }
 
     #[test]

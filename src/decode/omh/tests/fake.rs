@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use jhe_fake::{FakeConfig, FakeExchange};
 use crate::decode::omh::catalog::lookup;
-use crate::decode::omh::time::parse_time_frame;
+use crate::decode::omh::time::read_time_frame;
 use crate::decode::omh::{decode_base64, parse_document};
 
 #[tokio::test]
@@ -40,7 +40,7 @@ async fn every_fake_payload_reads_cleanly() {
                 }
             }
             if let Some(frame) = body.get("effective_time_frame") {
-                if let Err(e) = parse_time_frame(frame) {
+                if let Err(e) = read_time_frame(frame) {
                     problems.push(format!("{code} time frame: {e}"));
                 }
             }

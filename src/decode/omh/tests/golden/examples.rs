@@ -1,5 +1,6 @@
 //! The schemas' own example data points, every one of them.
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use super::*;
@@ -27,7 +28,7 @@ fn schema_example_data_points() {
         "omh_body-temperature_4-0.json",
         "omh:body-temperature:4.0",
         // (97 - 32) * 5 / 9
-        &[("body_temperature_c", q(97.0, "F", 36.111111111111)), ("body_temperature_measurement_location", Text("forehead"))],
+        &[("body_temperature_c", q(97.0, "F", 36.111111111111)), ("body_temperature_measurement_location", Text(Cow::Borrowed("forehead")))],
     );
     case("omh_heart-rate_2-0.json", "omh:heart-rate:2.0", &[("heart_rate_bpm", q(67.5, "beats/min", 67.5))]);
     case("omh_oxygen-saturation_2-0.json", "omh:oxygen-saturation:2.0", &[("spo2_pct", q(95.0, "%", 95.0))]);

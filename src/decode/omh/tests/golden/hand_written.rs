@@ -3,6 +3,7 @@
 //! examples leave out. Grouped by what they measure; one test checks them all and that
 //! together they cover every measure.
 
+use std::borrow::Cow;
 use super::*;
 
 /// Checks one hand-written body of a code against the values expected of it.
@@ -22,10 +23,10 @@ fn glucose_pressure_and_heart_rate(case: &mut Case<'_>) {
         }),
         &[
             ("glucose_mg_dl", q(6.1, "mmol/L", 109.89516)),
-            ("specimen_source", Text("capillary blood")),
-            ("meal_context", Text("before breakfast")),
-            ("glucose_sleep_context", Text("on waking")),
-            ("glucose_statistic", Text("minimum")),
+            ("specimen_source", Text(Cow::Borrowed("capillary blood"))),
+            ("meal_context", Text(Cow::Borrowed("before breakfast"))),
+            ("glucose_sleep_context", Text(Cow::Borrowed("on waking"))),
+            ("glucose_statistic", Text(Cow::Borrowed("minimum"))),
         ],
     );
     case(
@@ -42,10 +43,10 @@ fn glucose_pressure_and_heart_rate(case: &mut Case<'_>) {
         &[
             ("systolic_mmhg", q(132.5, "mmHg", 132.5)),
             ("diastolic_mmhg", q(84.0, "mmHg", 84.0)),
-            ("body_posture", Text("sitting")),
-            ("bp_measurement_location", Text("left upper arm")),
-            ("bp_statistic", Text("average")),
-            ("bp_activity_context", Text("at rest")),
+            ("body_posture", Text(Cow::Borrowed("sitting"))),
+            ("bp_measurement_location", Text(Cow::Borrowed("left upper arm"))),
+            ("bp_statistic", Text(Cow::Borrowed("average"))),
+            ("bp_activity_context", Text(Cow::Borrowed("at rest"))),
         ],
     );
     case(
@@ -59,9 +60,9 @@ fn glucose_pressure_and_heart_rate(case: &mut Case<'_>) {
         }),
         &[
             ("heart_rate_bpm", q(141.0, "beats/min", 141.0)),
-            ("heart_rate_activity_context", Text("during exercise")),
-            ("heart_rate_sleep_context", Text("before sleeping")),
-            ("heart_rate_statistic", Text("maximum")),
+            ("heart_rate_activity_context", Text(Cow::Borrowed("during exercise"))),
+            ("heart_rate_sleep_context", Text(Cow::Borrowed("before sleeping"))),
+            ("heart_rate_statistic", Text(Cow::Borrowed("maximum"))),
         ],
     );
 }
@@ -79,9 +80,9 @@ fn temperature_oxygen_and_breathing(case: &mut Case<'_>) {
         }),
         &[
             ("body_temperature_c", q(310.15, "K", 37.0)),
-            ("body_temperature_measurement_location", Text("tympanic")),
-            ("body_temperature_sleep_context", Text("on waking")),
-            ("body_temperature_statistic", Text("median")),
+            ("body_temperature_measurement_location", Text(Cow::Borrowed("tympanic"))),
+            ("body_temperature_sleep_context", Text(Cow::Borrowed("on waking"))),
+            ("body_temperature_statistic", Text(Cow::Borrowed("median"))),
         ],
     );
     case(
@@ -107,11 +108,11 @@ fn temperature_oxygen_and_breathing(case: &mut Case<'_>) {
         }),
         &[
             ("spo2_pct", q(93.0, "%", 93.0)),
-            ("spo2_system", Text("peripheral capillary")),
-            ("spo2_measurement_method", Text("pulse oximetry")),
+            ("spo2_system", Text(Cow::Borrowed("peripheral capillary"))),
+            ("spo2_measurement_method", Text(Cow::Borrowed("pulse oximetry"))),
             ("supplemental_oxygen_l_min", q(2.5, "L/min", 2.5)),
-            ("oxygen_therapy_mode", Text("nasal cannula")),
-            ("spo2_statistic", Text("minimum")),
+            ("oxygen_therapy_mode", Text(Cow::Borrowed("nasal cannula"))),
+            ("spo2_statistic", Text(Cow::Borrowed("minimum"))),
         ],
     );
     case(
@@ -124,8 +125,8 @@ fn temperature_oxygen_and_breathing(case: &mut Case<'_>) {
         }),
         &[
             ("respiratory_rate_per_min", q(16.0, "breaths/min", 16.0)),
-            ("respiratory_rate_activity_context", Text("at rest")),
-            ("respiratory_rate_statistic", Text("median")),
+            ("respiratory_rate_activity_context", Text(Cow::Borrowed("at rest"))),
+            ("respiratory_rate_statistic", Text(Cow::Borrowed("median"))),
         ],
     );
     case(
@@ -138,8 +139,8 @@ fn temperature_oxygen_and_breathing(case: &mut Case<'_>) {
         }),
         &[
             ("rr_interval_ms", q(812.5, "ms", 812.5)),
-            ("rr_interval_activity_context", Text("at rest")),
-            ("rr_interval_statistic", Text("average")),
+            ("rr_interval_activity_context", Text(Cow::Borrowed("at rest"))),
+            ("rr_interval_statistic", Text(Cow::Borrowed("average"))),
         ],
     );
 }
@@ -158,7 +159,7 @@ fn weight_and_lung_volumes(case: &mut Case<'_>) {
             "descriptive_statistic": "average",
             "effective_time_frame": {"time_interval": {"start_date_time": "2025-03-02T06:00:00Z", "end_date_time": "2025-03-02T06:01:00Z"}}
         }),
-        &[("body_weight_kg", q(72.4, "kg", 72.4)), ("body_weight_statistic", Text("average"))],
+        &[("body_weight_kg", q(72.4, "kg", 72.4)), ("body_weight_statistic", Text(Cow::Borrowed("average")))],
     );
     case(
         "omh:body-weight:3.0",
@@ -181,9 +182,9 @@ fn weight_and_lung_volumes(case: &mut Case<'_>) {
         }),
         &[
             ("fvc_l", q(4.35, "L", 4.35)),
-            ("fvc_quality", Text("acceptable")),
-            ("fvc_statistic", Text("maximum")),
-            ("fvc_activity_context", Text("at rest")),
+            ("fvc_quality", Text(Cow::Borrowed("acceptable"))),
+            ("fvc_statistic", Text(Cow::Borrowed("maximum"))),
+            ("fvc_activity_context", Text(Cow::Borrowed("at rest"))),
         ],
     );
     case(
@@ -197,9 +198,9 @@ fn weight_and_lung_volumes(case: &mut Case<'_>) {
         }),
         &[
             ("fev1_l", q(3.2, "L", 3.2)),
-            ("fev1_quality", Text("usable")),
-            ("fev1_statistic", Text("maximum")),
-            ("fev1_activity_context", Text("after exercise")),
+            ("fev1_quality", Text(Cow::Borrowed("usable"))),
+            ("fev1_statistic", Text(Cow::Borrowed("maximum"))),
+            ("fev1_activity_context", Text(Cow::Borrowed("after exercise"))),
         ],
     );
 }
@@ -217,10 +218,10 @@ fn activity(case: &mut Case<'_>) {
             "effective_time_frame": {"time_interval": {"start_date_time": "2025-03-02T07:00:00Z", "duration": {"value": 32, "unit": "min"}}}
         }),
         &[
-            ("activity_name", Text("running")),
+            ("activity_name", Text(Cow::Borrowed("running"))),
             ("distance_m", q(3.1, "mi", 4988.9664)),
             ("kcal_burned", q(410.0, "kcal", 410.0)),
-            ("reported_activity_intensity", Text("vigorous")),
+            ("reported_activity_intensity", Text(Cow::Borrowed("vigorous"))),
             ("met_value", Number(9.8)),
         ],
     );
@@ -228,7 +229,7 @@ fn activity(case: &mut Case<'_>) {
         "omh:physical-activity:1.2",
         // Only the activity name is required, not even a time frame.
         json!({"activity_name": "yoga", "distance": {"value": 250, "unit": "yd"}}),
-        &[("activity_name", Text("yoga")), ("distance_m", q(250.0, "yd", 228.6))],
+        &[("activity_name", Text(Cow::Borrowed("yoga"))), ("distance_m", q(250.0, "yd", 228.6))],
     );
     case(
         "omh:step-count:3.0",
@@ -238,7 +239,7 @@ fn activity(case: &mut Case<'_>) {
             "descriptive_statistic_denominator": "wk",
             "effective_time_frame": {"time_interval": {"start_date_time": "2025-02-24T00:00:00Z", "duration": {"value": 1, "unit": "wk"}}}
         }),
-        &[("steps", Count(52000)), ("steps_statistic", Text("sum")), ("steps_statistic_denominator", Text("wk"))],
+        &[("steps", Count(52000)), ("steps_statistic", Text(Cow::Borrowed("sum"))), ("steps_statistic_denominator", Text(Cow::Borrowed("wk")))],
     );
 }
 
@@ -282,8 +283,8 @@ fn sleep_episodes_and_durations(case: &mut Case<'_>) {
         }),
         &[
             ("sleep_duration_s", q(7.25, "h", 26100.0)),
-            ("sleep_duration_statistic", Text("average")),
-            ("sleep_duration_statistic_denominator", Text("d")),
+            ("sleep_duration_statistic", Text(Cow::Borrowed("average"))),
+            ("sleep_duration_statistic_denominator", Text(Cow::Borrowed("d"))),
         ],
     );
     case(
@@ -341,8 +342,8 @@ fn sleep_stages(case: &mut Case<'_>) {
             ("awake_duration_s", q(28.0, "min", 1680.0)),
             ("number_of_awakenings", Count(6)),
             ("awake_percentage", q(6.5, "%", 6.5)),
-            ("sleep_stage_statistic", Text("average")),
-            ("sleep_stage_statistic_denominator", Text("episode")),
+            ("sleep_stage_statistic", Text(Cow::Borrowed("average"))),
+            ("sleep_stage_statistic_denominator", Text(Cow::Borrowed("episode"))),
             ("is_main_sleep", Bool(true)),
         ],
     );
@@ -369,9 +370,9 @@ fn food(case: &mut Case<'_>) {
             "effective_time_frame": at("2025-03-02T07:30:00-05:00")
         }),
         &[
-            ("food_name", Text("oatmeal with milk")),
-            ("food_amount", Amount { value: 1.5, unit: Some("Cup") }),
-            ("meal", Text("breakfast")),
+            ("food_name", Text(Cow::Borrowed("oatmeal with milk"))),
+            ("food_amount", Amount { value: 1.5, unit: Some(Cow::Borrowed("Cup")) }),
+            ("meal", Text(Cow::Borrowed("breakfast"))),
             ("calories_kcal", q(307.0, "kcal", 307.0)),
             ("protein_g", q(10.7, "g", 10.7)),
             ("carbohydrate_g", q(54.0, "g", 54.0)),
@@ -387,12 +388,12 @@ fn food(case: &mut Case<'_>) {
     case(
         "ieee:food-entry:0.1",
         json!({"food_name": "apple", "food_amount": {"value": 2}, "meal": "snack", "effective_time_frame": at("2025-03-02T15:00:00Z")}),
-        &[("food_name", Text("apple")), ("food_amount", Amount { value: 2.0, unit: None }), ("meal", Text("snack"))],
+        &[("food_name", Text(Cow::Borrowed("apple"))), ("food_amount", Amount { value: 2.0, unit: None }), ("meal", Text(Cow::Borrowed("snack")))],
     );
     case(
         "ieee:food-entry:0.1",
         json!({"food_name": "rice", "food_amount": {"value": 180, "unit": "g"}, "effective_time_frame": at("2025-03-02T19:00:00Z")}),
-        &[("food_name", Text("rice")), ("food_amount", Amount { value: 180.0, unit: Some("g") })],
+        &[("food_name", Text(Cow::Borrowed("rice"))), ("food_amount", Amount { value: 180.0, unit: Some(Cow::Borrowed("g")) })],
     );
 }
 

@@ -1,5 +1,6 @@
 //! The real payloads, one per code the sample file has one for.
 
+use std::borrow::Cow;
 use super::*;
 
 #[test]
@@ -18,22 +19,22 @@ fn real_payloads() {
         "omh:heart-rate:2.0",
         &[
             ("heart_rate_bpm", q(61.3, "beats/min", 61.3)),
-            ("heart_rate_statistic", Text("average")),
-            ("heart_rate_sleep_context", Text("during sleep")),
+            ("heart_rate_statistic", Text(Cow::Borrowed("average"))),
+            ("heart_rate_sleep_context", Text(Cow::Borrowed("during sleep"))),
         ],
     );
     case(
         "omh:physical-activity:1.2",
         &[
-            ("activity_name", Text("Total Daily Physical Activity")),
+            ("activity_name", Text(Cow::Borrowed("Total Daily Physical Activity"))),
             ("distance_m", q(5112.3, "m", 5112.3)),
             ("kcal_burned", q(558.1, "kcal", 558.1)),
-            ("reported_activity_intensity", Text("moderate")),
+            ("reported_activity_intensity", Text(Cow::Borrowed("moderate"))),
         ],
     );
     case(
         "omh:step-count:3.0",
-        &[("steps", Count(7411)), ("steps_statistic", Text("sum")), ("steps_statistic_denominator", Text("d"))],
+        &[("steps", Count(7411)), ("steps_statistic", Text(Cow::Borrowed("sum"))), ("steps_statistic_denominator", Text(Cow::Borrowed("d")))],
     );
     case(
         "ieee:sleep-stage-summary:1.0",
@@ -59,15 +60,15 @@ fn real_payloads() {
     case("omh:sleep-duration:2.0", &[("sleep_duration_s", q(22984.0, "sec", 22984.0))]);
     case(
         "omh:respiratory-rate:2.0",
-        &[("respiratory_rate_per_min", q(13.9, "breaths/min", 13.9)), ("respiratory_rate_statistic", Text("average"))],
+        &[("respiratory_rate_per_min", q(13.9, "breaths/min", 13.9)), ("respiratory_rate_statistic", Text(Cow::Borrowed("average")))],
     );
     case(
         "omh:oxygen-saturation:2.0",
         &[
             ("spo2_pct", q(97.3, "%", 97.3)),
-            ("spo2_system", Text("peripheral capillary")),
-            ("spo2_measurement_method", Text("pulse oximetry")),
-            ("spo2_statistic", Text("average")),
+            ("spo2_system", Text(Cow::Borrowed("peripheral capillary"))),
+            ("spo2_measurement_method", Text(Cow::Borrowed("pulse oximetry"))),
+            ("spo2_statistic", Text(Cow::Borrowed("average"))),
         ],
     );
     // Every code the sample file has a payload for is covered above.

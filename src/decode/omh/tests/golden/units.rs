@@ -52,7 +52,7 @@ fn unit_conversions() {
         let measure = spec(code).measures.iter().find(|m| m.column == column).unwrap();
         let mut body = Map::new();
         body.insert(key.into(), json!({"value": value, "unit": unit}));
-        let reading = measure.read(&body);
+        let reading = measure.read_json(&body);
         assert_eq!(reading.problem, None, "{column} {value} {unit}");
         let want = q(value, unit, canonical);
         assert!(same(&reading.value, &want), "{column}: {value} {unit} read as {:?}, expected {canonical}", reading.value);
@@ -65,7 +65,7 @@ fn unit_conversions() {
 fn invalid_values_are_problems() {
     let problem = |code: &str, column: &str, body: Value| -> String {
         let measure = spec(code).measures.iter().find(|m| m.column == column).unwrap();
-        measure.read(body.as_object().unwrap()).problem.unwrap_or_else(|| panic!("{column}: no problem in {body}"))
+        measure.read_json(body.as_object().unwrap()).problem.unwrap_or_else(|| panic!("{column}: no problem in {body}"))
     };
     assert!(problem("omh:sleep-duration:2.0", "sleep_duration_s", json!({"sleep_duration": {"value": 1, "unit": "d"}})).contains("unknown unit"));
     assert!(problem("omh:body-weight:3.0", "body_weight_kg", json!({"body_weight": {"value": 70, "unit": "MetricTon"}})).contains("unknown unit"));
@@ -78,6 +78,6 @@ fn invalid_values_are_problems() {
     assert!(problem("omh:sleep-episode:1.1", "sleep_episode_number_of_awakenings", json!({"number_of_awakenings": 2.5})).contains("whole number"));
     // An optional measure that is absent is no problem; sleep-episode requires nothing.
     for m in spec("omh:sleep-episode:1.1").measures {
-        assert_eq!(m.read(&Map::new()).problem, None, "{}", m.column);
+        assert_eq!(m.read_json(&Map::new()).problem, None, "{}", m.column);
     }
 }

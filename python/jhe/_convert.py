@@ -36,8 +36,14 @@ def _optional(module: str) -> Any | None:
 
 
 def to_pyarrow(table: ArrowStreamExportable) -> Any:
-    pa = _require("pyarrow", "pyarrow")
-    return pa.table(table)
+    return _read_stream(_require("pyarrow", "pyarrow"), table)
+
+
+def _read_stream(pa: Any, table: ArrowStreamExportable) -> Any:
+    """A pyarrow Table from an Arrow C stream. Not ``pa.table(...)``: that first asks whether
+    its argument is a pandas DataFrame, which imports pandas, and in a fresh kernel that
+    import takes longer than the fetch."""
+    return pa.RecordBatchReader.from_stream(table).read_all()
 
 
 def _tabular_library() -> tuple[Any, Any]:
@@ -55,7 +61,7 @@ def rows(table: ArrowStreamExportable) -> list[dict[str, Any]]:
     """A small table (the decode errors) as one dict per row."""
     pa, pl = _tabular_library()
     if pa is not None:
-        listed: list[dict[str, Any]] = pa.table(table).to_pylist()
+        listed: list[dict[str, Any]] = _read_stream(pa, table).to_pylist()
         return listed
     return list(pl.DataFrame(table).to_dicts())
 
@@ -75,7 +81,7 @@ def summarize(table: ArrowStreamExportable) -> list[dict[str, Any]]:
         return list(grouped.to_dicts())
     import pyarrow.compute as pc
 
-    arrow = pa.table(table)
+    arrow = _read_stream(pa, table)
     codes = arrow["code"].cast("string")
     summary = []
     for code in pc.unique(codes).to_pylist():

@@ -180,7 +180,7 @@ def csv_ready(table: pa.Table) -> pa.Table:
             field = field.with_name(f"{field.name}_s")
         columns.append(column)
         names.append(field.name)
-    return pa.table(columns, names=names)
+    return pa.Table.from_arrays(columns, names=names)
 
 
 def guide_glucose_table(observations: Observations, patients: pd.DataFrame) -> pa.Table:
@@ -209,7 +209,7 @@ def guide_glucose_table(observations: Observations, patients: pd.DataFrame) -> p
         "source_name": table["source_name"].cast(pa.string()),
         "last_updated": seconds(table["last_updated"]),
     }
-    return pa.table([columns[source] for source in GUIDE_GLUCOSE_COLUMNS.values()], names=list(GUIDE_GLUCOSE_COLUMNS))
+    return pa.Table.from_arrays([columns[source] for source in GUIDE_GLUCOSE_COLUMNS.values()], names=list(GUIDE_GLUCOSE_COLUMNS))
 
 
 def write_parquet(observations: Observations, path: Path, partition_by: Sequence[str] | None) -> Path:

@@ -60,7 +60,10 @@ async fn pages_in_flight_rise_while_latency_holds_and_stay_under_the_ceiling() {
 async fn a_server_answering_429_above_a_few_in_flight_is_backed_off_from_and_read_exactly() {
     let fx = FakeExchange::start(fake(20, 3, FakeGeneration::Current)).await.unwrap();
     let study = fx.directory().main_study_id;
-    let session = Session::new(ClientConfig::resolve(options(&fx, 8, 16), |_| None).unwrap()).unwrap();
+    // Retries to spare: on a loaded machine a request can meet the throttle many times
+    // before the back-off has brought the requests in flight down.
+    let options = ClientOptions { retries: Some(60), ..options(&fx, 8, 16) };
+    let session = Session::new(ClientConfig::resolve(options, |_| None).unwrap()).unwrap();
     let outcome = fetch(&session, study).await;
     assert_eq!(ids(&outcome), expected(&fx, study));
     let throttled = fx.requests().iter().filter(|r| r.status == 429).count();

@@ -57,18 +57,21 @@ def coded(code: str) -> str:
 # jhe
 
 
-def run_jhe(url: str, token: str, study: int, code: str | None, concurrency: int | None) -> Any:
+def jhe_client(url: str, token: str, concurrency: int | None) -> Any:
+    """Default settings, or exactly ``concurrency`` pages in flight: alone, ``concurrency``
+    is only where jhe's pace starts (it grows up to ``max_concurrency``)."""
     import jhe
 
-    client = jhe.Client(url, token, concurrency=concurrency)
-    return client.fetch_dataframe(study_id=study, code=code, progress=False)
+    fixed = {} if concurrency is None else {"concurrency": concurrency, "max_concurrency": concurrency}
+    return jhe.Client(url, token, **fixed)
+
+
+def run_jhe(url: str, token: str, study: int, code: str | None, concurrency: int | None) -> Any:
+    return jhe_client(url, token, concurrency).fetch_dataframe(study_id=study, code=code, progress=False)
 
 
 def run_jhe_arrow(url: str, token: str, study: int, code: str | None, concurrency: int | None) -> Any:
-    import jhe
-
-    client = jhe.Client(url, token, concurrency=concurrency)
-    return client.fetch_arrow(study_id=study, code=code, progress=False)
+    return jhe_client(url, token, concurrency).fetch_arrow(study_id=study, code=code, progress=False)
 
 
 # --------------------------------------------------------------------------------------

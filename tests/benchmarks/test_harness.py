@@ -19,16 +19,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN = ROOT / "benchmarks" / "run.py"
-PEERS = ["jhe", "jhe-arrow", "power", "baseline", "guide", "jhc"]
-LABELS = {
-    "jhe": "jhe fetch_dataframe",
-    "jhe-arrow": "jhe fetch_arrow",
-    "power": "power user's Python (aiohttp, orjson)",
-    "baseline": "pure-Python baseline",
-    "guide": "user guide's code",
-    "jhc": "jupyterhealth-client",
-}
-FLOORS = ["http-floor", "parse-floor", "parse-value"]
+# The harness's own peers and names for its rows, read from it rather than written again here.
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from _common import FLOOR_ORDER as FLOORS  # noqa: E402
+from _common import PEER_ORDER as PEERS  # noqa: E402
+from _common import label  # noqa: E402
+
+LABELS = {peer: label(peer) for peer in PEERS}
 
 
 def test_quick_run_reports_every_peer_with_the_servers_observations(tmp_path: Path) -> None:

@@ -252,7 +252,11 @@ def forward(hostile: Hostile, request: Request, query: dict[str, list[str] | Non
 
 
 def edit_json(reply: Reply, edit: Callable[[Any], None]) -> Reply:
-    """`reply` with its JSON body changed in place by `edit`."""
-    value = json.loads(reply.body)  # type: ignore[arg-type]
+    """`reply` with its JSON body changed in place by `edit`; a body that is not JSON (a
+    404 page for a request jhe guessed) is passed on as the server sent it."""
+    try:
+        value = json.loads(reply.body)  # type: ignore[arg-type]
+    except ValueError:
+        return reply
     edit(value)
     return Reply(reply.status, json.dumps(value).encode(), {**reply.headers, "Content-Type": "application/json"})

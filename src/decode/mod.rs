@@ -277,3 +277,31 @@ impl PreparedPage {
         Ok((summary, page))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine as _;
+
+    use super::*;
+
+    fn prepared(code: &str, document: &str) -> PreparedObservation {
+        let data = base64::engine::general_purpose::STANDARD.encode(document);
+        PreparedObservation::new(&ObservationInput { patient_id: Some(1), ..ObservationInput::new("7", Some(code), Payload::Base64(data.as_bytes())) })
+    }
+
+    #[test]
+    fn catalogued_bodies_become_typed_measures_and_others_leaves_with_nothing_dropped() {
+        let frame = r#""effective_time_frame":{"date_time":"2024-05-02T15:30:00Z"}"#;
+        let glucose = prepared("omh:blood-glucose:4.0", &format!(r#"{{"header":{{"uuid":"u"}},"body":{{{frame},"blood_glucose":{{"value":5.5,"unit":"mmol/L"}}}}}}"#));
+        let PreparedBody::Measures(values) = &glucose.body else { panic!("{:?}", glucose.body) };
+        assert!(matches!(values[0], MeasureValue::Quantity { canonical: Some(v), .. } if (v - 99.0858).abs() < 1e-9));
+        assert_eq!((glucose.header.uuid.as_deref(), glucose.frame.map(|f| f.start)), (Some("u"), Some(1_714_663_800_000_000)));
+        assert!(glucose.problems.is_empty() && glucose.measure_problems.is_empty());
+        // A number beyond f64 passes the raw reading but not `Value`: reported, not dropped.
+        let odd = prepared("x:odd:1.0", &format!(r#"{{"body":{{{frame},"ok":true,"huge":1e400}}}}"#));
+        let PreparedBody::Leaves(leaves) = &odd.body else { panic!("{:?}", odd.body) };
+        assert_eq!(leaves.iter().map(|(path, _)| path.as_str()).collect::<Vec<_>>(), ["ok"]);
+        assert_eq!(odd.measure_problems.len(), 1);
+        assert!(odd.measure_problems[0].starts_with("huge: "), "{:?}", odd.measure_problems);
+    }
+}

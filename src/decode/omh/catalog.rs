@@ -261,9 +261,7 @@ mod tests {
 
     /// What `measure` reads from `body`, owned.
     fn read(measure: &Measure, body: Value) -> Reading<'static> {
-        let text = body.to_string();
-        let reading = measure.read(&RawObject::parse(&text).unwrap());
-        Reading { value: reading.value.into_owned(), problem: reading.problem }
+        measure.read_json(body.as_object().unwrap())
     }
 
     fn measure<'a>(code: &str, column: &str) -> &'static Measure {

@@ -115,7 +115,7 @@ class Client:
             429, 500, 502, 503, 504 (default 5, at most 100), with exponential backoff and
             jitter, honouring ``Retry-After`` up to 60 seconds (a server asking for longer
             gets an error that says how long it asked for).
-        concurrency: Pages fetched at once when a fetch starts (default 8, at most 64).
+        concurrency: Pages fetched at once when a fetch starts (default 16, at most 64).
         max_concurrency: The most pages fetched at once (default 32, or ``concurrency`` if
             higher; at most 64). A fetch raises its pages in flight from ``concurrency``
             towards this while the server answers as fast, and lowers them again when the

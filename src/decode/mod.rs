@@ -272,7 +272,9 @@ impl PreparedPage {
     /// Read one page's bytes with `kind`'s adapter and prepare every observation on it:
     /// the one decode step every page goes through.
     pub fn read(kind: AdapterKind, bytes: &[u8], page_url: &Url, origin: &Url, options: PageOptions) -> Result<(PageSummary, Self)> {
-        let mut page = Self::default();
+        // About one observation per KiB of page (an observation is about 1.1 KB of FHIR
+        // JSON): reserved once rather than grown by copying, bounded by the largest page.
+        let mut page = Self { observations: Vec::with_capacity((bytes.len() / 1024).min(crate::config::MAX_PAGE_SIZE as usize)) };
         let summary = kind.read_page(bytes, page_url, origin, options.resources, |input| page.push(input))?;
         Ok((summary, page))
     }

@@ -126,7 +126,7 @@ async fn fetch_all(session: &Session, request: &FetchRequest, progress: Arc<Prog
     let guessed = match session.known_generation() {
         None if api != Api::Rest => {
             let first = plan::searches(&config.base_url, query, Api::Fhir, Generation::Current).swap_remove(0);
-            Some(Opening::ask(session, &pace, &first, builder.page_options()).await)
+            Some(Opening::ask(session, &pace, &first, builder.page_options(), builder.layout()).await)
         }
         _ => None,
     };

@@ -13,13 +13,12 @@ use super::pace::{Credit, Pace};
 use super::plan::{self, LaterPages, Search};
 use super::tasks::{AbortOnDrop, PageFetch, PageTask, count_rows};
 use super::{Progress, Session};
-use crate::decode::PreparedPage;
 use crate::error::{JheError, Result};
 use crate::http::redact_url;
 use crate::source::PageSummary;
 use crate::source::paging::PageWalk;
 use crate::source::fhir::Snapshot;
-use crate::table::ObservationTableBuilder;
+use crate::table::{Layout, ObservationTableBuilder, PageTables};
 
 pub(super) struct Reader<'a> {
     session: &'a Session,
@@ -40,7 +39,7 @@ pub(super) struct Opening {
 
 impl Opening {
     /// Ask `search`'s first page now.
-    pub async fn ask(session: &Session, pace: &Arc<Pace>, search: &Search, options: crate::decode::PageOptions) -> Self {
+    pub async fn ask(session: &Session, pace: &Arc<Pace>, search: &Search, options: crate::decode::PageOptions, layout: Layout) -> Self {
         let url = search.with_page(1, session.config.page_size);
         let fetch = PageFetch {
             http: session.http.clone(),
@@ -48,6 +47,7 @@ impl Opening {
             kind: search.kind,
             origin: session.config.base_url.clone(),
             options,
+            layout,
         };
         Self { task: fetch.spawn(url.clone()).await, url }
     }
@@ -70,6 +70,7 @@ impl<'a> Reader<'a> {
             kind: search.kind,
             origin: self.session.config.base_url.clone(),
             options: self.builder.page_options(),
+            layout: self.builder.layout(),
         }
     }
 
@@ -84,7 +85,7 @@ impl<'a> Reader<'a> {
     }
 
     /// One page, fetched and decoded (not yet appended), and its credit for the pace.
-    async fn page(&mut self, search: &Search, url: Url) -> Result<(PageSummary, PreparedPage, Option<Credit>)> {
+    async fn page(&mut self, search: &Search, url: Url) -> Result<(PageSummary, PageTables, Option<Credit>)> {
         self.requests += 1;
         let (_, page, credit) = self.fetcher(search).spawn(url).await.await;
         page.map(|(summary, page)| (summary, page, credit))
@@ -99,8 +100,8 @@ impl<'a> Reader<'a> {
     }
 
     /// Append a decoded page; returns the latest `lastUpdated` among the rows it added.
-    fn append(&mut self, page: PreparedPage) -> Option<i64> {
-        let newest = self.builder.append_page(page);
+    fn append(&mut self, page: PageTables) -> Option<i64> {
+        let newest = self.builder.append_built(page);
         self.progress.pages_done.fetch_add(1, Ordering::Relaxed);
         self.progress.rows_done.store(self.builder.received() as u64, Ordering::Relaxed);
         newest
@@ -250,7 +251,7 @@ struct Pass {
 }
 
 impl Pass {
-    fn start(url: &Url, first: &PageSummary, page: &PreparedPage) -> Result<Self> {
+    fn start(url: &Url, first: &PageSummary, page: &PageTables) -> Result<Self> {
         let walk = PageWalk::start(url, first.total, observations(page), first.next.is_some(), "observations")?;
         let mut pass = Self { walk, ids: roaring::RoaringTreemap::new() };
         pass.unseen(page);
@@ -259,12 +260,12 @@ impl Pass {
 
     /// Observations of `page` this reading has not seen before (one without an id counts
     /// as one).
-    fn unseen(&mut self, page: &PreparedPage) -> usize {
-        let observations = page.observations.iter().filter(|row| row.is_observation);
-        observations.filter(|row| row.id.is_none_or(|id| self.ids.insert(id as u64))).count()
+    fn unseen(&mut self, page: &PageTables) -> usize {
+        let observations = page.ids().filter(|(is_observation, _)| *is_observation);
+        observations.filter(|(_, id)| id.is_none_or(|id| self.ids.insert(id as u64))).count()
     }
 
-    fn later_page(&mut self, url: &Url, summary: &PageSummary, page: &PreparedPage, has_next: bool) -> Result<()> {
+    fn later_page(&mut self, url: &Url, summary: &PageSummary, page: &PageTables, has_next: bool) -> Result<()> {
         let unseen = self.unseen(page);
         self.walk.later_page(url, summary.total, observations(page), unseen, has_next)
     }
@@ -272,6 +273,6 @@ impl Pass {
 
 /// The observations on `page`: a search's total counts its matches, not the other entries
 /// a Bundle may carry (an OperationOutcome, an included resource).
-fn observations(page: &PreparedPage) -> usize {
-    page.observations.iter().filter(|row| row.is_observation).count()
+fn observations(page: &PageTables) -> usize {
+    page.ids().filter(|(is_observation, _)| *is_observation).count()
 }

@@ -11,6 +11,7 @@ use url::Url;
 use super::pace::{Credit, Pace, Ticket};
 use super::plan::Search;
 use crate::decode::{PageOptions, PreparedPage};
+use crate::table::{Layout, PageTables};
 use crate::error::Result;
 use crate::http::HttpClient;
 use crate::source::{AdapterKind, PageSummary};
@@ -55,11 +56,13 @@ pub(super) struct PageFetch {
     pub kind: AdapterKind,
     pub origin: Url,
     pub options: PageOptions,
+    /// The layout each page's rows are built in where it is decoded.
+    pub layout: Layout,
 }
 
 /// A page fetched and decoded by a task of its own: its URL, the page, and the credit its
 /// answer earned towards more requests in flight, to be cashed once it is read.
-pub(super) type PageAnswer = (Url, Result<(PageSummary, PreparedPage)>, Option<Credit>);
+pub(super) type PageAnswer = (Url, Result<(PageSummary, PageTables)>, Option<Credit>);
 pub(super) type PageTask = AbortOnDrop<PageAnswer>;
 
 impl PageFetch {
@@ -75,20 +78,22 @@ impl PageFetch {
         AbortOnDrop::spawn(async move { fetch.page(ticket, url).await })
     }
 
-    /// Fetch one page, holding `ticket` while in flight, and decode it
-    /// ([`PreparedPage::read`]) on a blocking thread, so pages are decoded in parallel while
-    /// the builder appends them in order. The response bytes are freed once decoded.
+    /// Fetch one page, holding `ticket` while in flight, then decode it
+    /// ([`PreparedPage::read`]) and build its rows ([`PageTables::build`]) on a blocking
+    /// thread, so pages are decoded and built in parallel while the builder takes them in
+    /// order. The response bytes are freed once decoded.
     async fn page(self, ticket: Ticket, url: Url) -> PageAnswer {
         let (body, credit) = match self.http.get_paced(&url).await {
             Ok((body, load)) => (body, self.pace.answered(ticket, load)),
             // No answer to learn from (an error is the fetch's end, or a page past the end).
             Err(error) => return (url, Err(error), None),
         };
-        let Self { kind, origin, options, .. } = self;
+        let Self { kind, origin, options, layout, .. } = self;
         let _permit = DECODERS.acquire().await.expect("the semaphore is never closed");
         AbortOnDrop(tokio::task::spawn_blocking(move || {
             let page = PreparedPage::read(kind, &body, &url, &origin, options);
-            (url, page, credit)
+            drop(body);
+            (url, page.map(|(summary, page)| (summary, PageTables::build(page, layout))), credit)
         }))
         .await
     }

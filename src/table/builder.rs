@@ -1,6 +1,6 @@
-//! The builder: prepared observations appended in the order the server sent them, each
-//! once (a repeated observation id is skipped), into the layout asked for; uuids carried
-//! twice flagged when the tables are finished.
+//! The builder: pages taken in the order the server sent them, each observation once (a
+//! repeated observation id is skipped), into the layout asked for; uuids carried twice
+//! flagged when the tables are finished.
 //!
 //! Here is decided where each record goes, so none is dropped silently: a row of the data
 //! tables, with any problems also in the errors table; or, where the tables have no place
@@ -8,24 +8,65 @@
 //! observation, an observation of a code not asked for (when codes were asked for and the
 //! server matches them exactly), and, in the wide layout, an observation without a code
 //! (its tables are per code).
+//!
+//! Most rows arrive already built, in chunks made where their page was decoded
+//! ([`PageTables`]): the builder only masks the ones it does not keep and joins the chunks
+//! when the tables are finished ([`super::chunks`]).
 
 use std::collections::HashMap;
 
+use arrow_array::{BooleanArray, RecordBatch};
+
+use super::chunks::join;
+use super::columns::{Record, present};
 use super::errors::ErrorsBuilder;
 use super::finish::ClientFilter;
 use super::flat::FlatTable;
 use super::long::LongTable;
+use super::page::{PageChunk, PageEntry, PageTables, RowFacts};
 use super::uuids::{UuidList, with_duplicate_uuid_flags};
 use super::wide::WideTable;
-use super::{Appended, Layout, ObservationTables, columns::Record};
+use super::{Appended, Layout, ObservationTables};
 use crate::decode::omh::catalog;
-use crate::decode::{PageOptions, PreparedObservation, PreparedPage};
+use crate::decode::{PageOptions, PreparedObservation, PreparedPage, RawPayload};
+
+/// One data table so far: its chunks, in page order, and (wide layout) the rows the builder
+/// appended itself.
+struct TableParts {
+    code: Option<String>,
+    chunks: Vec<RecordBatch>,
+    own: Option<WideTable>,
+}
+
+impl TableParts {
+    fn new(code: Option<String>) -> Self {
+        Self { code, chunks: Vec::new(), own: None }
+    }
+
+    /// The table as the user gets it.
+    fn finish(mut self, layout: Layout) -> RecordBatch {
+        self.chunks.extend(self.own.take().map(WideTable::finish));
+        if self.chunks.is_empty() {
+            // No rows: the columns a caller will index, all the same.
+            self.chunks.push(match &self.code {
+                Some(code) => WideTable::new(code).finish(),
+                None => LongTable::new().finish(),
+            });
+        }
+        let table = present(join(self.chunks), layout == Layout::Wide);
+        match layout {
+            Layout::Long => super::finish::with_arrival_order(table),
+            _ => table,
+        }
+    }
+}
 
 pub struct ObservationTableBuilder {
     layout: Layout,
-    wide: Vec<WideTable>,
+    /// Wide: one table per code, in order of first appearance.
+    wide: Vec<TableParts>,
     wide_index: HashMap<String, usize>,
-    long: LongTable,
+    long: TableParts,
     /// Rows in the tables.
     rows: usize,
     /// Distinct observations received, kept or not: what the server's count counts.
@@ -60,7 +101,7 @@ impl ObservationTableBuilder {
             layout,
             wide: Vec::new(),
             wide_index: HashMap::new(),
-            long: LongTable::new(),
+            long: TableParts::new(None),
             rows: 0,
             received: 0,
             filter: None,
@@ -96,6 +137,11 @@ impl ObservationTableBuilder {
         self
     }
 
+    /// The layout pages are built in ([`PageTables::build`]).
+    pub fn layout(&self) -> Layout {
+        self.layout
+    }
+
     /// What pages prepared for this builder must carry: (flat layout) the FHIR resources
     /// as received.
     pub fn page_options(&self) -> PageOptions {
@@ -127,50 +173,78 @@ impl ObservationTableBuilder {
         self.newest_last_updated
     }
 
-    fn wide_table(&mut self, code: &str) -> usize {
-        if let Some(&index) = self.wide_index.get(code) {
-            return index;
-        }
-        self.wide.push(WideTable::new(code));
-        self.wide_index.insert(code.to_string(), self.wide.len() - 1);
-        self.wide.len() - 1
+    fn wide_table(&mut self, code: &str) -> &mut TableParts {
+        let index = match self.wide_index.get(code) {
+            Some(&index) => index,
+            None => {
+                self.wide.push(TableParts::new(Some(code.to_string())));
+                self.wide_index.insert(code.to_string(), self.wide.len() - 1);
+                self.wide.len() - 1
+            }
+        };
+        &mut self.wide[index]
     }
 
-    /// Append a page's observations in order, each freed once appended. Returns the latest
-    /// `lastUpdated` among the rows it brought that were not received before.
+    /// Build a page's rows here and append them ([`Self::append_built`]).
     pub fn append_page(&mut self, page: PreparedPage) -> Option<i64> {
+        self.append_built(PageTables::build(page, self.layout))
+    }
+
+    /// Append a page's rows in order: the chunks built with it, less the rows not kept, and
+    /// the entries left to the builder. Returns the latest `lastUpdated` among the rows it
+    /// brought that were not received before.
+    pub fn append_built(&mut self, page: PageTables) -> Option<i64> {
+        self.append_built_with(page, |_| {})
+    }
+
+    /// [`Self::append_built`], telling `each` where each entry went, in order.
+    pub(super) fn append_built_with(&mut self, page: PageTables, mut each: impl FnMut(Appended)) -> Option<i64> {
+        let PageTables { entries, chunks } = page;
+        let mut kept: Vec<Option<Vec<bool>>> = vec![None; chunks.len()];
         let mut newest = None;
-        for observation in page.observations {
-            let last_updated = observation.last_updated;
-            if matches!(self.append_prepared(observation), Appended::Row | Appended::Reported | Appended::Filtered) {
+        for entry in entries {
+            let (appended, last_updated) = match entry {
+                PageEntry::Built { facts, chunk, rows } => {
+                    let last_updated = facts.last_updated;
+                    let appended = self.append_facts(facts);
+                    if appended != Appended::Row {
+                        let mask = kept[chunk].get_or_insert_with(|| vec![true; chunks[chunk].rows.num_rows()]);
+                        mask[rows].fill(false);
+                    }
+                    (appended, last_updated)
+                }
+                PageEntry::Prepared(observation) => {
+                    let last_updated = observation.last_updated;
+                    (self.append_prepared(observation), last_updated)
+                }
+            };
+            if matches!(appended, Appended::Row | Appended::Reported | Appended::Filtered) {
                 newest = newest.max(last_updated);
+            }
+            each(appended);
+        }
+        for (PageChunk { code, rows }, kept) in chunks.into_iter().zip(kept) {
+            let rows = match kept {
+                None => rows,
+                Some(mask) => arrow_select::filter::filter_record_batch(&rows, &BooleanArray::from(mask)).expect("a mask as long as the chunk"),
+            };
+            if rows.num_rows() > 0 {
+                let table = match code {
+                    Some(code) => self.wide_table(code),
+                    None => &mut self.long,
+                };
+                table.chunks.push(rows);
             }
         }
         newest
     }
 
-    /// Add one observation decoded by [`PreparedObservation::new`] (possibly on another
-    /// thread). Observations must be appended in the order the server sent them.
-    pub fn append_prepared(&mut self, prepared: PreparedObservation) -> Appended {
-        let PreparedObservation {
-            id,
-            patient_id,
-            code,
-            last_updated,
-            patient_name,
-            data_source,
-            json,
-            header,
-            body,
-            measure_problems,
-            frame,
-            flat,
-            mut problems,
-            is_observation,
-        } = prepared;
+    /// Whether an observation (an entry of a page) is kept, counting it: the one decision
+    /// every row goes through, built or not. Why one is reported is added to `problems`.
+    fn admit(&mut self, is_observation: bool, id: Option<i64>, code: Option<&str>, times: (Option<i64>, Option<i64>), problems: &mut Vec<String>) -> Appended {
+        let (start, last_updated) = times;
         if !is_observation {
             self.not_observations += 1;
-            self.errors.push(None, None, &problems.join("; "), &json.into_text());
             return Appended::NotAnObservation;
         }
         // `as u64` is a bijection, so negative ids stay distinct.
@@ -182,46 +256,71 @@ impl ObservationTableBuilder {
         if let Some(at) = last_updated {
             self.newest_last_updated = Some(self.newest_last_updated.map_or(at, |newest| newest.max(at)));
         }
-        if self.filter.as_ref().is_some_and(|filter| !filter.admits(frame.map(|f| f.start), last_updated, code.as_deref())) {
+        if self.filter.as_ref().is_some_and(|filter| !filter.admits(start, last_updated, code)) {
             return Appended::Filtered;
         }
-        let code = code.as_deref();
-        if !self.has_place_for(code, &mut problems) {
-            self.errors.push(id, code, &problems.join("; "), &json.into_text());
+        if !self.has_place_for(code, problems) {
             return Appended::Reported;
-        }
-        let record = Record {
-            id,
-            patient_id,
-            code,
-            start: frame.map(|frame| frame.start),
-            end: frame.and_then(|frame| frame.end),
-            offset: frame.and_then(|frame| frame.offset_seconds),
-            last_updated,
-            uuid: header.uuid.as_deref(),
-            modality: header.modality.as_deref(),
-            source_name: header.acquisition_provenance.as_ref().and_then(|p| p.source_name.as_deref()),
-            patient_name: patient_name.as_deref(),
-            data_source: data_source.as_deref(),
-        };
-        if let Some(uuid) = record.uuid {
-            self.uuids.push(uuid);
-        }
-        // The catalogue checked the measures in every layout, so the errors table is the same.
-        problems.extend(measure_problems);
-        match self.layout {
-            Layout::Wide => {
-                let index = self.wide_table(code.expect("has_place_for keeps codeless rows out of the wide tables"));
-                self.wide[index].append(&record, body);
-            }
-            Layout::Long => self.long.append(&record, code.and_then(catalog::lookup), body),
-            Layout::Flat => self.flat.push(&record, flat.unwrap_or_default()),
-        }
-        if !problems.is_empty() {
-            self.errors.push(id, code, &problems.join("; "), &json.into_text());
         }
         self.rows += 1;
         Appended::Row
+    }
+
+    /// A built observation: counted, and reported where it has problems or no place.
+    fn append_facts(&mut self, facts: RowFacts) -> Appended {
+        let RowFacts { id, code, start, last_updated, uuid, json, mut problems, measure_problems } = facts;
+        let appended = self.admit(true, id, code.as_deref(), (start, last_updated), &mut problems);
+        if appended == Appended::Row {
+            if let Some(uuid) = uuid {
+                self.uuids.push_key(uuid);
+            }
+            // The catalogue checked the measures in every layout, so the errors table is the same.
+            problems.extend(measure_problems);
+        }
+        if matches!(appended, Appended::Row | Appended::Reported) && !problems.is_empty() {
+            self.errors.push(id, code.as_deref(), &problems.join("; "), &json.into_text());
+        }
+        appended
+    }
+
+    /// Add one observation decoded by [`PreparedObservation::new`] (possibly on another
+    /// thread) that its page did not build. Observations must be appended in the order the
+    /// server sent them.
+    fn append_prepared(&mut self, mut prepared: PreparedObservation) -> Appended {
+        let mut problems = std::mem::take(&mut prepared.problems);
+        let times = (prepared.frame.map(|frame| frame.start), prepared.last_updated);
+        let appended = self.admit(prepared.is_observation, prepared.id, prepared.code.as_deref(), times, &mut problems);
+        let json = std::mem::replace(&mut prepared.json, RawPayload::AsSent(String::new()));
+        match appended {
+            Appended::Row => {}
+            Appended::NotAnObservation | Appended::Reported => {
+                self.errors.push(prepared.id, prepared.code.as_deref(), &problems.join("; "), &json.into_text());
+                return appended;
+            }
+            Appended::Duplicate | Appended::Filtered => return appended,
+        }
+        problems.append(&mut prepared.measure_problems);
+        let (body, flat) = (std::mem::take(&mut prepared.body), prepared.flat.take());
+        let record = Record::of(&prepared);
+        if let Some(uuid) = record.uuid {
+            self.uuids.push(uuid);
+        }
+        match self.layout {
+            Layout::Wide => {
+                let code = record.code.expect("has_place_for keeps codeless rows out of the wide tables");
+                self.wide_table(code).own.get_or_insert_with(|| WideTable::new(code)).append(&record, body);
+            }
+            Layout::Long => {
+                let mut table = LongTable::new();
+                table.append(&record, record.code.and_then(catalog::lookup), body);
+                self.long.chunks.push(table.finish());
+            }
+            Layout::Flat => self.flat.push(&record, flat.unwrap_or_default()),
+        }
+        if !problems.is_empty() {
+            self.errors.push(record.id, record.code, &problems.join("; "), &json.into_text());
+        }
+        appended
     }
 
     /// Whether the tables have a place for an observation of `code`; if not, why is among
@@ -240,18 +339,18 @@ impl ObservationTableBuilder {
 
     pub fn finish(mut self) -> ObservationTables {
         let (repeated_uuids, duplicate_uuids) = std::mem::take(&mut self.uuids).repeated();
-        let tables: Vec<(Option<String>, _)> = match self.layout {
+        let layout = self.layout;
+        let tables: Vec<(Option<String>, _)> = match layout {
             Layout::Wide => {
                 // Catalogue order first, then codes in order of appearance.
-                let rank = |code: &str| catalog::CATALOG.iter().position(|spec| spec.code == code).unwrap_or(usize::MAX);
+                let rank = |code: &Option<String>| {
+                    catalog::CATALOG.iter().position(|spec| Some(spec.code) == code.as_deref()).unwrap_or(usize::MAX)
+                };
                 let mut wide = std::mem::take(&mut self.wide);
                 wide.sort_by_key(|table| rank(&table.code));
-                wide.into_iter().map(|table| (Some(table.code.clone()), table.finish())).collect()
+                wide.into_iter().map(|table| (table.code.clone(), table.finish(layout))).collect()
             }
-            Layout::Long => {
-                let long = std::mem::replace(&mut self.long, LongTable::new());
-                vec![(None, long.finish())]
-            }
+            Layout::Long => vec![(None, std::mem::replace(&mut self.long, TableParts::new(None)).finish(layout))],
             Layout::Flat => vec![(None, std::mem::take(&mut self.flat).finish())],
         };
         let tables = tables
@@ -259,7 +358,7 @@ impl ObservationTableBuilder {
             .map(|(code, batch)| (code, with_duplicate_uuid_flags(batch, &repeated_uuids)))
             .collect();
         ObservationTables {
-            layout: self.layout,
+            layout,
             tables,
             errors: self.errors.finish(),
             duplicates: self.duplicates,

@@ -4,10 +4,12 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use arrow_array::builder::{DurationSecondBuilder, Int64Builder, StringBuilder, StringDictionaryBuilder, TimestampMicrosecondBuilder};
+use arrow_array::builder::{ArrayBuilder, DurationSecondBuilder, Int64Builder, StringBuilder, StringDictionaryBuilder, TimestampMicrosecondBuilder};
 use arrow_array::types::Int32Type;
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
+
+use crate::decode::PreparedObservation;
 
 
 pub fn utc_timestamp_type() -> DataType {
@@ -20,9 +22,17 @@ pub(super) fn dictionary_type() -> DataType {
 
 pub(super) type Dictionary = StringDictionaryBuilder<Int32Type>;
 
-pub(super) fn timestamp_builder() -> TimestampMicrosecondBuilder {
-    TimestampMicrosecondBuilder::new().with_timezone("UTC")
+pub(super) fn timestamp_builder(rows: usize) -> TimestampMicrosecondBuilder {
+    TimestampMicrosecondBuilder::with_capacity(rows).with_timezone("UTC")
 }
+
+/// A dictionary builder for `rows` keys; its values (units, categories, names) are few.
+pub(super) fn dictionary(rows: usize) -> Dictionary {
+    Dictionary::with_capacity(rows, 16, 256)
+}
+
+/// The rows a table reserves when it cannot know how many it will hold (Arrow's default).
+pub(super) const UNKNOWN_ROWS: usize = 1024;
 
 /// A table's columns as they are finished, in order; every one nullable. Names are
 /// assigned here, so no two columns share one.
@@ -93,6 +103,26 @@ pub(super) struct Record<'a> {
     pub data_source: Option<&'a str>,
 }
 
+impl<'a> Record<'a> {
+    pub(super) fn of(observation: &'a PreparedObservation) -> Self {
+        let (frame, header) = (observation.frame, &observation.header);
+        Self {
+            id: observation.id,
+            patient_id: observation.patient_id,
+            code: observation.code.as_deref(),
+            start: frame.map(|frame| frame.start),
+            end: frame.and_then(|frame| frame.end),
+            offset: frame.and_then(|frame| frame.offset_seconds),
+            last_updated: observation.last_updated,
+            uuid: header.uuid.as_deref(),
+            modality: header.modality.as_deref(),
+            source_name: header.acquisition_provenance.as_ref().and_then(|p| p.source_name.as_deref()),
+            patient_name: observation.patient_name.as_deref(),
+            data_source: observation.data_source.as_deref(),
+        }
+    }
+}
+
 /// The columns every layout has.
 pub(super) struct CommonColumns {
     observation_id: Int64Builder,
@@ -110,21 +140,28 @@ pub(super) struct CommonColumns {
 }
 
 impl CommonColumns {
-    pub(super) fn new() -> Self {
+    /// Builders sized for `rows`, so a page's chunk allocates once what it holds.
+    pub(super) fn with_capacity(rows: usize) -> Self {
         Self {
-            observation_id: Int64Builder::new(),
-            patient_id: Int64Builder::new(),
-            code: Dictionary::new(),
-            effective_start: timestamp_builder(),
-            effective_end: timestamp_builder(),
-            utc_offset: DurationSecondBuilder::new(),
-            last_updated: timestamp_builder(),
-            uuid: StringBuilder::new(),
-            modality: Dictionary::new(),
-            source_name: Dictionary::new(),
-            patient_name: StringBuilder::new(),
-            data_source: Dictionary::new(),
+            observation_id: Int64Builder::with_capacity(rows),
+            patient_id: Int64Builder::with_capacity(rows),
+            code: dictionary(rows),
+            effective_start: timestamp_builder(rows),
+            effective_end: timestamp_builder(rows),
+            utc_offset: DurationSecondBuilder::with_capacity(rows),
+            last_updated: timestamp_builder(rows),
+            // A canonical uuid is 36 bytes.
+            uuid: StringBuilder::with_capacity(rows, rows * 36),
+            modality: dictionary(rows),
+            source_name: dictionary(rows),
+            patient_name: StringBuilder::with_capacity(rows, 0),
+            data_source: dictionary(rows),
         }
+    }
+
+    /// Rows appended so far.
+    pub(super) fn len(&self) -> usize {
+        self.observation_id.len()
     }
 
     pub(super) fn append(&mut self, r: &Record<'_>) {
@@ -142,33 +179,71 @@ impl CommonColumns {
         self.data_source.append_option(r.data_source);
     }
 
-    /// `timestamp` is the guide's name for `effective_start` (wide layout only): it shares
-    /// the same Arrow array, so it costs no memory. Patient name and data source are left
-    /// out when the API gave none.
-    pub(super) fn finish(&mut self, with_timestamp: bool) -> Columns {
+    /// The columns as a table's chunk holds them (a page's rows, or the rows a builder
+    /// appended itself): every common column, so chunks of one table share a schema, and
+    /// no `timestamp`, which [`present`] adds once the chunks are joined. `timestamp` is kept
+    /// free for it in the wide layout.
+    pub(super) fn finish_chunk(&mut self, wide: bool) -> Columns {
         let mut out = Columns::default();
-        let start: ArrayRef = Arc::new(self.effective_start.finish());
+        if wide {
+            out.names.insert(TIMESTAMP.to_string());
+        }
         out.push("observation_id", DataType::Int64, Arc::new(self.observation_id.finish()));
         out.push("patient_id", DataType::Int64, Arc::new(self.patient_id.finish()));
         out.push("code", dictionary_type(), Arc::new(self.code.finish()));
-        if with_timestamp {
-            out.push("timestamp", utc_timestamp_type(), start.clone());
-        }
-        out.push("effective_start", utc_timestamp_type(), start);
+        out.push("effective_start", utc_timestamp_type(), Arc::new(self.effective_start.finish()));
         out.push("effective_end", utc_timestamp_type(), Arc::new(self.effective_end.finish()));
         out.push("utc_offset", DataType::Duration(TimeUnit::Second), Arc::new(self.utc_offset.finish()));
         out.push("last_updated", utc_timestamp_type(), Arc::new(self.last_updated.finish()));
         out.push("uuid", DataType::Utf8, Arc::new(self.uuid.finish()));
         out.push("modality", dictionary_type(), Arc::new(self.modality.finish()));
         out.push("source_name", dictionary_type(), Arc::new(self.source_name.finish()));
-        let patient_name: ArrayRef = Arc::new(self.patient_name.finish());
-        if patient_name.null_count() < patient_name.len() {
-            out.push("patient_name", DataType::Utf8, patient_name);
-        }
-        let data_source: ArrayRef = Arc::new(self.data_source.finish());
-        if data_source.null_count() < data_source.len() {
-            out.push("data_source", dictionary_type(), data_source);
+        out.push(PATIENT_NAME, DataType::Utf8, Arc::new(self.patient_name.finish()));
+        out.push(DATA_SOURCE, dictionary_type(), Arc::new(self.data_source.finish()));
+        out
+    }
+
+    /// The columns as the flat layout's table holds them: those of [`Self::finish_chunk`],
+    /// the ones the API gave nothing for left out, as [`present`] does.
+    pub(super) fn finish(&mut self) -> Columns {
+        let mut out = Columns::default();
+        let chunk = self.finish_chunk(false);
+        for (field, array) in chunk.fields.into_iter().zip(chunk.arrays) {
+            if !(OPTIONAL.contains(&field.name().as_str()) && array.null_count() == array.len()) {
+                out.push_field(field, array);
+            }
         }
         out
     }
+}
+
+/// The guide's name for `effective_start` (wide layout only).
+const TIMESTAMP: &str = "timestamp";
+const PATIENT_NAME: &str = "patient_name";
+const DATA_SOURCE: &str = "data_source";
+/// Common columns left out of a table when the API gave none of them.
+const OPTIONAL: [&str; 2] = [PATIENT_NAME, DATA_SOURCE];
+
+/// A table as the user gets it, from its joined chunks: in the wide layout `timestamp`, the
+/// guide's name for `effective_start`, placed after `code` and sharing the same Arrow array
+/// (so it costs no memory); patient name and data source left out when the API gave none.
+pub(super) fn present(batch: RecordBatch, wide: bool) -> RecordBatch {
+    let (schema, arrays, _) = batch.into_parts();
+    let mut fields = Vec::with_capacity(arrays.len() + 1);
+    let mut columns = Vec::with_capacity(arrays.len() + 1);
+    for (field, array) in schema.fields().iter().zip(arrays) {
+        if OPTIONAL.contains(&field.name().as_str()) && array.null_count() == array.len() {
+            continue;
+        }
+        let start = (wide && field.name() == "effective_start").then(|| array.clone());
+        fields.push(field.as_ref().clone());
+        columns.push(array);
+        if let Some(start) = start {
+            // Before `effective_start`, as the guide's frames put it.
+            fields.insert(fields.len() - 1, Field::new(TIMESTAMP, utc_timestamp_type(), true));
+            columns.insert(columns.len() - 1, start);
+        }
+    }
+    let schema = Schema::new_with_metadata(fields, schema.metadata().clone());
+    RecordBatch::try_new(Arc::new(schema), columns).expect("columns match their schema")
 }

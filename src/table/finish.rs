@@ -4,9 +4,9 @@
 
 use std::sync::Arc;
 
-use arrow_array::RecordBatch;
+use arrow_array::{RecordBatch, UInt64Array};
 use arrow_ord::sort::{SortColumn, SortOptions, lexsort_to_indices};
-use arrow_schema::Schema;
+use arrow_schema::{DataType, Field, Schema};
 
 use super::ObservationTables;
 use crate::query::ObservationQuery;
@@ -46,6 +46,17 @@ impl ClientFilter {
         let code_ok = self.codes.is_empty() || code.is_none_or(|c| self.codes.iter().any(|wanted| wanted == c));
         in_time && fresh && code_ok
     }
+}
+
+/// `batch` with a `sequence` column numbering its rows in arrival order, so sorting keeps
+/// each observation's measures in catalogue order (the long layout's; dropped once sorted).
+pub(super) fn with_arrival_order(batch: RecordBatch) -> RecordBatch {
+    let (schema, mut columns, _) = batch.into_parts();
+    let rows = columns.first().map_or(0, |column| column.len()) as u64;
+    let mut fields: Vec<Field> = schema.fields().iter().map(|field| field.as_ref().clone()).collect();
+    fields.push(Field::new("sequence", DataType::UInt64, false));
+    columns.push(Arc::new(UInt64Array::from_iter_values(0..rows)));
+    RecordBatch::try_new(Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone())), columns).expect("one more column of the same length")
 }
 
 impl ObservationTables {

@@ -22,7 +22,7 @@ use arrow_array::builder::StringBuilder;
 use arrow_array::{Array, ArrayRef, RecordBatch, StructArray, UInt32Array};
 use arrow_schema::{DataType, Field, Fields};
 
-use super::columns::{CommonColumns, Record};
+use super::columns::{CommonColumns, Record, UNKNOWN_ROWS};
 use super::infer::{self, FlatKind};
 use crate::decode::flat::{Cell, FlatRow};
 use crate::decode::flatten::Leaf;
@@ -54,7 +54,7 @@ pub struct FlatTable {
 impl FlatTable {
     pub fn new() -> Self {
         Self {
-            common: CommonColumns::new(),
+            common: CommonColumns::with_capacity(UNKNOWN_ROWS),
             resources: StringBuilder::new(),
             columns: Vec::new(),
             by_name: HashMap::new(),
@@ -118,7 +118,7 @@ impl FlatTable {
 
     pub fn finish(mut self) -> RecordBatch {
         let rows = self.row_shapes.len();
-        let mut out = self.common.finish(false);
+        let mut out = self.common.finish();
         out.push_field(Field::new("resource", DataType::Utf8, false), Arc::new(self.resources.finish()));
         let shapes: ArrayRef = Arc::new(UInt32Array::from(std::mem::take(&mut self.row_shapes)));
         out.push_field(Field::new("shape", DataType::UInt32, false), shapes);

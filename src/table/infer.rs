@@ -82,7 +82,7 @@ pub(super) fn flat_array(cells: &[Option<&Leaf>], kind: FlatKind) -> (DataType, 
 }
 
 fn utc_array(instants: &[Option<Instant>]) -> ArrayRef {
-    let mut utc = timestamp_builder();
+    let mut utc = timestamp_builder(instants.len());
     for instant in instants {
         utc.append_option(instant.map(|i| i.utc_micros));
     }

@@ -1,13 +1,14 @@
 //! The long layout: one tidy table, one row per observation and measure (`measure`,
 //! `value`, `unit`, canonical value and unit, `text`), measures in catalogue order.
+//! Built in chunks (a page's rows each), which the builder joins.
 
 use std::sync::Arc;
 
-use arrow_array::builder::{ArrayBuilder, Float64Builder, UInt64Builder};
+use arrow_array::builder::Float64Builder;
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::DataType;
 
-use super::columns::{CommonColumns, Dictionary, Record, dictionary_type};
+use super::columns::{CommonColumns, Dictionary, Record, UNKNOWN_ROWS, dictionary, dictionary_type};
 use crate::decode::PreparedBody;
 use crate::decode::flatten::Leaf;
 use crate::decode::omh::catalog::{CodeSpec, Measure, MeasureKind, MeasureValue};
@@ -21,22 +22,30 @@ pub(super) struct LongTable {
     canonical_value: Float64Builder,
     canonical_unit: Dictionary,
     text: Dictionary,
-    /// Arrival order, so sorting keeps each observation's measures in catalogue order.
-    sequence: UInt64Builder,
 }
 
 impl LongTable {
+    /// A table whose row count is not known in advance.
     pub(super) fn new() -> Self {
+        Self::with_capacity(UNKNOWN_ROWS)
+    }
+
+    /// A table sized for `rows`.
+    pub(super) fn with_capacity(rows: usize) -> Self {
         Self {
-            common: CommonColumns::new(),
-            measure: Dictionary::new(),
-            value: Float64Builder::new(),
-            unit: Dictionary::new(),
-            canonical_value: Float64Builder::new(),
-            canonical_unit: Dictionary::new(),
-            text: Dictionary::new(),
-            sequence: UInt64Builder::new(),
+            common: CommonColumns::with_capacity(rows),
+            measure: dictionary(rows),
+            value: Float64Builder::with_capacity(rows),
+            unit: dictionary(rows),
+            canonical_value: Float64Builder::with_capacity(rows),
+            canonical_unit: dictionary(rows),
+            text: dictionary(rows),
         }
+    }
+
+    /// Rows appended so far.
+    pub(super) fn len(&self) -> usize {
+        self.common.len()
     }
 
     /// One row per measure read from the body (`spec`'s, in its order), or per leaf of the
@@ -80,7 +89,6 @@ impl LongTable {
         self.canonical_value.append_option(canonical.map(|c| c.0));
         self.canonical_unit.append_option(canonical.map(|c| c.1));
         self.text.append_option(text);
-        self.sequence.append_value(self.sequence.len() as u64);
     }
 
     fn push_measure(&mut self, record: &Record<'_>, measure: &Measure, value: &MeasureValue<'_>) -> bool {
@@ -120,8 +128,9 @@ impl LongTable {
         }
     }
 
+    /// The rows as a chunk of the table ([`CommonColumns::finish_chunk`]).
     pub(super) fn finish(mut self) -> RecordBatch {
-        let mut out = self.common.finish(false);
+        let mut out = self.common.finish_chunk(false);
         let mut add = |name: &str, data_type: DataType, array: ArrayRef| out.push(name, data_type, array);
         add("measure", dictionary_type(), Arc::new(self.measure.finish()));
         add("value", DataType::Float64, Arc::new(self.value.finish()));
@@ -129,7 +138,6 @@ impl LongTable {
         add("canonical_value", DataType::Float64, Arc::new(self.canonical_value.finish()));
         add("canonical_unit", dictionary_type(), Arc::new(self.canonical_unit.finish()));
         add("text", dictionary_type(), Arc::new(self.text.finish()));
-        add("sequence", DataType::UInt64, Arc::new(self.sequence.finish()));
         out.into_batch()
     }
 }

@@ -1,5 +1,5 @@
-//! Arrow building. In: prepared observations ([`crate::decode::PreparedPage`]), appended
-//! in the order the server sent them. Out: [`ObservationTables`]: the data tables in the
+//! Arrow building. In: prepared observations ([`crate::decode::PreparedPage`]), each page's
+//! rows built where it was decoded ([`page`]), appended in the order the server sent them. Out: [`ObservationTables`]: the data tables in the
 //! layout asked for, the errors table, and counts.
 //!
 //! Wide ([`wide`]): one table per code, one row per observation, with the catalogue's typed
@@ -13,6 +13,7 @@
 //! newest first.
 
 mod builder;
+mod chunks;
 mod columns;
 mod errors;
 mod finish;
@@ -20,6 +21,7 @@ mod flat;
 mod infer;
 mod keypaths;
 mod long;
+mod page;
 mod uuids;
 mod wide;
 
@@ -29,6 +31,7 @@ pub use builder::ObservationTableBuilder;
 pub use columns::utc_timestamp_type;
 pub use finish::ClientFilter;
 pub use flat::SHAPES_METADATA;
+pub use page::PageTables;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Appended {
@@ -67,8 +70,8 @@ mod test_support {
 
     use base64::Engine as _;
 
-    use super::{Appended, ObservationTableBuilder, ObservationTables, RecordBatch};
-    use crate::decode::PreparedObservation;
+    use super::{Appended, ObservationTableBuilder, ObservationTables, PageTables, RecordBatch};
+    use crate::decode::PreparedPage;
     use crate::source::{ObservationInput, Payload};
 
     pub fn b64(text: &str) -> String {
@@ -98,7 +101,11 @@ mod test_support {
 
     impl Append for ObservationTableBuilder {
         fn append(&mut self, input: &ObservationInput<'_>) -> Appended {
-            self.append_prepared(PreparedObservation::new(input))
+            let mut page = PreparedPage::default();
+            page.push(input);
+            let mut appended = None;
+            self.append_built_with(PageTables::build(page, self.layout()), |outcome| appended = Some(outcome));
+            appended.expect("one entry appended")
         }
     }
 }

@@ -52,7 +52,11 @@ pub(super) struct UuidList {
 
 impl UuidList {
     pub(super) fn push(&mut self, uuid: &str) {
-        match UuidKey::of(uuid) {
+        self.push_key(UuidKey::of(uuid));
+    }
+
+    pub(super) fn push_key(&mut self, uuid: UuidKey) {
+        match uuid {
             UuidKey::Canonical(bits) => self.canonical.push(bits),
             UuidKey::Other(text) => self.other.push(text),
         }

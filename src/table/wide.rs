@@ -8,7 +8,7 @@ use arrow_array::builder::{BooleanBuilder, Float64Builder, Int64Builder, StringB
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::DataType;
 
-use super::columns::{Columns, CommonColumns, Dictionary, Record, dictionary_type};
+use super::columns::{Columns, CommonColumns, Dictionary, Record, UNKNOWN_ROWS, dictionary, dictionary_type};
 use super::keypaths::KeyPathColumns;
 use crate::decode::PreparedBody;
 use crate::decode::omh::catalog::{self, Measure, MeasureKind, MeasureValue};
@@ -31,17 +31,16 @@ struct MeasureColumns {
 }
 
 impl MeasureColumns {
-    fn new(measure: &'static Measure) -> Self {
+    fn new(measure: &'static Measure, rows: usize) -> Self {
+        let float = || Float64Builder::with_capacity(rows);
         let builders = match &measure.kind {
-            MeasureKind::Quantity { stated: None, .. } | MeasureKind::Number => MeasureBuilders::Float(Float64Builder::new()),
-            MeasureKind::Quantity { stated: Some(_), .. } => {
-                MeasureBuilders::QuantityStated(Float64Builder::new(), Float64Builder::new(), Dictionary::new())
-            }
-            MeasureKind::Amount => MeasureBuilders::Amount(Float64Builder::new(), Dictionary::new()),
-            MeasureKind::Count { .. } => MeasureBuilders::Count(Int64Builder::new()),
-            MeasureKind::Category => MeasureBuilders::Category(Dictionary::new()),
-            MeasureKind::Text => MeasureBuilders::Text(StringBuilder::new()),
-            MeasureKind::Boolean => MeasureBuilders::Boolean(BooleanBuilder::new()),
+            MeasureKind::Quantity { stated: None, .. } | MeasureKind::Number => MeasureBuilders::Float(float()),
+            MeasureKind::Quantity { stated: Some(_), .. } => MeasureBuilders::QuantityStated(float(), float(), dictionary(rows)),
+            MeasureKind::Amount => MeasureBuilders::Amount(float(), dictionary(rows)),
+            MeasureKind::Count { .. } => MeasureBuilders::Count(Int64Builder::with_capacity(rows)),
+            MeasureKind::Category => MeasureBuilders::Category(dictionary(rows)),
+            MeasureKind::Text => MeasureBuilders::Text(StringBuilder::with_capacity(rows, rows * 16)),
+            MeasureKind::Boolean => MeasureBuilders::Boolean(BooleanBuilder::with_capacity(rows)),
         };
         Self { measure, builders }
     }
@@ -111,7 +110,6 @@ impl MeasureColumns {
 
 /// One code's table in the wide layout.
 pub(super) struct WideTable {
-    pub(super) code: String,
     common: CommonColumns,
     kind: WideKind,
 }
@@ -123,16 +121,18 @@ enum WideKind {
 }
 
 impl WideTable {
+    /// A table for `code` whose row count is not known in advance.
     pub(super) fn new(code: &str) -> Self {
+        Self::with_capacity(code, UNKNOWN_ROWS)
+    }
+
+    /// A table for `code` sized for `rows`.
+    pub(super) fn with_capacity(code: &str, rows: usize) -> Self {
         let kind = match catalog::lookup(code) {
-            Some(spec) => WideKind::Catalogued(spec.measures.iter().map(MeasureColumns::new).collect()),
+            Some(spec) => WideKind::Catalogued(spec.measures.iter().map(|measure| MeasureColumns::new(measure, rows)).collect()),
             None => WideKind::Flattened(KeyPathColumns::default()),
         };
-        Self {
-            code: code.to_string(),
-            common: CommonColumns::new(),
-            kind,
-        }
+        Self { common: CommonColumns::with_capacity(rows), kind }
     }
 
     /// One row: the catalogued measures read from the body, or its leaves for an unknown code.
@@ -150,8 +150,14 @@ impl WideTable {
         }
     }
 
+    /// Rows appended so far.
+    pub(super) fn len(&self) -> usize {
+        self.common.len()
+    }
+
+    /// The rows as a chunk of the code's table ([`CommonColumns::finish_chunk`]).
     pub(super) fn finish(mut self) -> RecordBatch {
-        let mut out = self.common.finish(true);
+        let mut out = self.common.finish_chunk(true);
         match self.kind {
             WideKind::Catalogued(mut measures) => {
                 for measure in &mut measures {

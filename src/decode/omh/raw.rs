@@ -81,7 +81,8 @@ impl<'de: 'a, 'a> Deserialize<'de> for RawObject<'a> {
             fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
                 #[derive(serde::Deserialize)]
                 struct Key<'a>(#[serde(borrow)] Cow<'a, str>);
-                let mut members = Vec::with_capacity(map.size_hint().unwrap_or(4));
+                // serde_json gives no size hint; an OMH body has about eight members.
+                let mut members = Vec::with_capacity(map.size_hint().unwrap_or(8));
                 while let Some(Key(name)) = map.next_key::<Key<'de>>()? {
                     members.push((name, map.next_value::<&'de RawValue>()?));
                 }

@@ -11,7 +11,6 @@ use arrow_schema::{DataType, Field, Schema, TimeUnit};
 
 use crate::decode::PreparedObservation;
 
-
 pub fn utc_timestamp_type() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
 }

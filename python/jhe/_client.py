@@ -224,7 +224,7 @@ class Client:
     fetch_dataframe: Fetch[pd.DataFrame, dict[str, pd.DataFrame]] = _then(
         "fetch_dataframe",
         fetch,
-        Observations.to_pandas,
+        Observations._take_pandas,
         """:meth:`fetch` into pandas: one DataFrame, or a dict keyed by code (wide layout,
         several codes).
 
@@ -249,7 +249,7 @@ class Client:
         "fetch_polars", fetch, Observations.to_polars, ":meth:`fetch` as polars DataFrames (one, or a dict keyed by code)."
     )
     fetch_dataframe_async: FetchAsync[pd.DataFrame, dict[str, pd.DataFrame]] = _then(
-        "fetch_dataframe_async", fetch_async, Observations.to_pandas, ":meth:`fetch_dataframe`, awaitable."
+        "fetch_dataframe_async", fetch_async, Observations._take_pandas, ":meth:`fetch_dataframe`, awaitable."
     )
     fetch_arrow_async: FetchAsync[pa.Table, dict[str, pa.Table]] = _then(
         "fetch_arrow_async", fetch_async, Observations.to_arrow, ":meth:`fetch_arrow`, awaitable."

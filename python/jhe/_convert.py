@@ -103,25 +103,50 @@ def arrow_to_pandas(table: Any) -> pd.DataFrame:
     """pyarrow → pandas keeping tz-aware timestamps, categoricals, and nullable dtypes: an
     integer or boolean column with missing values becomes ``Int64``/``boolean`` instead of
     float64/object (columns without missing values keep ``int64``/``bool``)."""
+    return _columns_to_pandas(table.schema, list(table.columns), release=False)
+
+
+def columns_to_pandas(schema: Any, arrays: list[Any]) -> pd.DataFrame:
+    """:func:`arrow_to_pandas` of a table given as its schema and one Arrow array per column
+    (PyCapsule objects, as ``take_tables`` gives them), freeing each column's Arrow memory
+    once it is converted. ``arrays`` is emptied: nothing else may hold those columns, or
+    their memory stays."""
+    pa = _require("pyarrow", "pandas")
+    imported = pa.Schema._import_from_c_capsule(schema.__arrow_c_schema__())
+    columns = []
+    while arrays:
+        columns.append(pa.array(arrays.pop(0)))
+    return _columns_to_pandas(imported, columns, release=True)
+
+
+def _columns_to_pandas(schema: Any, columns: list[Any], *, release: bool) -> pd.DataFrame:
+    """The frame of `columns` (emptied), described by `schema`. With `release`, pyarrow frees
+    each column's memory as it is converted (``self_destruct``), so the Arrow table and the
+    frame are not both held whole at the peak."""
     import pandas as pd
     import pyarrow as pa
 
     nullable = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
-    masked = [
-        (position, field.name)
-        for position, (field, column) in enumerate(zip(table.schema, table.columns, strict=True))
+    # The masked columns are converted on their own, straight to their nullable dtype:
+    # converted with the rest they would first become float64/object, and replaced
+    # afterwards that copy stays inside its 2-D block (pandas splits blocks as views) as
+    # long as the frame lives.
+    masked = {
+        position: (field.name, column)
+        for position, (field, column) in enumerate(zip(schema, columns, strict=True))
         if field.type in nullable and column.null_count
-    ]
-    # The masked columns are converted once, straight to their nullable dtype: converted with
-    # the rest they would first become float64/object, and replaced afterwards that copy stays
-    # inside its 2-D block (pandas splits blocks as views) as long as the frame lives.
+    }
+    plain_schema = pa.schema([field for i, field in enumerate(schema) if i not in masked], metadata=schema.metadata)
+    plain = pa.Table.from_arrays([column for i, column in enumerate(columns) if i not in masked], schema=plain_schema)
+    columns.clear()
     # No split_blocks: its zero-copy columns are read-only views of the Arrow buffers, on
-    # which `df.loc[...] = ...` raises. No self_destruct: the native result holds the same
-    # buffers until the conversion returns, so releasing pyarrow's references frees nothing.
-    plain = table.drop_columns([name for _, name in masked]) if masked else table
-    frame = plain.to_pandas()
-    for position, name in masked:
-        frame.insert(position, name, table.column(name).to_pandas(types_mapper=nullable.get).array)
+    # which `df.loc[...] = ...` raises.
+    frame = plain.to_pandas(self_destruct=release)
+    del plain
+    for position in sorted(masked):
+        name, column = masked.pop(position)
+        frame.insert(position, name, column.to_pandas(types_mapper=nullable.get).array)
+        del column
     return frame
 
 
@@ -197,18 +222,26 @@ def reported_errors(result: NativeFetchResult, *, strict: bool = False) -> list[
     return errors
 
 
-def to_pandas(result: NativeFetchResult, *, strict: bool = False) -> pd.DataFrame | dict[str, pd.DataFrame]:
+def to_pandas(result: NativeFetchResult, *, strict: bool = False, take: bool = False) -> pd.DataFrame | dict[str, pd.DataFrame]:
     """The fetched tables as pandas: one DataFrame (long layout, or wide for one code) or a
     dict of DataFrames keyed by code (wide layout, several codes).
 
     Timestamps stay timezone-aware (UTC), ``utc_offset`` is a timedelta, enumerations become
     categoricals. Records that could not be decoded are listed in ``df.attrs["jhe_errors"]``
     with one :class:`DecodeWarning`, or raise :class:`jhe.DecodeError` with ``strict=True``.
+    With ``take``, the tables are moved out of `result` and freed column by column as they
+    are converted: `result` has no tables afterwards.
     """
     _require("pandas", "pandas")
     errors = reported_errors(result, strict=strict)
     source = source_of(result)
-    frames = {code: arrow_to_pandas(to_pyarrow(table)) for code, table in result.tables}
+    if take:
+        from jhe._jhe import purging_at_once
+
+        with purging_at_once():
+            frames = {code: columns_to_pandas(schema, arrays) for code, schema, arrays in result.take_tables()}
+    else:
+        frames = {code: arrow_to_pandas(to_pyarrow(table)) for code, table in result.tables}
     if result.layout == "long":
         return _with_attrs(frames[None], errors, source)
     if result.single_code is not None:

@@ -3,7 +3,14 @@
 from collections.abc import Awaitable, Callable
 from typing import Any, Unpack, final
 
-from jhe._typing import ArrowStreamExportable, ClientOptions, Filters, NativeRequest
+from jhe._typing import (
+    ArrowArrayExportable,
+    ArrowSchemaExportable,
+    ArrowStreamExportable,
+    ClientOptions,
+    Filters,
+    NativeRequest,
+)
 
 __all__ = [
     "__version__",
@@ -11,6 +18,8 @@ __all__ = [
     "NativeFetchResult",
     "NativeFakeExchange",
     "catalog",
+    "purging_at_once",
+    "PurgingAtOnce",
     "JHEError",
     "ConfigurationError",
     "AuthenticationError",
@@ -58,6 +67,7 @@ class InconsistentResult(JHEError):
 class NativeFetchResult:
     @property
     def tables(self) -> list[tuple[str | None, ArrowStreamExportable]]: ...
+    def take_tables(self) -> list[tuple[str | None, ArrowSchemaExportable, list[ArrowArrayExportable]]]: ...
     @property
     def errors(self) -> ArrowStreamExportable: ...
     @property
@@ -160,3 +170,10 @@ class NativeFakeExchange:
     def max_in_flight(self) -> int: ...
     def reset_max_in_flight(self) -> None: ...
     def stop(self) -> None: ...
+
+@final
+class PurgingAtOnce:
+    def __enter__(self) -> PurgingAtOnce: ...
+    def __exit__(self, *exception: object) -> bool: ...
+
+def purging_at_once() -> PurgingAtOnce: ...

@@ -40,16 +40,21 @@ class Observations:
 
     def __init__(self, native: NativeFetchResult, *, strict: bool = False) -> None:
         self._native = native
-        self._tables = native.tables
         self._single_code = native.single_code
         self.layout: str = native.layout
-        self.codes: list[str] = [code for code, _ in self._tables if code is not None]
+        self.codes: list[str] = [code for code, _ in native.tables if code is not None]
         self.total: int = native.observations
         self.server_total: int = native.server_total
         self.errors: list[dict[str, Any]] = _convert.rows(native.errors)
         self.source: dict[str, Any] = _convert.source_of(native)
         if strict:
             _convert.raise_for_errors(self.errors)
+
+    @property
+    def _tables(self) -> list[tuple[str | None, Any]]:
+        # Asked for each time, not kept: held here, these references to the Rust tables
+        # would keep their memory through a conversion that takes them (`_take_pandas`).
+        return self._native.tables
 
     @property
     def is_single_table(self) -> bool:
@@ -84,6 +89,12 @@ class Observations:
         :class:`jhe.DecodeWarning`; with ``strict=True`` they raise :class:`jhe.DecodeError`.
         """
         return _convert.to_pandas(self._native, strict=strict)
+
+    def _take_pandas(self, *, strict: bool = False) -> pd.DataFrame | dict[str, pd.DataFrame]:
+        """:meth:`to_pandas`, moving the tables out of this result as they are converted, so
+        that the Arrow table and the frame are not both held whole. For a result nobody
+        else sees (``fetch_dataframe``): it has no tables afterwards."""
+        return _convert.to_pandas(self._native, strict=strict, take=True)
 
     def to_polars(self) -> pl.DataFrame | dict[str, pl.DataFrame]:
         """A polars DataFrame, or a dict of them keyed by code (wide layout, several codes)."""

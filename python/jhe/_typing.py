@@ -18,6 +18,18 @@ class ArrowStreamExportable(Protocol):
     def __arrow_c_stream__(self, requested_schema: object | None = None) -> object: ...
 
 
+class ArrowSchemaExportable(Protocol):
+    """Any object exporting an Arrow C schema."""
+
+    def __arrow_c_schema__(self) -> object: ...
+
+
+class ArrowArrayExportable(Protocol):
+    """Any object exporting an Arrow C array (with its schema)."""
+
+    def __arrow_c_array__(self, requested_schema: object | None = None) -> tuple[object, object]: ...
+
+
 class _Narrowing(TypedDict, total=False):
     """The filters but the layout (the overloads below tell layouts apart)."""
 

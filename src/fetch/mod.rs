@@ -46,7 +46,7 @@ pub struct Session {
 
 impl Session {
     pub fn new(config: ClientConfig) -> Result<Self> {
-        crate::tune_allocator();
+        crate::allocator::tune();
         let http = Arc::new(HttpClient::new(&config)?);
         Ok(Self {
             config,

@@ -1,11 +1,13 @@
 //! `jhe._jhe.NativeClient`: holds a session (settings, HTTP pool, what was learnt about
 //! the server); each call runs on the shared runtime with the GIL released.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
+use arrow_array::RecordBatch;
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use pyo3_arrow::PyTable;
+use pyo3_arrow::{PyArray, PySchema, PyTable};
 
 use crate::config::{ClientConfig, ClientOptions};
 use crate::fetch::{FetchOutcome, Progress, Session, fetch_observations};
@@ -24,9 +26,40 @@ pub struct NativeClient {
 /// records that could not be decoded, and counts. Arrow data stays in Rust until asked for.
 #[pyclass(module = "jhe._jhe", frozen)]
 pub struct NativeFetchResult {
+    /// The outcome's tables, `None` once moved out by [`NativeFetchResult::take_tables`].
+    tables: Mutex<Option<Vec<(Option<String>, RecordBatch)>>>,
     outcome: FetchOutcome,
     /// [`FetchRequest::single_table_code`] of the request.
     single_code: Option<String>,
+}
+
+/// A table moved to Python column by column: its code, its schema and one array per column.
+type TakenTable = (Option<String>, Py<PySchema>, Vec<Py<PyArray>>);
+
+impl NativeFetchResult {
+    fn new(mut outcome: FetchOutcome, single_code: Option<String>) -> Self {
+        let tables = Mutex::new(Some(std::mem::take(&mut outcome.tables.tables)));
+        Self { tables, outcome, single_code }
+    }
+
+    fn held_tables(&self) -> PyResult<MutexGuard<'_, Option<Vec<(Option<String>, RecordBatch)>>>> {
+        self.tables.lock().map_err(|_| PyRuntimeError::new_err("jhe's result is unusable: a conversion of it panicked"))
+    }
+}
+
+fn moved_out() -> PyErr {
+    PyRuntimeError::new_err("this result's tables were moved into pandas; fetch again to convert it another way")
+}
+
+fn take_table(py: Python<'_>, code: Option<String>, batch: RecordBatch) -> PyResult<TakenTable> {
+    let schema = batch.schema();
+    let arrays = schema
+        .fields()
+        .iter()
+        .zip(batch.columns())
+        .map(|(field, column)| Py::new(py, PyArray::new(column.clone(), field.clone())))
+        .collect::<PyResult<_>>()?;
+    Ok((code, Py::new(py, PySchema::new(schema))?, arrays))
 }
 
 fn single_code(request: &FetchRequest) -> Option<String> {
@@ -42,12 +75,17 @@ impl NativeFetchResult {
     /// `(code, table)` pairs: one per code in the wide layout, one `(None, table)` in the long or flat.
     #[getter]
     fn tables(&self, py: Python<'_>) -> PyResult<Vec<(Option<String>, Py<PyTable>)>> {
-        self.outcome
-            .tables
-            .tables
-            .iter()
-            .map(|(code, batch)| Ok((code.clone(), to_py_table(py, batch)?)))
-            .collect()
+        let held = self.held_tables()?;
+        let tables = held.as_ref().ok_or_else(moved_out)?;
+        tables.iter().map(|(code, batch)| Ok((code.clone(), to_py_table(py, batch)?))).collect()
+    }
+
+    /// The tables moved out, each as `(code, schema, arrays)` with one array per column, so
+    /// that a conversion can free each column as soon as it is converted: nothing in Rust
+    /// keeps them. [`Self::tables`] raises from then on.
+    fn take_tables(&self, py: Python<'_>) -> PyResult<Vec<TakenTable>> {
+        let tables = self.held_tables()?.take().ok_or_else(moved_out)?;
+        tables.into_iter().map(|(code, batch)| take_table(py, code, batch)).collect()
     }
 
     #[getter]
@@ -174,7 +212,7 @@ impl NativeClient {
             Some(callback) => callback.call1(py, counters.snapshot()).map(drop),
             None => Ok(()),
         })??;
-        Ok(NativeFetchResult { outcome, single_code })
+        Ok(NativeFetchResult::new(outcome, single_code))
     }
 
     /// [`Self::fetch`] as an awaitable on the shared runtime (no progress callback).
@@ -190,7 +228,7 @@ impl NativeClient {
         let session = self.session.clone();
         pyo3_async_runtimes::tokio::future_into_py(py, async move {
             let outcome = fetch_observations(&session, &request, Arc::default()).await.map_err(|e| session.http.redact(e))?;
-            Ok(NativeFetchResult { outcome, single_code })
+            Ok(NativeFetchResult::new(outcome, single_code))
         })
     }
 

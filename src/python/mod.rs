@@ -5,6 +5,7 @@ mod catalog;
 mod client;
 mod errors;
 mod fake;
+mod memory;
 mod runtime;
 
 use pyo3::prelude::*;
@@ -25,6 +26,8 @@ fn jhe_extension(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<client::NativeFetchResult>()?;
     m.add_class::<fake::NativeFakeExchange>()?;
     m.add_function(wrap_pyfunction!(catalog::catalog, m)?)?;
+    m.add_function(wrap_pyfunction!(memory::purging_at_once, m)?)?;
+    m.add_class::<memory::PurgingAtOnce>()?;
     errors::register(m)?;
     Ok(())
 }

@@ -30,30 +30,52 @@ use super::{Appended, Layout, ObservationTables};
 use crate::decode::omh::catalog;
 use crate::decode::{PageOptions, PreparedObservation, PreparedPage, RawPayload};
 
+/// Rows of page chunks joined into one segment while the fetch still runs.
+const SEGMENT_ROWS: usize = 1 << 17;
+
 /// One data table so far: its chunks, in page order, and (wide layout) the rows the builder
 /// appended itself.
+///
+/// Page chunks are joined into segments of about [`SEGMENT_ROWS`] as they arrive, while
+/// the decode threads that allocated them still run: their memory is then reused for the
+/// next pages. Kept to the end, the small chunks were still held (freed on another thread,
+/// not yet reclaimed) while the table was joined, and the peak was two tables
+/// (benchmarks/PROFILE.md).
 struct TableParts {
     code: Option<String>,
+    segments: Vec<RecordBatch>,
     chunks: Vec<RecordBatch>,
+    chunk_rows: usize,
     own: Option<WideTable>,
 }
 
 impl TableParts {
     fn new(code: Option<String>) -> Self {
-        Self { code, chunks: Vec::new(), own: None }
+        Self { code, segments: Vec::new(), chunks: Vec::new(), chunk_rows: 0, own: None }
+    }
+
+    fn push(&mut self, chunk: RecordBatch) {
+        self.chunk_rows += chunk.num_rows();
+        self.chunks.push(chunk);
+        if self.chunk_rows >= SEGMENT_ROWS {
+            self.segments.push(join(std::mem::take(&mut self.chunks)));
+            self.chunk_rows = 0;
+        }
     }
 
     /// The table as the user gets it.
     fn finish(mut self, layout: Layout) -> RecordBatch {
-        self.chunks.extend(self.own.take().map(WideTable::finish));
-        if self.chunks.is_empty() {
+        let mut parts = self.segments;
+        parts.append(&mut self.chunks);
+        parts.extend(self.own.take().map(WideTable::finish));
+        if parts.is_empty() {
             // No rows: the columns a caller will index, all the same.
-            self.chunks.push(match &self.code {
+            parts.push(match &self.code {
                 Some(code) => WideTable::new(code).finish(),
                 None => LongTable::new().finish(),
             });
         }
-        let table = present(join(self.chunks), layout == Layout::Wide);
+        let table = present(join(parts), layout == Layout::Wide);
         match layout {
             Layout::Long => super::finish::with_arrival_order(table),
             _ => table,
@@ -233,7 +255,7 @@ impl ObservationTableBuilder {
                     Some(code) => self.wide_table(code),
                     None => &mut self.long,
                 };
-                table.chunks.push(rows);
+                table.push(rows);
             }
         }
         newest
@@ -313,7 +335,7 @@ impl ObservationTableBuilder {
             Layout::Long => {
                 let mut table = LongTable::new();
                 table.append(&record, record.code.and_then(catalog::lookup), body);
-                self.long.chunks.push(table.finish());
+                self.long.push(table.finish());
             }
             Layout::Flat => self.flat.push(&record, flat.unwrap_or_default()),
         }
@@ -377,6 +399,25 @@ mod tests {
 
     use crate::table::test_support::*;
 
+
+    #[test]
+    fn chunks_joined_into_segments_on_the_way_give_the_table_one_join_gives() {
+        use crate::table::chunks::tests::chunk;
+        let units = [Some("mg/dL"), None, Some("mmol/L")];
+        let pieces: Vec<RecordBatch> = (0..5i64)
+            .map(|n| {
+                let rows = SEGMENT_ROWS / 3 + n as usize;
+                let ids: Vec<i64> = (0..rows as i64).map(|i| n * 1_000_000 + i).collect();
+                let unit: Vec<Option<&str>> = (0..rows).map(|i| units[(i + n as usize) % 3]).collect();
+                chunk(&ids, &unit)
+            })
+            .collect();
+        let mut parts = TableParts::new(None);
+        pieces.iter().cloned().for_each(|piece| parts.push(piece));
+        assert_eq!((parts.segments.len(), parts.chunks.len()), (1, 2), "three pieces make a segment, two wait");
+        let in_parts = join(parts.segments.into_iter().chain(parts.chunks).collect());
+        assert_eq!(in_parts, join(pieces));
+    }
     #[test]
     fn bad_records_are_kept_and_reported_duplicates_skipped_and_uuids_flagged() {
         let mut builder = ObservationTableBuilder::new(Layout::Wide, &["omh:blood-glucose:4.0"]);

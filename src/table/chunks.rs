@@ -76,14 +76,14 @@ fn join_dictionaries(pieces: &[ArrayRef]) -> DictionaryArray<Int32Type> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use arrow_array::builder::StringDictionaryBuilder;
     use arrow_array::{Int64Array, StringArray};
     use arrow_schema::{Field, Schema};
 
     use super::*;
 
-    fn chunk(ids: &[i64], units: &[Option<&str>]) -> RecordBatch {
+    pub(in crate::table) fn chunk(ids: &[i64], units: &[Option<&str>]) -> RecordBatch {
         let mut dictionary = StringDictionaryBuilder::<Int32Type>::new();
         units.iter().for_each(|unit| dictionary.append_option(*unit));
         let schema = Schema::new(vec![Field::new("id", DataType::Int64, true), Field::new("unit", dictionary_type(), true)]);

@@ -77,3 +77,47 @@ def test_pandas_conversion_keeps_column_order_values_and_writable_columns() -> N
     frame.loc[1, "value"] = 0.0
     frame.loc[1, "count"] = 5
     assert frame["id"].tolist() == [10, 2, 3] and frame["value"].tolist()[:2] == [1.5, 0.0]
+
+
+def test_fetch_dataframe_moves_the_tables_into_the_same_frames(small_fx: FakeExchange) -> None:
+    client = jhe.Client(small_fx.url, small_fx.token)
+    study = small_fx.main_study_id
+    for query in ({}, {"code": GLUCOSE}, {"code": [GLUCOSE, HEART_RATE], "layout": "wide"}):
+        kept = client.fetch(study_id=study, **query).to_pandas()
+        taken = client.fetch_dataframe(study_id=study, **query)
+        pairs = [(kept, taken)] if isinstance(kept, pd.DataFrame) else [(kept[c], taken[c]) for c in kept]
+        assert isinstance(taken, type(kept)) and len(pairs) == (2 if "layout" in query else 1)
+        for expected, frame in pairs:
+            pd.testing.assert_frame_equal(frame, expected)
+            assert frame.attrs == expected.attrs
+
+
+def test_a_result_whose_tables_were_moved_into_pandas_says_so(small_fx: FakeExchange) -> None:
+    client = jhe.Client(small_fx.url, small_fx.token)
+    observations = client.fetch(study_id=small_fx.main_study_id, code=GLUCOSE)
+    frame = observations._take_pandas()
+    assert len(frame) == observations.total > 0
+    with pytest.raises(RuntimeError, match="moved into pandas; fetch again"):
+        observations.to_arrow()
+    with pytest.raises(RuntimeError, match="moved into pandas"):
+        observations._native.take_tables()
+
+
+def test_columns_moved_into_pandas_keep_dtypes_and_are_writable() -> None:
+    from jhe._convert import columns_to_pandas
+
+    table = pa.table(
+        {
+            "id": pa.array([1, 2, 3], pa.int64()),
+            "count": pa.array([2**60 + 1, None, 7], pa.int64()),
+            "kind": pa.array(["a", "b", "a"]).dictionary_encode(),
+            "flag": pa.array([True, None, False]),
+        }
+    ).replace_schema_metadata({"source": "test"})
+    arrays = [column.combine_chunks() for column in table.columns]
+    frame = columns_to_pandas(table.schema, arrays)
+    assert arrays == []
+    assert [str(dtype) for dtype in frame.dtypes] == ["int64", "Int64", "category", "boolean"]
+    assert frame["count"].tolist() == [2**60 + 1, pd.NA, 7]
+    frame.loc[0, "id"] = 10
+    assert frame["id"].tolist() == [10, 2, 3]

@@ -14,21 +14,28 @@ const MI_OPTION_ALLOW_THP: libmimalloc_sys::mi_option_t = 43;
 /// The purge delay while fetching, in milliseconds.
 const FETCH_PURGE_DELAY_MS: i64 = 50;
 
+/// Stop mimalloc asking for transparent huge pages (`madvise(MADV_HUGEPAGE)`) for the
+/// memory it maps, from the library's load on: the first region it maps, at the first
+/// allocation, serves every fetch after, so setting this any later (as `tune` once did)
+/// changed nothing. A fetch's short-lived page buffers then fault in 4 KiB pages instead
+/// of zeroing 2 MiB ones: the kernel's zeroing of huge pages was about half of a fetch's
+/// CPU (benchmarks/PROFILE.md). Only mimalloc's own mappings are affected, not the
+/// process's THP setting; `MIMALLOC_ALLOW_THP` in the environment still wins. It runs
+/// before `main` or the module's import, so it must not allocate: libc reads the variable.
+#[ctor::ctor(unsafe)]
+fn no_transparent_huge_pages() {
+    // SAFETY: getenv with a NUL-terminated name; the pointer is only compared with null.
+    if unsafe { libc::getenv(c"MIMALLOC_ALLOW_THP".as_ptr()) }.is_null() {
+        set(MI_OPTION_ALLOW_THP, 0);
+    }
+}
+
 /// Have mimalloc return freed memory to the system after 50 ms instead of its default
 /// 1000 ms. A fetch frees page after page while its tables grow; memory held that long
 /// adds to the peak, and much shorter delays cost time in page faults (measurements in
 /// benchmarks/PROFILE.md). Called by [`crate::fetch::Session::new`]; `MIMALLOC_PURGE_DELAY`
 /// in the environment still wins.
-///
-/// It also stops mimalloc asking for transparent huge pages (`madvise(MADV_HUGEPAGE)`) for
-/// the memory it maps from then on: a fetch's short-lived page buffers then fault in 4 KiB
-/// pages instead of zeroing 2 MiB ones, which measured faster and smaller
-/// (benchmarks/PROFILE.md). Only mimalloc's own mappings are affected, not the process's
-/// THP setting; `MIMALLOC_ALLOW_THP` in the environment still wins.
 pub fn tune() {
-    if std::env::var_os("MIMALLOC_ALLOW_THP").is_none() {
-        set(MI_OPTION_ALLOW_THP, 0);
-    }
     if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
         let mut state = purging_at_once();
         // While a guard purges at once, the fetch's delay waits for the last to end.

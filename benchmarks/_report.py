@@ -151,6 +151,28 @@ def memory_limit_kb(row: dict[str, Any], nbytes: int) -> float:
     return (MEMORY_LIMITS[row["peer"]] * nbytes + 100 * 2**20) / 1024
 
 
+def mirror_table(mirror: dict[str, Any]) -> list[str]:
+    """Each step's wall time, requests and rows, and its ratio to the full fetch."""
+    rows = mirror["rows"]
+    fetch = rows["fetch"].get("wall_s")
+    lines = [
+        f"All codes of a study of {mirror['total']:,} observations, wide layout, each step a fresh interpreter "
+        "against the same server process (`benchmarks/_sync_bench.py`); the mirror is `client.sync(path, study_id=...)` "
+        "into a Delta Lake directory on local disk.",
+        "",
+        "| step | wall s | ÷ full fetch | requests | added | updated | unchanged |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for label, row in rows.items():
+        if row["status"] != "ok":
+            lines.append(f"| {label} | failed: {' '.join(row.get('error', []))} | | | | | |")
+            continue
+        ratio = f"{row['wall_s'] / fetch:.3f}" if fetch else ""
+        cells = [row.get(k, "") for k in ("requests", "added", "updated", "unchanged")]
+        lines.append(f"| {label} | {row['wall_s']:.2f} | {ratio} | " + " | ".join(f"{c:,}" if isinstance(c, int) else str(c) for c in cells) + " |")
+    return lines
+
+
 def memory_table(results: list[dict[str, Any]]) -> list[str]:
     arrow, frame = memory_rows(results)
     if arrow is None:
@@ -370,6 +392,7 @@ def write_report(
     decode: dict[str, Any] | None,
     baseline: dict[str, Any] | None,
     elapsed: float,
+    mirror: dict[str, Any] | None = None,
 ) -> None:
     v = info["versions"]
     command = "python benchmarks/run.py" + (" --quick" if args.quick else "") + f" --sizes {','.join(str(s) for s in args.sizes)}"
@@ -405,6 +428,8 @@ def write_report(
     mem = memory_table(results)
     if mem:
         lines += ["## Memory: the largest jhe fetch against its Arrow table", "", *mem, ""]
+    if mirror is not None:
+        lines += ["## The mirror: re-syncs against a full fetch (issue 13)", "", *mirror_table(mirror), ""]
     lines += ["## Decode throughput (`cargo bench --bench decode`)", "", *decode_section(decode, baseline), ""]
     # Where the time and memory go: profiled by hand (perf), kept beside this script.
     profile = HERE / "PROFILE.md"

@@ -38,6 +38,7 @@ from typing import Any
 
 import _floors
 import _report
+import _sync_bench
 from _common import (
     CEILING, CLK_TCK, FHIR_PAGE, FLOOR_ORDER, GLUCOSE, GUIDE_PAGE, HERE, PEER_ORDER, POWER_IN_FLIGHT, QUERIES,
     label, log, median_run, run_child,
@@ -150,6 +151,13 @@ class Server:
 
     def expected(self, code: str | None) -> int:
         return int(self.info["glucose_total"] if code == GLUCOSE else self.info["total"])
+
+    def add_observations(self, n: int) -> int:
+        """Have the server add `n` new observations to the main study (its stdin protocol)."""
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(f"add {n}\n")
+        self.process.stdin.flush()
+        return int(json.loads(self.process.stdout.readline())["added"])
 
 
 # --------------------------------------------------------------------------------------
@@ -332,6 +340,21 @@ def run_latency(args: argparse.Namespace, results: list[dict[str, Any]]) -> dict
     return model
 
 
+def run_mirror(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The mirror's re-syncs against a full fetch (``_sync_bench``), or None without deltalake."""
+    try:
+        import deltalake  # noqa: F401
+    except ImportError:
+        log("mirror: skipped (pip install 'jhe[mirror]')")
+        return None
+    with Server(args.mirror_size) as server:
+        log(f"mirror: {server.info['total']:,} observations")
+        mirror = _sync_bench.run(server)
+    for label, row in mirror["rows"].items():
+        log(f"  {label:<40} {row.get('wall_s', float('nan')):7.2f} s  {row['status']}")
+    return mirror
+
+
 def decode_bench(args: argparse.Namespace) -> dict[str, Any] | None:
     """This run's decode throughput (``--decode-bench``), or criterion's last saved estimates."""
     if args.decode_bench:
@@ -362,6 +385,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-latency", action="store_true", help="skip the latency-bound fetch")
     parser.add_argument("--no-memory", action="store_true", help="skip the memory measurement")
     parser.add_argument("--no-floors", action="store_true", help="skip the HTTP and parse floors")
+    parser.add_argument("--no-mirror", action="store_true", help="skip the mirror's re-sync against a full fetch")
+    parser.add_argument("--mirror-size", type=int, help="observations in the mirror's study (default 100000; --quick: 500)")
     parser.add_argument("--decode-bench", action="store_true", help="run `cargo bench --bench decode` (about 2 min once built) instead of reading criterion's saved estimates")
     args = parser.parse_args(argv)
     args.sizes = [int(s.replace("_", "")) for s in (args.sizes or ("500" if args.quick else "10000,100000,1000000")).split(",")]
@@ -374,6 +399,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.latency_ms = 20 if args.quick else 1500
     if args.latency_pages is None:
         args.latency_pages = 2 if args.quick else 45
+    if args.mirror_size is None:
+        args.mirror_size = 500 if args.quick else 100_000
     args.out = args.out.resolve()
     args.chart = (args.chart or args.out.parent / "results.png").resolve()
     args.json = (args.json or args.out.parent / "results.json").resolve()
@@ -392,6 +419,7 @@ def main(argv: list[str] | None = None) -> int:
     results: list[dict[str, Any]] = []
     run_main(args, results)
     model = None if args.no_latency else run_latency(args, results)
+    mirror = None if args.no_mirror else run_mirror(args)
     decode = decode_bench(args)
     baseline = json.loads(DECODE_BASELINE.read_text()) if DECODE_BASELINE.exists() else None
     elapsed = time.monotonic() - start
@@ -399,11 +427,11 @@ def main(argv: list[str] | None = None) -> int:
     args.parse_floor = [str(part) for part in args.parse_floor]
     args.json.write_text(json.dumps(
         {"machine": info, "args": {k: str(v) for k, v in vars(args).items()}, "results": results,
-         "latency_model": model, "decode_bench": decode, "decode_baseline": baseline},
+         "latency_model": model, "mirror": mirror, "decode_bench": decode, "decode_baseline": baseline},
         indent=1,
     ))
     _report.chart(args.chart, results, args.latency_ms, model)
-    _report.write_report(args, info, results, model, decode, baseline, elapsed)
+    _report.write_report(args, info, results, model, decode, baseline, elapsed, mirror)
     log(f"wrote {args.out}, {args.chart} and {args.json} in {elapsed / 60:.1f} min")
     return 0
 

@@ -199,6 +199,19 @@ pub struct FetchRequest {
     pub query: ObservationQuery,
     pub api: Api,
     pub layout: Layout,
+    /// A reading of what changed since `query.updated_since` (watching, mirroring).
+    pub changes: Option<Changes>,
+}
+
+/// A reading of what changed: the rows stored or changed at or after the query's
+/// `updated_since`, less the ones already delivered unchanged. On an older server, which
+/// ignores `_lastUpdated`, it reads the REST list newest first and stops at the first page
+/// that reaches back before that instant, instead of reading every row.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// `(observation id, last_updated in µs since the epoch)` of rows delivered before: a
+    /// row read again with the same `last_updated` is skipped, one changed since is kept.
+    pub delivered: Vec<(i64, i64)>,
 }
 
 impl FetchRequest {
@@ -210,7 +223,19 @@ impl FetchRequest {
             }
         }
         let layout = layout.unwrap_or(if query.codes.len() == 1 { Layout::Wide } else { Layout::Long });
-        Ok(Self { query, api, layout })
+        Ok(Self { query, api, layout, changes: None })
+    }
+
+    /// This request as a reading of what changed since its `updated_since`, which it needs.
+    pub fn reading_changes(mut self, changes: Changes) -> Result<Self> {
+        if self.query.updated_since.is_none() {
+            return Err(JheError::Config("a reading of changes needs updated_since: the instant to read from".into()));
+        }
+        if self.layout == Layout::Flat {
+            return Err(JheError::Config("a reading of changes is in the wide or long layout, not the flat".into()));
+        }
+        self.changes = Some(changes);
+        Ok(self)
     }
 
     /// The code whose table is the whole result: one code asked for in the wide layout.

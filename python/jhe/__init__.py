@@ -27,6 +27,7 @@ from jhe._jhe import (
     catalog,
 )
 from jhe._convert import DecodeWarning
+from jhe._mirror import SyncResult, read_mirror
 from jhe._result import Observations
 from jhe._typing import ClientOptions, Filters
 
@@ -47,8 +48,10 @@ __all__ = [
     "PermissionDenied",
     "ProtocolError",
     "ServerError",
+    "SyncResult",
     "TransportError",
     "__version__",
     "catalog",
     "fetch_dataframe",
+    "read_mirror",
 ]

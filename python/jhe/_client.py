@@ -6,11 +6,12 @@ import functools
 import inspect
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, Unpack, cast
 
-from jhe import _convert, _export, _progress
+from jhe import _convert, _export, _mirror, _progress, _watch
 from jhe._jhe import NativeClient
 from jhe._result import Observations
 from jhe._typing import ClientOptions, Fetch, FetchAsync, Filters
@@ -90,6 +91,17 @@ def _then(name: str, fetch: Callable[..., Any], convert: Callable[[Observations]
     returns = inspect.signature(convert).return_annotation
     method.__signature__ = inspect.signature(fetch).replace(return_annotation=returns)
     return method
+
+
+def _interval(seconds: float) -> float:
+    """A polling interval: a non-negative number of seconds."""
+    from jhe._jhe import ConfigurationError
+
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        raise _argument_error(f"interval must be a number of seconds, not {type(seconds).__name__}")
+    if not seconds >= 0:
+        raise ConfigurationError(f"interval must be a non-negative number of seconds, got {seconds!r}")
+    return float(seconds)
 
 
 def _require_writer() -> None:
@@ -257,6 +269,112 @@ class Client:
     fetch_polars_async: FetchAsync[pl.DataFrame, dict[str, pl.DataFrame]] = _then(
         "fetch_polars_async", fetch_async, Observations.to_polars, ":meth:`fetch_polars`, awaitable."
     )
+
+    # Watching: polls that read only what changed (jhe._watch).
+
+    def _watcher(
+        self, study_id: int | None, patient_id: int | None, code: str | Sequence[str] | None,
+        overlap: timedelta | float, filters: Filters,
+    ) -> _watch.Watch:
+        if "updated_since" in filters:
+            raise _argument_error("watch reads by updated_since itself: start earlier with since=, or resume with cursor=")
+        window = overlap if isinstance(overlap, timedelta) else timedelta(seconds=overlap)
+        if window < timedelta(0):
+            from jhe._jhe import ConfigurationError
+
+            raise ConfigurationError(f"overlap must not be negative, got {overlap!r}")
+        request = {"study_id": study_id, "patient_id": patient_id, "codes": code}
+        return _watch.Watch(self._native, dict(filters), request, window)
+
+    @_checked
+    def watch(
+        self,
+        study_id: int | None = None,
+        patient_id: int | None = None,
+        code: str | Sequence[str] | None = None,
+        *,
+        interval: float = 60,
+        since: str | date | datetime | None = None,
+        cursor: str | None = None,
+        overlap: timedelta | float = _watch.DEFAULT_OVERLAP,
+        **filters: Unpack[Filters],
+    ) -> Iterator[Observations]:
+        """Poll every ``interval`` seconds for observations stored or changed on the server,
+        yielding one :class:`jhe.Observations` per poll that found any.
+
+        Each poll reads only what changed since the last (``_lastUpdated`` on current
+        servers; on older ones, which ignore it, the REST list, newest first, up to the
+        rows already read). A row changed on the server comes again, as a change; a row is
+        never delivered twice unchanged, even one committed late inside the ``overlap``
+        window (seconds, default 5) that each poll reads again.
+
+        Args:
+            since: Start here instead of "from now" (the server's newest row, by its own
+                clock, not this machine's).
+            cursor: Resume exactly where an earlier watch stopped: its last batch's
+                ``batch.cursor``.
+
+        A poll that fails on the server's or the network's side (after the usual retries)
+        is logged and tried again at the next interval; a refused token or permission, or a
+        wrong argument, ends the watch with its error. Ctrl-C stops it.
+
+        >>> for batch in client.watch(study_id=30001, code="omh:blood-glucose:4.0", interval=60):  # doctest: +SKIP
+        ...     print(batch.total, "new", batch.cursor)
+        """
+        watcher = self._watcher(study_id, patient_id, code, overlap, filters)
+        return _watch.watch(watcher, interval=_interval(interval), begin=_watch.begin(since, cursor))
+
+    @_checked
+    def watch_async(
+        self,
+        study_id: int | None = None,
+        patient_id: int | None = None,
+        code: str | Sequence[str] | None = None,
+        *,
+        interval: float = 60,
+        since: str | date | datetime | None = None,
+        cursor: str | None = None,
+        overlap: timedelta | float = _watch.DEFAULT_OVERLAP,
+        **filters: Unpack[Filters],
+    ) -> AsyncIterator[Observations]:
+        """:meth:`watch` as an async iterator, for Jupyter's running event loop:
+        ``async for batch in client.watch_async(...)``."""
+        watcher = self._watcher(study_id, patient_id, code, overlap, filters)
+        return _watch.watch_async(watcher, interval=_interval(interval), begin=_watch.begin(since, cursor))
+
+    @_checked
+    def sync(
+        self,
+        path: str | os.PathLike[str],
+        study_id: int | None = None,
+        patient_id: int | None = None,
+        codes: str | Sequence[str] | None = None,
+        *,
+        full: bool = False,
+        overlap: timedelta | float = _watch.DEFAULT_OVERLAP,
+        **filters: Unpack[Filters],
+    ) -> _mirror.SyncResult:
+        """Keep a local mirror of a query current: one Delta Lake table per code under
+        ``path`` (``omh_blood-glucose_4.0/``, ...), and ``_errors/`` for the records that
+        could not be decoded. Needs ``pip install 'jhe[mirror]'``.
+
+        The first sync fetches everything; later ones read only what was stored or changed
+        since the last (as :meth:`watch` does) and merge it by observation id, a changed row
+        replacing the old one. Each sync checks the mirror's row count against the server's
+        count for the same query: rows deleted on the server show as ``drift``, and
+        ``full=True`` rebuilds the mirror. A sync killed at any point leaves the mirror
+        readable at its previous version, and the next sync correct. Read it back with
+        :func:`jhe.read_mirror`, ``pl.read_delta(path / "omh_blood-glucose_4.0")``, DuckDB's
+        ``delta_scan`` or Spark. One mirror per query: sync the same query into a path.
+
+        >>> result = client.sync("mirror/", study_id=30001)  # doctest: +SKIP
+        >>> result.added, result.updated, result.drift  # doctest: +SKIP
+        """
+        if "updated_since" in filters or "layout" in filters:
+            raise _argument_error("sync reads by updated_since in the wide layout itself; it takes neither")
+        window = self._watcher(study_id, patient_id, codes, overlap, filters).overlap
+        request = {"study_id": study_id, "patient_id": patient_id, "codes": codes}
+        return _mirror.sync(self._native, Path(path), dict(filters), request, full=full, overlap=window)
 
     # Exports: written from Arrow (no pandas round trip), atomically.
 

@@ -36,6 +36,8 @@ class Observations:
             no place for (``observation_id``, ``code``, ``reason``, ``raw``).
         source: The API and generation used, the observations held and the server's
             total, requests made, duplicate uuids.
+        cursor: For a batch of :meth:`jhe.Client.watch`: where the watch had read to, to
+            resume it exactly (``watch(cursor=batch.cursor)``); None otherwise.
     """
 
     def __init__(self, native: NativeFetchResult, *, strict: bool = False) -> None:
@@ -47,6 +49,7 @@ class Observations:
         self.server_total: int = native.server_total
         self.errors: list[dict[str, Any]] = _convert.rows(native.errors)
         self.source: dict[str, Any] = _convert.source_of(native)
+        self.cursor: str | None = None
         if strict:
             _convert.raise_for_errors(self.errors)
 

@@ -66,6 +66,9 @@ class NativeRequest(Filters, total=False):
     study_id: int | None
     patient_id: int | None
     codes: str | Sequence[str] | None
+    # A reading of changes since ``updated_since`` (watch, sync): ``(id, last_updated µs)``
+    # of rows delivered before, skipped if read again unchanged.
+    delivered: list[tuple[int, int]]
 
 
 class ClientOptions(TypedDict, total=False):

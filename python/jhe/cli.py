@@ -154,6 +154,12 @@ def _connection_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _query_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--study", type=int, help="study id")
+    parser.add_argument("--patient", type=int, help="patient id")
+    parser.add_argument("--code", action="append", help="data type, e.g. omh:blood-glucose:4.0 (repeatable)")
+
+
 def _fetch_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--since", help="effective time at or after (date or ISO date-time)")
     parser.add_argument("--until", help="effective time before (date or ISO date-time)")
@@ -247,6 +253,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(handler=_demo)
     _add_export(commands)
     _add_listings(commands)
+    from jhe import _cli_changes
+
+    _cli_changes.add_commands(commands, _connection_options, _query_options)
 
     fake = commands.add_parser(
         "fake-server",

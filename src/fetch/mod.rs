@@ -7,10 +7,15 @@
 //! the result complete against the server's count. Rows are de-duplicated by observation
 //! id throughout. How far pages are followed is bounded by [`crate::source::paging`].
 //!
+//! A reading of what changed since an instant ([`crate::query::Changes`]) is the same
+//! fetch on a current server, and on an older one a reading of the REST list back to that
+//! instant ([`changes`]).
+//!
 //! A client's first fetch asks the first page alongside the `metadata` that tells the
 //! server's generation, guessing the current one; an older server 404s both, and its own
 //! first page is asked then.
 
+mod changes;
 mod pace;
 mod plan;
 mod read;
@@ -31,6 +36,7 @@ pub use crate::query::Api;
 use crate::query::{FetchRequest, Layout};
 use crate::source::{Generation, fhir};
 use crate::table::{ClientFilter, ObservationTableBuilder, ObservationTables};
+pub use changes::{count_matching, newest_update};
 pub use pace::PaceReport;
 use pace::Pace;
 use read::{Opening, Reader};
@@ -130,6 +136,13 @@ async fn fetch_all(session: &Session, request: &FetchRequest, progress: Arc<Prog
         }
         _ => None,
     };
+    if request.changes.is_some() && changes::reads_rest_newest_first(request, session.generation().await?) {
+        drop(guessed);
+        return changes::read_newest_first(session, request, progress).await;
+    }
+    if let Some(changes) = &request.changes {
+        builder = builder.with_delivered(&changes.delivered);
+    }
     let (api, generation) = plan::choose_api(session, query, api).await?;
     if api == Api::Rest && layout == Layout::Flat {
         return Err(JheError::Config("the flat layout flattens FHIR resources; use api=\"fhir\"".into()));

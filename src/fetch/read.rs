@@ -236,6 +236,37 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// The first page of `search`, of `size` rows, into the builder.
+    pub async fn read_first(&mut self, search: &Search, size: u32) -> Result<()> {
+        let (_, page, _) = self.page(search, search.with_page(1, size)).await?;
+        self.append(page);
+        Ok(())
+    }
+
+    /// `search`'s pages, which the server orders newest first by `last_updated` (the REST
+    /// list), following `next` links until a page holds a row stored before `since`, or
+    /// none follows. The rows older than `since` on that last page are the builder's filter's.
+    pub async fn read_back_to(&mut self, search: &Search, since: i64) -> Result<()> {
+        let first_url = search.with_page(1, self.session.config.page_size);
+        let (first, page, _) = self.page(search, first_url.clone()).await?;
+        let mut pass = Pass::start(&first_url, &first, &page)?;
+        self.progress.pages_total.fetch_add(1, Ordering::Relaxed);
+        let mut reached = reaches_before(&page, since);
+        self.append(page);
+        let mut next = first.next;
+        while let Some(url) = next.take().filter(|_| !reached) {
+            pass.walk.follow(&url)?;
+            let (summary, page, _) = self.page(search, url.clone()).await?;
+            self.progress.pages_total.fetch_add(1, Ordering::Relaxed);
+            let checked = pass.later_page(&url, &summary, &page, summary.next.is_some());
+            reached = reaches_before(&page, since);
+            self.append(page);
+            checked?;
+            next = summary.next;
+        }
+        Ok(())
+    }
+
     /// How many rows match `search` now.
     pub async fn count(&mut self, search: &Search) -> Result<u64> {
         self.requests += 1;
@@ -269,6 +300,11 @@ impl Pass {
         let unseen = self.unseen(page);
         self.walk.later_page(url, summary.total, observations(page), unseen, has_next)
     }
+}
+
+/// Whether `page` holds a row stored before `since`.
+fn reaches_before(page: &PageTables, since: i64) -> bool {
+    page.oldest_last_updated().is_some_and(|oldest| oldest < since)
 }
 
 /// The observations on `page`: a search's total counts its matches, not the other entries

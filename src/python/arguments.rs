@@ -12,7 +12,7 @@ use pyo3::types::{PyBool, PyDict, PyInt, PyString, PyType};
 
 use crate::JheError;
 use crate::config::{ClientOptions, timeout_from_secs};
-use crate::query::{Api, Coding, FetchRequest, Layout, ObservationQuery, TimeBound, patient_identifier, positive_id};
+use crate::query::{Api, Changes, Coding, FetchRequest, Layout, ObservationQuery, TimeBound, patient_identifier, positive_id};
 
 use super::errors::argument_error;
 
@@ -22,6 +22,7 @@ struct Fields {
     query: ObservationQuery,
     api: Api,
     layout: Option<Layout>,
+    changes: Option<Changes>,
 }
 
 impl Fields {
@@ -47,6 +48,7 @@ impl Fields {
             "study_id" => self.query.study_id = id(name, value)?,
             "patient_id" => self.query.patient_id = id(name, value)?,
             "codes" => self.query.codes = codes(value)?,
+            "delivered" => self.changes = Some(Changes { delivered: delivered(value)? }),
             _ => return self.filter(name, value),
         }
         Ok(true)
@@ -92,7 +94,16 @@ pub fn fetch_request(filters: Option<Filters>, keywords: Option<&Bound<'_, PyDic
     if let Some(keywords) = keywords {
         read_each(keywords, |name, value| fields.keyword(name, value), unexpected_filter)?;
     }
-    Ok(FetchRequest::new(fields.query, fields.api, fields.layout)?)
+    let request = FetchRequest::new(fields.query, fields.api, fields.layout)?;
+    Ok(match fields.changes {
+        Some(changes) => request.reading_changes(changes)?,
+        None => request,
+    })
+}
+
+/// `delivered`: `(observation id, last_updated µs)` pairs.
+fn delivered(value: &Bound<'_, PyAny>) -> PyResult<Vec<(i64, i64)>> {
+    value.extract().map_err(|_| wrong_type("delivered", value, "a list of (int, int)"))
 }
 
 /// The client's keyword arguments (all but `url` and `token`), checked.

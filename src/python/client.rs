@@ -10,7 +10,7 @@ use pyo3::types::PyDict;
 use pyo3_arrow::{PyArray, PySchema, PyTable};
 
 use crate::config::{ClientConfig, ClientOptions};
-use crate::fetch::{FetchOutcome, Progress, Session, fetch_observations};
+use crate::fetch::{FetchOutcome, Progress, Session, count_matching, fetch_observations, newest_update};
 use crate::query::FetchRequest;
 use crate::source::admin::{list_all, rest_url};
 
@@ -86,6 +86,24 @@ impl NativeFetchResult {
     fn take_tables(&self, py: Python<'_>) -> PyResult<Vec<TakenTable>> {
         let tables = self.held_tables()?.take().ok_or_else(moved_out)?;
         tables.into_iter().map(|(code, batch)| take_table(py, code, batch)).collect()
+    }
+
+    /// `(observation id, last_updated µs)` of each observation held stored at or after `at`.
+    fn delivered_since(&self, at: i64) -> PyResult<Vec<(i64, i64)>> {
+        let held = self.held_tables()?;
+        Ok(crate::table::delivered_since(held.as_ref().ok_or_else(moved_out)?, at))
+    }
+
+    /// Records in the errors table.
+    #[getter]
+    fn error_count(&self) -> usize {
+        self.outcome.tables.errors.num_rows()
+    }
+
+    /// The latest `lastUpdated` (µs) among every row received, kept or not.
+    #[getter]
+    fn newest_last_updated(&self) -> Option<i64> {
+        self.outcome.tables.newest_last_updated
     }
 
     #[getter]
@@ -229,6 +247,39 @@ impl NativeClient {
         pyo3_async_runtimes::tokio::future_into_py(py, async move {
             let outcome = fetch_observations(&session, &request, Arc::default()).await.map_err(|e| session.http.redact(e))?;
             Ok(NativeFetchResult::new(outcome, single_code))
+        })
+    }
+
+    /// The newest `last_updated` (µs) among the rows the query matches, by the server's
+    /// clock, or None when none does (`jhe.fetch::newest_update`).
+    #[pyo3(signature = (filters=None, /, **request))]
+    fn newest_update(&self, py: Python<'_>, filters: Option<Filters>, request: Option<&Bound<'_, PyDict>>) -> PyResult<Option<i64>> {
+        let request = fetch_request(filters, request)?;
+        let session = self.session.clone();
+        Ok(wait_for(py, async move { newest_update(&session, &request).await.map_err(|e| session.http.redact(e)) })??)
+    }
+
+    /// `(total, exact)`: how many rows the query matches on the server now, and whether
+    /// that is exact (an older server's total is before the time filters it ignores).
+    #[pyo3(signature = (filters=None, /, **request))]
+    fn count(&self, py: Python<'_>, filters: Option<Filters>, request: Option<&Bound<'_, PyDict>>) -> PyResult<(u64, bool)> {
+        let request = fetch_request(filters, request)?;
+        let session = self.session.clone();
+        Ok(wait_for(py, async move { count_matching(&session, &request).await.map_err(|e| session.http.redact(e)) })??)
+    }
+
+    /// [`Self::newest_update`] as an awaitable on the shared runtime.
+    #[pyo3(signature = (filters=None, /, **request))]
+    fn newest_update_async<'py>(
+        &self,
+        py: Python<'py>,
+        filters: Option<Filters>,
+        request: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let request = fetch_request(filters, request)?;
+        let session = self.session.clone();
+        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+            Ok(newest_update(&session, &request).await.map_err(|e| session.http.redact(e))?)
         })
     }
 

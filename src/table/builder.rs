@@ -13,7 +13,7 @@
 //! ([`PageTables`]): the builder only masks the ones it does not keep and joins the chunks
 //! when the tables are finished ([`super::chunks`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use arrow_array::{BooleanArray, RecordBatch};
 
@@ -109,6 +109,8 @@ pub struct ObservationTableBuilder {
     flat: FlatTable,
     /// The codes asked for (empty: every code).
     asked: Vec<String>,
+    /// `(id, last_updated)` of rows delivered before (a reading of changes): not kept again.
+    delivered: HashSet<(i64, i64)>,
     /// Whether a row of another code is reported rather than kept (see
     /// [`Self::with_loose_code_matching`]).
     report_other_codes: bool,
@@ -135,6 +137,7 @@ impl ObservationTableBuilder {
             errors: ErrorsBuilder::default(),
             flat: FlatTable::new(),
             asked: expected_codes.iter().map(|code| code.to_string()).collect(),
+            delivered: HashSet::new(),
             report_other_codes: true,
         };
         if layout == Layout::Wide {
@@ -156,6 +159,14 @@ impl ObservationTableBuilder {
     /// outside it still count as received, the way the server counts them.
     pub fn with_filter(mut self, filter: ClientFilter) -> Self {
         self.filter = Some(filter);
+        self
+    }
+
+    /// Skip rows delivered before, as `(observation id, last_updated µs)`, when they come
+    /// again unchanged (a reading of changes overlaps the one before). Like filtered rows,
+    /// they still count as received.
+    pub fn with_delivered(mut self, delivered: &[(i64, i64)]) -> Self {
+        self.delivered = delivered.iter().copied().collect();
         self
     }
 
@@ -240,7 +251,7 @@ impl ObservationTableBuilder {
                     (self.append_prepared(observation), last_updated)
                 }
             };
-            if matches!(appended, Appended::Row | Appended::Reported | Appended::Filtered) {
+            if matches!(appended, Appended::Row | Appended::Reported | Appended::Filtered | Appended::Delivered) {
                 newest = newest.max(last_updated);
             }
             each(appended);
@@ -281,6 +292,11 @@ impl ObservationTableBuilder {
         if self.filter.as_ref().is_some_and(|filter| !filter.admits(start, last_updated, code)) {
             return Appended::Filtered;
         }
+        if let (Some(id), Some(at)) = (id, last_updated) {
+            if self.delivered.contains(&(id, at)) {
+                return Appended::Delivered;
+            }
+        }
         if !self.has_place_for(code, problems) {
             return Appended::Reported;
         }
@@ -319,7 +335,7 @@ impl ObservationTableBuilder {
                 self.errors.push(prepared.id, prepared.code.as_deref(), &problems.join("; "), &json.into_text());
                 return appended;
             }
-            Appended::Duplicate | Appended::Filtered => return appended,
+            Appended::Duplicate | Appended::Filtered | Appended::Delivered => return appended,
         }
         problems.append(&mut prepared.measure_problems);
         let (body, flat) = (std::mem::take(&mut prepared.body), prepared.flat.take());
@@ -386,6 +402,7 @@ impl ObservationTableBuilder {
             duplicates: self.duplicates,
             duplicate_uuids,
             observations: self.rows as u64,
+            newest_last_updated: self.newest_last_updated,
         }
     }
 }
@@ -418,6 +435,27 @@ mod tests {
         let in_parts = join(parts.segments.into_iter().chain(parts.chunks).collect());
         assert_eq!(in_parts, join(pieces));
     }
+
+    #[test]
+    fn rows_delivered_before_are_skipped_when_unchanged_and_kept_when_changed() {
+        let stored = crate::decode::omh::time::parse_date_time("2026-11-26T06:47:52.169870Z").unwrap().utc_micros;
+        // Observation 1 was delivered as it is now, 2 in an older version.
+        let delivered = [(1, stored), (2, stored - 1)];
+        let mut builder = ObservationTableBuilder::new(Layout::Long, &[]).with_delivered(&delivered);
+        let glucose = b64(GLUCOSE);
+        assert_eq!(builder.append(&input("1", "omh:blood-glucose:4.0", &glucose)), Appended::Delivered);
+        assert_eq!(builder.append(&input("2", "omh:blood-glucose:4.0", &glucose)), Appended::Row);
+        assert_eq!(builder.append(&input("3", "omh:blood-glucose:4.0", &glucose)), Appended::Row);
+        assert_eq!(builder.received(), 3, "a delivered row is still one the server sent");
+        let tables = builder.finish();
+        assert_eq!(tables.observations, 2);
+        assert_eq!(tables.newest_last_updated, Some(stored));
+        let mut since = crate::table::delivered_since(&tables.tables, stored);
+        since.sort();
+        assert_eq!(since, vec![(2, stored), (3, stored)], "once per observation, though the long layout has a row per measure");
+        assert!(crate::table::delivered_since(&tables.tables, stored + 1).is_empty());
+    }
+
     #[test]
     fn bad_records_are_kept_and_reported_duplicates_skipped_and_uuids_flagged() {
         let mut builder = ObservationTableBuilder::new(Layout::Wide, &["omh:blood-glucose:4.0"]);

@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Int64Type, TimestampMicrosecondType};
 use arrow_array::{RecordBatch, UInt64Array};
 use arrow_ord::sort::{SortColumn, SortOptions, lexsort_to_indices};
 use arrow_schema::{DataType, Field, Schema};
@@ -57,6 +59,26 @@ pub(super) fn with_arrival_order(batch: RecordBatch) -> RecordBatch {
     fields.push(Field::new("sequence", DataType::UInt64, false));
     columns.push(Arc::new(UInt64Array::from_iter_values(0..rows)));
     RecordBatch::try_new(Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone())), columns).expect("one more column of the same length")
+}
+
+/// `(observation id, last_updated)` of each observation in `tables` stored at or after `at`
+/// (µs), once each, in no order: what a reading of changes delivered that the next one,
+/// overlapping it from `at`, will read again.
+pub fn delivered_since(tables: &[(Option<String>, RecordBatch)], at: i64) -> Vec<(i64, i64)> {
+    let mut delivered = Vec::new();
+    for (_, batch) in tables {
+        let ids = batch.column_by_name("observation_id").expect("common column").as_primitive::<Int64Type>();
+        let times = batch.column_by_name("last_updated").expect("common column").as_primitive::<TimestampMicrosecondType>();
+        let rows = ids.iter().zip(times.iter()).filter_map(|pair| match pair {
+            (Some(id), Some(time)) if time >= at => Some((id, time)),
+            _ => None,
+        });
+        delivered.extend(rows);
+    }
+    // The long layout has a row per measure.
+    delivered.sort_unstable();
+    delivered.dedup();
+    delivered
 }
 
 impl ObservationTables {

@@ -29,7 +29,7 @@ use arrow_array::RecordBatch;
 
 pub use builder::ObservationTableBuilder;
 pub use columns::utc_timestamp_type;
-pub use finish::ClientFilter;
+pub use finish::{ClientFilter, delivered_since};
 pub use flat::SHAPES_METADATA;
 pub use page::PageTables;
 
@@ -44,6 +44,8 @@ pub enum Appended {
     Duplicate,
     /// Received, but outside the filters an older server ignores: not kept.
     Filtered,
+    /// Received again unchanged in a reading of changes: delivered before, not kept.
+    Delivered,
 }
 
 pub use crate::query::Layout;
@@ -62,6 +64,9 @@ pub struct ObservationTables {
     pub duplicate_uuids: u64,
     /// Distinct observations in the tables (after the filters an older server ignores).
     pub observations: u64,
+    /// The latest `lastUpdated` among every row received, kept or not: how far a reading
+    /// of changes got.
+    pub newest_last_updated: Option<i64>,
 }
 
 #[cfg(test)]

@@ -79,6 +79,15 @@ impl PageTables {
         Self { entries, chunks }
     }
 
+    /// The oldest `lastUpdated` among the page's observations.
+    pub fn oldest_last_updated(&self) -> Option<i64> {
+        let each = self.entries.iter().filter_map(|entry| match entry {
+            PageEntry::Built { facts, .. } => facts.last_updated,
+            PageEntry::Prepared(observation) => observation.last_updated.filter(|_| observation.is_observation),
+        });
+        each.min()
+    }
+
     /// Each entry's id, and whether it is an observation (what a search's total counts).
     pub fn ids(&self) -> impl Iterator<Item = (bool, Option<i64>)> + '_ {
         self.entries.iter().map(|entry| match entry {

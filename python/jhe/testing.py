@@ -9,12 +9,16 @@ data is generated from ``seed``: the same arguments always give the same data. I
 speak the older API generation (``legacy=True``), inject faults (errors, rate limits,
 expiring tokens, dropped connections, rows written during a fetch) for resilience tests, and
 serve data-quality problems (damaged payloads, a code no catalogue knows, repeated uuids) for
-tests that nothing is lost.
+tests that nothing is lost. Its data can change while it runs (``add_observations``,
+``update_observations``, ``delete_observations``), for tests of what a client sees when an
+Exchange's data changes between fetches.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
+from datetime import timedelta
 from types import TracebackType
 from typing import Any
 
@@ -38,6 +42,26 @@ class FakeExchange:
     Faults (all off by default) hit the API routes (REST and FHIR; latency and errors also
     ``/o/token/``), never ``expected_observations``. Random choices depend on ``seed`` and
     the order requests arrive in, so a sequential client meets the same faults every run.
+
+    Changes over time: while the server runs (and from any thread), ``add_observations``
+    adds rows, ``update_observations`` gives rows a new value and ``delete_observations``
+    removes them, in every generation and both APIs; ``expected_observations`` follows.
+    Changes are dated by the fake's own clock, "now": one second after the newest
+    ``lastUpdated`` ever stored, so each change sorts after every row already there (newest
+    first by default, ``_sort=-_lastUpdated``, REST's ``-last_updated``) and
+    ``_lastUpdated=gt<the newest lastUpdated before the change>`` finds exactly the changed
+    rows on the current generation (the legacy ones ignore ``_lastUpdated`` and ``_sort``, as
+    real ones do, and serve newest first). ``add_observations(...,
+    last_updated_offset=timedelta(seconds=-3))`` dates new rows before rows already there, as
+    a server committing out of order does.
+
+    >>> with FakeExchange(patients=2, days=1) as fx:  # doctest: +SKIP
+    ...     rows = fx.expected_observations()  # newest first
+    ...     new = fx.add_observations(3)
+    ...     fx.update_observations([rows[-1]["id"]])
+    ...     fx.delete_observations([rows[1]["id"]])
+    ...     # _lastUpdated=gt{rows[0]["last_updated"]}: the three new rows and the updated one;
+    ...     # the deleted one is gone from every search, count, read and list.
 
     Args:
         patients: Visible patients (all in the main study).
@@ -206,8 +230,10 @@ class FakeExchange:
         payload as served, as a dict; ``None`` when it is not JSON), ``damage`` (``None``, or
         the kind of damage, see ``damaged()``) and ``omh_text`` (``None``, or for
         ``"not_base64"`` and ``"not_json"`` the text FHIR ``valueAttachment.data`` holds,
-        unencoded or base64-encoded). Reads the data as it is now (rows added by
-        ``insert_during_fetch`` included); sends no request and meets no fault."""
+        unencoded or base64-encoded). Reads the data as it is now: rows added by
+        ``insert_during_fetch`` or ``add_observations`` included, updated rows with their new
+        value and ``last_updated`` (ordered by it), deleted rows left out. Sends no request
+        and meets no fault."""
         rows = self._native.expected_observations(study_id, patient_id, code)
         for row in rows:
             text = row.pop("omh_json")
@@ -217,11 +243,72 @@ class FakeExchange:
                 row["omh"], row["omh_text"] = json.loads(text), None
         return rows
 
+    def add_observations(
+        self,
+        n: int,
+        patient_id: int | None = None,
+        code: str | None = None,
+        *,
+        last_updated_offset: timedelta | None = None,
+    ) -> list[int]:
+        """Add ``n`` observations, written now, while the server runs; returns their ids (new,
+        ascending; an id is never reused).
+
+        Args:
+            n: How many.
+            patient_id: Whose (any patient, hidden ones too); default: spread round robin
+                over the main study's visible patients.
+            code: Which data type (``"omh:heart-rate:2.0"`` or ``"system|code"``); default:
+                spread round robin over the codes the main study requests.
+            last_updated_offset: Date them this far from now: ``None`` (or zero) puts them
+                after every stored row; a negative offset, e.g. ``timedelta(seconds=-3)``,
+                before rows already visible (now is one second after the newest row ever
+                stored, so -3 s is two seconds before it), as when a server commits
+                transactions out of order: real new rows whose ``lastUpdated`` is older than
+                rows a client may already have read.
+
+        Each new row replays one of the newest stored rows of its patient and code (or of
+        another patient's, or, for a code no row has yet, a typical reading), moved forward in
+        time: its own uuid, its OMH payload as valid as a generated one.
+
+        Raises:
+            ValueError: ``n`` is negative, the patient or code is unknown, or the code is
+                ``omh:ambient-sound:1.0`` without ``unknown_codes``; nothing was added.
+        """
+        if last_updated_offset is None:
+            offset_us = 0
+        elif isinstance(last_updated_offset, timedelta):
+            offset_us = last_updated_offset // timedelta(microseconds=1)
+        else:
+            raise TypeError(f"last_updated_offset must be a datetime.timedelta or None, got {last_updated_offset!r}")
+        return self._native.add_observations(n, patient_id, code, offset_us)
+
+    def update_observations(self, ids: Iterable[int]) -> None:
+        """Give each observation a new value (its decoded measure differs, e.g. 18 mg/dL less
+        glucose; a damaged payload is whole again) and move its ``last_updated`` to now,
+        after every stored row: the FHIR resource and the REST row both show it, and it sorts
+        as the newest. Each id once, in the order given.
+
+        Raises:
+            ValueError: an id is unknown or deleted; nothing was updated.
+        """
+        self._native.update_observations([int(i) for i in ids])
+
+    def delete_observations(self, ids: Iterable[int]) -> None:
+        """Delete observations: from then on no search, count (``_summary=count``, REST
+        ``count``), read (``Observation/{id}`` is 404) or list finds them, in any generation.
+
+        Raises:
+            ValueError: an id is unknown or already deleted; nothing was deleted.
+        """
+        self._native.delete_observations([int(i) for i in ids])
+
     def damaged(self) -> list[tuple[int, str]]:
         """The observations served damaged (``damaged_every``), by id ascending: ``(id, kind)``
         tuples, the kind one of ``"not_base64"``, ``"not_json"``, ``"missing_measure"``,
         ``"bad_unit"``, ``"no_time_frame"``, ``"bad_date_time"`` (see the class docstring).
-        Empty when ``damaged_every`` is 0."""
+        Empty when ``damaged_every`` is 0; deleted observations and updated ones (whose payload
+        an update makes whole) are not listed."""
         return self._native.damaged()
 
     def requests(self) -> list[dict[str, Any]]:

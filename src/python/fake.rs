@@ -257,6 +257,37 @@ impl NativeFakeExchange {
             .collect()
     }
 
+    /// Add `count` observations written now; their new ids. `last_updated_offset_us` dates
+    /// them that far from now (negative: before rows already stored).
+    #[pyo3(signature = (count, patient_id=None, code=None, last_updated_offset_us=0))]
+    fn add_observations(
+        &self,
+        py: Python<'_>,
+        count: i64,
+        patient_id: Option<i64>,
+        code: Option<&str>,
+        last_updated_offset_us: i64,
+    ) -> PyResult<Vec<i64>> {
+        let count = u32::try_from(count)
+            .map_err(|_| PyValueError::new_err(format!("n must be from 0 to {}, got {count}", u32::MAX)))?;
+        let added = py.detach(|| {
+            self.with_server(|server| server.add_observations(count, patient_id, code, last_updated_offset_us))
+        })?;
+        added.map_err(|e| PyValueError::new_err(e.to_string()))
+    }
+
+    /// A new value for each observation, and `last_updated` moved to now.
+    fn update_observations(&self, py: Python<'_>, ids: Vec<i64>) -> PyResult<()> {
+        py.detach(|| self.with_server(|server| server.update_observations(&ids)))?
+            .map_err(|e| PyValueError::new_err(e.to_string()))
+    }
+
+    /// Delete observations from every search, count, read and list.
+    fn delete_observations(&self, py: Python<'_>, ids: Vec<i64>) -> PyResult<()> {
+        py.detach(|| self.with_server(|server| server.delete_observations(&ids)))?
+            .map_err(|e| PyValueError::new_err(e.to_string()))
+    }
+
     /// The damaged observations (`damaged_every`), by id: `(id, kind)` tuples.
     fn damaged(&self) -> PyResult<Vec<(i64, &'static str)>> {
         self.with_server(|server| server.damaged())

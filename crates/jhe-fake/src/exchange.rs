@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
+use crate::changes::{self, Addition, ChangeError, parse_code};
 use crate::config::FakeConfig;
-use crate::generate::catalog::{ALL_CODES_MASK, Code};
+use crate::generate::catalog::ALL_CODES_MASK;
 use crate::generate::world::{self, FIRST_OBSERVATION_ID, HIDDEN_ORG_ID, HIDDEN_STUDY_ID, MAIN_STUDY_ID, World};
 use crate::generate::damage::Damage;
 use crate::generate::{observations, omh, quality, time};
@@ -27,6 +28,9 @@ pub enum FakeError {
     Bind(#[source] std::io::Error),
     #[error("generating the fake Exchange's data failed: {0}")]
     Generate(String),
+    /// An addition, update or deletion was refused; nothing changed.
+    #[error(transparent)]
+    Change(#[from] ChangeError),
 }
 
 /// Ids a test needs to talk about the fake's data.
@@ -83,7 +87,7 @@ pub struct FakeExchange {
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
-const MAX_OBSERVATIONS: u64 = 200_000_000;
+const MAX_OBSERVATIONS: u64 = changes::MAX_STORED;
 
 fn check(config: &FakeConfig) -> Result<(), FakeError> {
     let f = &config.faults;
@@ -329,8 +333,9 @@ impl FakeExchange {
     /// newest first, with the server's visibility and study rules: a study or patient the
     /// user may not see (or a patient outside the study) gives nothing. `code` is the OMH
     /// code (`omh:heart-rate:2.0`) or `system|code`. It reads the store as it is now
-    /// (observations appended by `insert_during_fetch` included), whatever the generation
-    /// and faults; it sends no request.
+    /// (observations added, updated or deleted since the start, by `insert_during_fetch`
+    /// or the change methods, included), whatever the generation and faults; it sends no
+    /// request.
     pub fn expected_observations(
         &self,
         study_id: Option<i64>,
@@ -343,13 +348,7 @@ impl FakeExchange {
             None => true,
             Some(i) => study_id.is_some_and(|s| !w.patients[i].in_study(s)),
         });
-        let code_mask = code.map(|c| {
-            let found = match c.split_once('|') {
-                Some((system, code)) => Code::from_system_code(system, code),
-                None => Code::from_code(c),
-            };
-            found.map_or(0, |c| c.bit() & ALL_CODES_MASK)
-        });
+        let code_mask = code.map(|c| parse_code(c).map_or(0, |c| c.bit() & ALL_CODES_MASK));
         let q = ObsQuery {
             study_id,
             patient_id,
@@ -357,8 +356,7 @@ impl FakeExchange {
             nothing: study_hidden || patient_hidden,
             ..ObsQuery::default()
         };
-        let rows = self.state.store.query(w, &q);
-        let obs = self.state.store.read();
+        let (rows, obs) = self.state.store.query(w, &q);
         rows.iter()
             .map(|&i| {
                 let o = &obs[i as usize];
@@ -385,16 +383,61 @@ impl FakeExchange {
     /// (every date and date-time in `effective_time_frame` is `"yesterday"`). The Nth
     /// damaged observation gets the Nth kind in that order, or the next kind that breaks
     /// its code's schema (sleep-episode requires no measure; rr-interval and
-    /// physical-activity no time frame; the unknown code has no schema).
+    /// physical-activity no time frame; the unknown code has no schema). Deleted
+    /// observations, and updated ones (an update makes the payload whole), are not listed.
     pub fn damaged(&self) -> Vec<(i64, &'static str)> {
         let obs = self.state.store.read();
         obs.iter()
             .enumerate()
+            .filter(|(_, o)| !o.deleted)
             .filter_map(|(i, o)| {
                 o.damage
                     .map(|d| (FIRST_OBSERVATION_ID + i as i64, d.name()))
             })
             .collect()
+    }
+
+    /// Add `count` observations written "now" while the server runs, and return their
+    /// ids (new ones, ascending; ids are never reused). They are of `patient_id` (any
+    /// patient, hidden ones too), or spread round robin over the main study's visible
+    /// patients; and of `code` (an OMH code or `system|code`), or spread over the codes the
+    /// main study requests. Each replays one of the newest stored rows of its patient and
+    /// code (or another patient's, or a typical reading for a code no row has), moved
+    /// forward in time (a new uuid; its payload as valid as a generated one).
+    ///
+    /// Their `last_updated` is "now" (one second after the newest row ever stored, a
+    /// microsecond apart) plus `last_updated_offset_us`: 0 puts them after every stored
+    /// row; a negative offset dates them earlier than rows already visible, as when a
+    /// server commits transactions out of order (e.g. -3_000_000: three seconds before
+    /// "now", two before the newest row ever stored).
+    pub fn add_observations(
+        &self,
+        count: u32,
+        patient_id: Option<i64>,
+        code: Option<&str>,
+        last_updated_offset_us: i64,
+    ) -> Result<Vec<i64>, FakeError> {
+        let addition = Addition {
+            count,
+            patient_id,
+            code,
+            offset_us: last_updated_offset_us,
+        };
+        Ok(changes::add(&self.state.world, &self.state.store, &addition)?)
+    }
+
+    /// Change each observation's value (the decoded measure differs; a damaged payload is
+    /// whole again) and move its `last_updated` to "now", after every stored row, so it
+    /// sorts as the newest. Each id once, in the order given; an id that is unknown or
+    /// deleted refuses them all.
+    pub fn update_observations(&self, ids: &[i64]) -> Result<(), FakeError> {
+        Ok(changes::update(&self.state.store, ids)?)
+    }
+
+    /// Delete observations: every search, count, read and list loses them, in every
+    /// generation and API. An id that is unknown or already deleted refuses them all.
+    pub fn delete_observations(&self, ids: &[i64]) -> Result<(), FakeError> {
+        Ok(changes::delete(&self.state.store, ids)?)
     }
 
     /// Graceful shutdown; idempotent. Dropping the exchange stops it too.

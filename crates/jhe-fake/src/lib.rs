@@ -9,11 +9,27 @@
 //! expected_observations`] is the generator's ground truth for what a FHIR Observation
 //! search returns.
 //!
+//! The data can change over time while the server runs, as a real Exchange's does between
+//! two fetches: [`FakeExchange::add_observations`] (new rows, new ids),
+//! [`FakeExchange::update_observations`] (a new value, `last_updated` moved to "now") and
+//! [`FakeExchange::delete_observations`] (gone from every search, count, read and list;
+//! ids are never reused). "Now" is the fake's own clock, one second after the newest
+//! `last_updated` ever stored, so every change sorts after every stored row, and
+//! `_lastUpdated=gt<the newest before>` finds exactly the rows changed since; an addition
+//! may be dated earlier (`last_updated_offset_us < 0`), as when a server commits out of
+//! order. Every change is one write under the store's lock: a request sees all of it or
+//! none, cached query results are of the store's generation, and cached renderings of the
+//! row's version (its `last_updated`). `expected_observations` reads the store as it is.
+//!
 //! Modules, lowest first; each uses only the ones before it:
 //! - `config`: what the fake is started with (plain data).
 //! - `generate`: the world (users, organizations, studies, patients) and the observations,
-//!   as compact records, and their OMH payloads.
-//! - `store`: the observations in memory, filtered and sorted queries, a cache of results.
+//!   as compact records, and their OMH payloads; an observation's next version and new
+//!   ones modelled on stored ones.
+//! - `store`: the observations in memory and their changes, filtered and sorted queries,
+//!   a cache of results.
+//! - `changes`: adding, updating and deleting observations on request (defaults,
+//!   validation).
 //! - `render`: JSON bodies (FHIR resources and Bundles, REST rows and entities).
 //! - `routes`: the HTTP handlers (auth, faults, FHIR, REST, the older generation), on
 //!   Django/DRF plumbing and the shared server state.
@@ -26,6 +42,7 @@
 mod config;
 mod generate;
 mod store;
+mod changes;
 mod render;
 mod routes;
 mod server;
@@ -37,6 +54,7 @@ pub mod schemas;
 #[cfg(test)]
 mod tests;
 
+pub use changes::ChangeError;
 pub use config::{FakeConfig, Faults, Generation};
 pub use exchange::{Directory, ExpectedObservation, FakeError, FakeExchange};
 pub use routes::log::RequestRecord;

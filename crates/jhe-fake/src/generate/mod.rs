@@ -8,7 +8,8 @@
 //! (formatting and parsing timestamps), `json` (the payload writer), `world`, `damage`
 //! (how a payload is broken), `obs` (the stored record), `body` and `omh` (payloads),
 //! `patient`, `day` and `observations` (generation), `quality` (which observations are
-//! damaged or repeat a uuid).
+//! damaged or repeat a uuid), `change` (an observation's next version, and new ones
+//! modelled on stored ones, for changes over time).
 
 pub(crate) mod catalog;
 pub(crate) mod time;
@@ -22,3 +23,4 @@ pub(crate) mod patient;
 pub(crate) mod day;
 pub(crate) mod observations;
 pub(crate) mod quality;
+pub(crate) mod change;

@@ -45,17 +45,21 @@ pub(crate) struct Obs {
     /// 0, or how many rows back the observation whose OMH header uuid this one reuses is
     /// (`FakeConfig::duplicate_uuid_every`).
     pub uuid_back: u16,
+    /// Deleted (`FakeExchange::delete_observations`): kept so that ids stay index-based
+    /// and are never reused, but no search, count, read or list finds it.
+    pub deleted: bool,
 }
 
 // Millions of them are kept in memory.
 const _: () = assert!(std::mem::size_of::<Obs>() == 40);
 
 impl Obs {
-    /// A plain observation: no damage, its own uuid.
+    /// A plain observation: no damage, its own uuid, not deleted.
     pub fn clean(self) -> Obs {
         Obs {
             damage: None,
             uuid_back: 0,
+            deleted: false,
             ..self
         }
     }

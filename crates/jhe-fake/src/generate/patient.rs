@@ -89,6 +89,7 @@ impl Gen<'_> {
             has_identifier: false,
             damage: None,
             uuid_back: 0,
+            deleted: false,
         });
         true
     }

@@ -19,8 +19,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use crate::generate::obs::Obs;
-use crate::generate::world::{MAIN_STUDY_ID, mix2};
+use crate::changes::{self, Addition};
+use crate::generate::world::mix2;
 
 use super::http::{detail, respond};
 use super::log::{Note, ObservationPage, RequestRecord};
@@ -147,32 +147,15 @@ async fn cut_off(response: Response) -> Response {
     Response::from_parts(parts, Body::from_stream(stream))
 }
 
-/// Append `n` observations written "now": copies of the newest visible observations of
-/// the main study's patients and codes, with new ids and the newest `lastUpdated`.
-pub(crate) fn insert_observations(state: &AppState, n: u32) -> std::ops::Range<i64> {
-    let w = &state.world;
-    let Some(main) = w.study(MAIN_STUDY_ID) else {
-        return 0..0;
+/// Add `n` observations written "now", spread over the main study's patients and codes
+/// (new ids, the newest `lastUpdated`).
+pub(crate) fn insert_observations(state: &AppState, n: u32) {
+    let addition = Addition {
+        count: n,
+        ..Addition::default()
     };
-    let templates: Vec<Obs> = {
-        let obs = state.store.read();
-        obs.iter()
-            .rev()
-            .filter(|o| {
-                let p = &w.patients[o.patient as usize];
-                p.visible && p.in_study(MAIN_STUDY_ID) && main.code_mask & o.code.bit() != 0
-            })
-            .take(n as usize)
-            .copied()
-            .collect()
-    };
-    if templates.is_empty() {
-        return 0..0;
-    }
-    let new = (0..n as usize)
-        .map(|k| templates[k % templates.len()].clean())
-        .collect();
-    state.store.append(new)
+    // Without a patient or code given, an addition is never refused.
+    let _ = changes::add(&state.world, &state.store, &addition);
 }
 
 /// Logs a request whose client went away before it was answered (the handler's future is

@@ -397,23 +397,24 @@ fn observation_search(state: &AppState, ctx: &Ctx) -> Response {
         Ok(q) => q,
         Err(r) => return r,
     };
-    let rows = state.store.query(world, &q);
+    let (rows, obs) = state.store.query(world, &q);
     let count_only = summary_count(&ctx.params);
     let mut r = paged_bundle(ctx, rows.len(), |range, out| {
         out.reserve(range.len() * 1600);
-        let obs = state.store.read();
         for (n, &i) in rows[range].iter().enumerate() {
             if n > 0 {
                 out.push(',');
             }
             out.push_str(r#"{"resource":"#);
             let id = FIRST_OBSERVATION_ID + i as i64;
-            state.render_cache.push(out, i as usize, obs.len(), |out| {
-                push_observation(out, world, id, &obs[i as usize])
+            let o = &obs[i as usize];
+            state.render_cache.push(out, i as usize, o.last_updated_us, obs.len(), |out| {
+                push_observation(out, world, id, o)
             });
             out.push('}');
         }
     });
+    drop(obs);
     if !count_only {
         r.extensions_mut().insert(ObservationPage);
     }

@@ -203,29 +203,27 @@ fn observation_bundle(state: &AppState, ctx: &Ctx) -> Response {
         Ok(q) => q,
         Err(r) => return r,
     };
-    let rows = state.store.query(world, &q);
+    let (rows, obs) = state.store.query(world, &q);
     let total = rows.len();
     let Ok(page) = Page::select(total, ctx.params.last("_page"), ctx.params.last("_count")) else {
         return detail(StatusCode::NOT_FOUND, "Invalid page.");
     };
     let range = page.range();
     let mut entries = String::with_capacity(range.len() * 1700);
-    {
-        let obs = state.store.read();
-        for (n, &i) in rows[range].iter().enumerate() {
-            if n > 0 {
-                entries.push(',');
-            }
-            entries.push_str(r#"{"resource":"#);
-            push_legacy_observation(
-                &mut entries,
-                world,
-                FIRST_OBSERVATION_ID + i as i64,
-                &obs[i as usize],
-            );
-            entries.push('}');
+    for (n, &i) in rows[range].iter().enumerate() {
+        if n > 0 {
+            entries.push(',');
         }
+        entries.push_str(r#"{"resource":"#);
+        push_legacy_observation(
+            &mut entries,
+            world,
+            FIRST_OBSERVATION_ID + i as i64,
+            &obs[i as usize],
+        );
+        entries.push('}');
     }
+    drop(obs);
     let (next, previous) = page.links(
         &format!("{}{}", ctx.base, ctx.path),
         &ctx.params.raw,

@@ -267,7 +267,7 @@ pub(crate) async fn observations(State(state): State<Arc<AppState>>, ctx: Ctx) -
             nothing: study_id.is_some_and(|s| w.visible_study(s).is_none()),
             ..ObsQuery::default()
         };
-        let rows = state.store.query(w, &q);
+        let (rows, obs) = state.store.query(w, &q);
         let push = match ctx.generation {
             Generation::Current => push_observation,
             Generation::Legacy => push_legacy_observation,
@@ -275,7 +275,6 @@ pub(crate) async fn observations(State(state): State<Arc<AppState>>, ctx: Ctx) -
         };
         let mut r = paged(&ctx, rows.len(), |range, out| {
             out.reserve(range.len() * 1200);
-            let obs = state.store.read();
             for (n, &i) in rows[range].iter().enumerate() {
                 if n > 0 {
                     out.push(',');
@@ -283,6 +282,7 @@ pub(crate) async fn observations(State(state): State<Arc<AppState>>, ctx: Ctx) -
                 push(out, w, FIRST_OBSERVATION_ID + i as i64, &obs[i as usize]);
             }
         });
+        drop(obs);
         r.extensions_mut().insert(ObservationPage);
         r
     })

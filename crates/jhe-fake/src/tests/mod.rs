@@ -1,8 +1,10 @@
 //! Tests of the fake Exchange over HTTP: the vendored reference samples, the contract
 //! (response shapes against the real server's samples) of both generations, access rules,
-//! paging, filters, other semantics, faults, data quality, OMH schemas, and scale.
+//! paging, filters, other semantics, faults, data quality, OMH schemas, changes over time
+//! (additions, updates, deletions), and scale.
 
 mod access;
+mod changes;
 mod contract;
 mod faults;
 mod filters;

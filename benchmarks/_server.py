@@ -6,7 +6,8 @@ The benchmark harness starts this so that the server's CPU is not counted as the
 It picks patients and days so that the main study holds about ``--target`` observations
 (all codes), prints one JSON line (url, token, study, patients, days, the study's total and
 its blood-glucose total, as the server's FHIR ``_summary=count`` reports them) and serves
-until its stdin closes or it gets SIGTERM.
+until its stdin closes or it gets SIGTERM. A line ``add N`` on its stdin adds N new
+observations to the main study.
 """
 
 from __future__ import annotations
@@ -79,7 +80,12 @@ def main() -> int:
         }
         print(json.dumps(info), flush=True)
         try:
-            sys.stdin.read()  # until the harness closes our stdin
+            # Until the harness closes our stdin; "add N" adds N observations (the mirror's
+            # benchmark) and answers {"added": N}.
+            for line in sys.stdin:
+                command, _, n = line.partition(" ")
+                if command == "add":
+                    print(json.dumps({"added": len(fx.add_observations(int(n)))}), flush=True)
         except KeyboardInterrupt:
             pass
     return 0

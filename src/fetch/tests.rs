@@ -3,6 +3,7 @@
 use super::*;
 
 mod bounded;
+mod changes;
 mod pacing;
 
 use crate::config::{ClientConfig, ClientOptions};

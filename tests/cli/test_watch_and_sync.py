@@ -91,3 +91,21 @@ def test_sync_writes_a_mirror_and_then_reads_only_the_change(fx: FakeExchange, t
     second = run_with(fx, "sync", str(mirror), "--study", str(fx.main_study_id), cwd=tmp_path)
     assert second.returncode == 0, second.stderr
     assert "(incremental): 4 added, 0 updated" in second.stdout
+
+
+def test_ctrl_c_stops_a_watch_cleanly(fx: FakeExchange, tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    env = {**os.environ, "JHE_URL": fx.url, "JHE_TOKEN": fx.token}
+    watch = subprocess.Popen(
+        [sys.executable, "-m", "jhe", "watch", "--study", str(fx.main_study_id), "--interval", "0.1"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+    )
+    assert watch.stdout is not None and watch.stdout.readline().startswith("Watching for new observations")
+    watch.send_signal(signal.SIGINT)
+    _, stderr = watch.communicate(timeout=60)
+    assert watch.returncode == 130
+    assert stderr.strip().splitlines()[-1] == "jhe: interrupted", "one line, no traceback"

@@ -254,13 +254,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("what", choices=["decode-bench"])
     parser.add_argument("--record", type=Path, help="write the figures, date and commit to this JSON file")
+    parser.add_argument("--root", type=Path, help="the checkout to benchmark (default: this one), e.g. a worktree at an older commit")
     args = parser.parse_args()
+    if args.root:
+        global ROOT
+        ROOT = args.root.resolve()
     result = run_decode_bench()
     result["commit"] = git_commit()
     result["date"] = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     print(json.dumps(result, indent=1))
     if args.record and result["status"] == "ok":
-        result["command"] = "python benchmarks/_floors.py decode-bench --record " + str(args.record)
+        root = f" --root {args.root}" if args.root else ""
+        result["command"] = f"python benchmarks/_floors.py decode-bench{root} --record {args.record}"
         args.record.write_text(json.dumps(result, indent=1) + "\n")
     return 0 if result["status"] == "ok" else 1
 

@@ -341,18 +341,22 @@ def run_latency(args: argparse.Namespace, results: list[dict[str, Any]]) -> dict
 
 
 def run_mirror(args: argparse.Namespace) -> dict[str, Any] | None:
-    """The mirror's re-syncs against a full fetch (``_sync_bench``), or None without deltalake."""
+    """The mirror's re-syncs against a full fetch (``_sync_bench``), against a server that
+    answers at once and one with the latency-bound section's latency; None without deltalake."""
     try:
         import deltalake  # noqa: F401
     except ImportError:
         log("mirror: skipped (pip install 'jhe[mirror]')")
         return None
-    with Server(args.mirror_size) as server:
-        log(f"mirror: {server.info['total']:,} observations")
-        mirror = _sync_bench.run(server)
-    for label, row in mirror["rows"].items():
-        log(f"  {label:<40} {row.get('wall_s', float('nan')):7.2f} s  {row['status']}")
-    return mirror
+    runs = []
+    for latency_ms in ([0] if args.quick else [0, args.latency_ms]):
+        with Server(args.mirror_size, latency_ms) as server:
+            log(f"mirror: {server.info['total']:,} observations, {latency_ms} ms per response")
+            run = {"latency_ms": latency_ms, **_sync_bench.run(server)}
+        for label, row in run["rows"].items():
+            log(f"  {label:<40} {row.get('wall_s', float('nan')):7.2f} s  {row['status']}")
+        runs.append(run)
+    return {"runs": runs}
 
 
 def decode_bench(args: argparse.Namespace) -> dict[str, Any] | None:

@@ -33,6 +33,7 @@ ERRORS_TABLE = "_errors"
 CURSOR_KEY = "jhe.cursor"
 SCHEMA_KEY = "jhe.arrow_schema"
 CODE_KEY = "jhe.code"
+MAX_ID_KEY = "jhe.max_id"
 
 
 def _deltalake() -> Any:
@@ -110,26 +111,27 @@ class Mirror:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        # Each table opened once per sync; merges and writes through it keep it current.
+        self._opened: dict[Path, Any] = {}
 
     def table_path(self, code: str) -> Path:
         return self.path / file_stem(code)
 
     def _open(self, path: Path) -> Any | None:
+        if path in self._opened:
+            return self._opened[path]
         deltalake = _deltalake()
         try:
-            return deltalake.DeltaTable(str(path))
+            table = self._opened[path] = deltalake.DeltaTable(str(path))
         except deltalake.exceptions.TableNotFoundError:
             return None
+        return table
 
     def cursor(self) -> Cursor | None:
         """The cursor of the last sync that completed, or None (no mirror yet)."""
         errors = self._open(self.path / ERRORS_TABLE)
-        if errors is None:
-            return None
-        for commit in errors.history():
-            if CURSOR_KEY in commit:
-                return Cursor.decode(commit[CURSOR_KEY])
-        return None
+        cursor = None if errors is None else _latest(errors, CURSOR_KEY)
+        return None if cursor is None else Cursor.decode(cursor)
 
     def code_tables(self) -> dict[str, Any]:
         """Each code's Delta table, by code (read from its commits)."""
@@ -146,31 +148,43 @@ class Mirror:
     def rows(self) -> int:
         return sum(table.to_pyarrow_dataset().count_rows() for table in self.code_tables().values())
 
-    def merge(self, code: str, table: pa.Table, cursor: str, *, replace: bool) -> tuple[int, int, int]:
-        """Merge (or with `replace`, write anew) `code`'s rows; (added, updated, unchanged)."""
+    def merge(self, code: str, table: pa.Table, cursor: str, *, replace: bool) -> tuple[int, int]:
+        """Merge (or with `replace`, write anew) `code`'s rows; (added, updated)."""
+        import pyarrow.compute as pc
+
         deltalake = _deltalake()
-        metadata = {CURSOR_KEY: cursor, SCHEMA_KEY: _schema_text(table.schema), CODE_KEY: code}
-        commit = deltalake.CommitProperties(custom_metadata=metadata)
-        stored = _storable(table)
         existing = None if replace else self._open(self.table_path(code))
+        known = None if existing is None else _latest(existing, MAX_ID_KEY)
+        ids = pc.max(table["observation_id"]).as_py()
+        newest = max(int(known or 0), int(ids or 0))
+        metadata = {CURSOR_KEY: cursor, SCHEMA_KEY: _schema_text(table.schema), CODE_KEY: code, MAX_ID_KEY: str(newest)}
+        commit = deltalake.CommitProperties(custom_metadata=metadata)
         if existing is None:
             deltalake.write_deltalake(
-                str(self.table_path(code)), stored, mode="overwrite", schema_mode="overwrite", commit_properties=commit
+                str(self.table_path(code)), _storable(table), mode="overwrite", schema_mode="overwrite", commit_properties=commit
             )
-            return table.num_rows, 0, 0
-        if table.num_rows == 0:
-            return 0, 0, 0
-        metrics = (
-            existing.merge(
-                stored, predicate="t.observation_id = s.observation_id", source_alias="s", target_alias="t",
-                merge_schema=True, commit_properties=commit,
+            self._opened.pop(self.table_path(code), None)
+            return table.num_rows, 0
+        # Ids are given in order: a row above the table's newest id is new, and is appended;
+        # only the others (changed rows, or rows committed late) need a merge, which reads
+        # the table's files that may hold them.
+        above = pc.fill_null(pc.greater(table["observation_id"], int(known or 0)), False)
+        fresh, rest = table.filter(above), table.filter(pc.invert(above))
+        added = updated = 0
+        if rest.num_rows:
+            metrics = (
+                existing.merge(
+                    _storable(rest), predicate="t.observation_id = s.observation_id", source_alias="s", target_alias="t",
+                    merge_schema=True, commit_properties=commit,
+                )
+                .when_matched_update_all(predicate="s.last_updated > t.last_updated")
+                .when_not_matched_insert_all()
+                .execute()
             )
-            .when_matched_update_all(predicate="s.last_updated > t.last_updated")
-            .when_not_matched_insert_all()
-            .execute()
-        )
-        added, updated = metrics["num_target_rows_inserted"], metrics["num_target_rows_updated"]
-        return added, updated, table.num_rows - added - updated
+            added, updated = metrics["num_target_rows_inserted"], metrics["num_target_rows_updated"]
+        if fresh.num_rows:
+            deltalake.write_deltalake(existing, _storable(fresh), mode="append", schema_mode="merge", commit_properties=commit)
+        return added + fresh.num_rows, updated
 
     def record_errors(self, errors: pa.Table, read_ids: pa.Array, cursor: str, *, replace: bool) -> None:
         """The decode errors of the rows read replace those rows' earlier errors; the commit
@@ -188,6 +202,7 @@ class Mirror:
             ).when_matched_delete().execute()
         mode = "overwrite" if existing is None else "append"
         deltalake.write_deltalake(path, _storable(errors), mode=mode, commit_properties=commit)
+        self._opened.pop(self.path / ERRORS_TABLE, None)
 
     def read(self, code: str | None = None) -> tuple[dict[str, pa.Table], pa.Table]:
         """Each code's table (or `code`'s alone) and the errors, in their Arrow types."""
@@ -219,10 +234,12 @@ def _in_catalogue_order(tables: dict[str, Any]) -> dict[str, Any]:
 
 
 def _latest(table: Any, key: str) -> Any | None:
-    """The newest value of `key` in `table`'s commit metadata."""
-    for commit in table.history():
-        if key in commit:
-            return commit[key]
+    """The newest value of `key` in `table`'s commit metadata (the last commits first: the
+    last is jhe's unless someone else wrote to the table since)."""
+    for commits in (table.history(8), table.history()):
+        for commit in commits:
+            if key in commit:
+                return commit[key]
     return None
 
 
@@ -248,20 +265,24 @@ def sync(
         result = native.fetch(fetch_filters, **request)
         start = Cursor(0)
     else:
-        result = native.fetch({**fetch_filters, "updated_since": as_datetime(cursor.read_from)}, **request)
+        # The rows the last sync merged, read again unchanged, are skipped (and counted).
+        changes = {**fetch_filters, "updated_since": as_datetime(cursor.read_from)}
+        result = native.fetch(changes, **request, delivered=list(cursor.delivered))
         start = cursor
     after = start.after(result, overlap).encode()
     tables = {str(code): _convert.to_pyarrow(table) for code, table in result.tables}
     errors = _convert.to_pyarrow(result.errors)
-    added = updated = unchanged = 0
+    added, updated, unchanged = 0, 0, result.redelivered
     if cursor is None:
         # A rebuild: a code the server no longer has rows of keeps no rows either.
         for code, stale in mirror.code_tables().items():
             if code not in tables:
                 stale.delete(commit_properties=_deltalake().CommitProperties(custom_metadata={CURSOR_KEY: after}))
     for code, table in tables.items():
-        counts = mirror.merge(code, table, after, replace=cursor is None)
-        added, updated, unchanged = added + counts[0], updated + counts[1], unchanged + counts[2]
+        table_added, table_updated = mirror.merge(code, table, after, replace=cursor is None)
+        added, updated = added + table_added, updated + table_updated
+    # Rows read again that the merge left as they were (the rows skipped already counted).
+    unchanged += sum(table.num_rows for table in tables.values()) - added - updated
     mirror.record_errors(errors, _read_ids(tables, errors), after, replace=cursor is None)
     server_total, exact = native.count(filters, **request)
     requests = result.requests + 1

@@ -164,10 +164,20 @@ class Watch:
         return result, cursor.after(result, self.overlap)
 
 
-def _batch(result: NativeFetchResult, cursor: Cursor) -> Observations:
+def _settle(position: Cursor, poll: tuple[NativeFetchResult, Cursor] | Exception, interval: float) -> tuple[Cursor, Observations | None]:
+    """After a poll: the next cursor, and the batch to yield if the poll found anything. A
+    failed poll keeps the cursor if it may pass (logged), and raises if it may not."""
+    if isinstance(poll, Exception):
+        if not _transient(poll):
+            raise poll
+        log.warning("a poll failed, trying again in %s s: %s", interval, poll)
+        return position, None
+    result, after = poll
+    if not (result.observations or result.error_count):
+        return after, None
     batch = Observations(result)
-    batch.cursor = cursor.encode()
-    return batch
+    batch.cursor = after.encode()
+    return after, batch
 
 
 def watch(watcher: Watch, *, interval: float, begin: Cursor | None) -> Iterator[Observations]:
@@ -175,15 +185,12 @@ def watch(watcher: Watch, *, interval: float, begin: Cursor | None) -> Iterator[
     position = watcher.start(begin)
     while True:
         try:
-            result, position_after = watcher.poll(position)
+            poll: tuple[NativeFetchResult, Cursor] | Exception = watcher.poll(position)
         except Exception as error:
-            if not _transient(error):
-                raise
-            log.warning("a poll failed, trying again in %s s: %s", interval, error)
-        else:
-            position = position_after
-            if result.observations or result.error_count:
-                yield _batch(result, position)
+            poll = error
+        position, batch = _settle(position, poll, interval)
+        if batch is not None:
+            yield batch
         time.sleep(interval)
 
 
@@ -192,13 +199,10 @@ async def watch_async(watcher: Watch, *, interval: float, begin: Cursor | None) 
     position = await watcher.start_async(begin)
     while True:
         try:
-            result, position_after = await watcher.poll_async(position)
+            poll: tuple[NativeFetchResult, Cursor] | Exception = await watcher.poll_async(position)
         except Exception as error:
-            if not _transient(error):
-                raise
-            log.warning("a poll failed, trying again in %s s: %s", interval, error)
-        else:
-            position = position_after
-            if result.observations or result.error_count:
-                yield _batch(result, position)
+            poll = error
+        position, batch = _settle(position, poll, interval)
+        if batch is not None:
+            yield batch
         await asyncio.sleep(interval)

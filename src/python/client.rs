@@ -145,6 +145,12 @@ impl NativeFetchResult {
         self.outcome.tables.duplicates
     }
 
+    /// Rows a reading of changes read again unchanged and skipped (`delivered`).
+    #[getter]
+    fn redelivered(&self) -> u64 {
+        self.outcome.tables.redelivered
+    }
+
     #[getter]
     fn duplicate_uuids(&self) -> u64 {
         self.outcome.tables.duplicate_uuids
@@ -161,6 +167,27 @@ impl NativeFetchResult {
             crate::source::Generation::Current => "current",
             crate::source::Generation::Legacy => "legacy",
         }
+    }
+}
+
+impl NativeClient {
+    /// `call`'s answer for a query, run on the shared runtime without the GIL, its error
+    /// scrubbed of secrets.
+    fn answer<T, Answer>(
+        &self,
+        py: Python<'_>,
+        filters: Option<Filters>,
+        request: Option<&Bound<'_, PyDict>>,
+        call: impl FnOnce(Arc<Session>, FetchRequest) -> Answer,
+    ) -> PyResult<T>
+    where
+        T: Send + 'static,
+        Answer: std::future::Future<Output = crate::Result<T>> + Send + 'static,
+    {
+        let request = fetch_request(filters, request)?;
+        let session = self.session.clone();
+        let answer = call(self.session.clone(), request);
+        Ok(wait_for(py, async move { answer.await.map_err(|e| session.http.redact(e)) })??)
     }
 }
 
@@ -254,18 +281,14 @@ impl NativeClient {
     /// clock, or None when none does (`jhe.fetch::newest_update`).
     #[pyo3(signature = (filters=None, /, **request))]
     fn newest_update(&self, py: Python<'_>, filters: Option<Filters>, request: Option<&Bound<'_, PyDict>>) -> PyResult<Option<i64>> {
-        let request = fetch_request(filters, request)?;
-        let session = self.session.clone();
-        Ok(wait_for(py, async move { newest_update(&session, &request).await.map_err(|e| session.http.redact(e)) })??)
+        self.answer(py, filters, request, |session, request| async move { newest_update(&session, &request).await })
     }
 
     /// `(total, exact)`: how many rows the query matches on the server now, and whether
     /// that is exact (an older server's total is before the time filters it ignores).
     #[pyo3(signature = (filters=None, /, **request))]
     fn count(&self, py: Python<'_>, filters: Option<Filters>, request: Option<&Bound<'_, PyDict>>) -> PyResult<(u64, bool)> {
-        let request = fetch_request(filters, request)?;
-        let session = self.session.clone();
-        Ok(wait_for(py, async move { count_matching(&session, &request).await.map_err(|e| session.http.redact(e)) })??)
+        self.answer(py, filters, request, |session, request| async move { count_matching(&session, &request).await })
     }
 
     /// [`Self::newest_update`] as an awaitable on the shared runtime.

@@ -111,6 +111,8 @@ pub struct ObservationTableBuilder {
     asked: Vec<String>,
     /// `(id, last_updated)` of rows delivered before (a reading of changes): not kept again.
     delivered: HashSet<(i64, i64)>,
+    /// Rows read again unchanged that [`Self::delivered`] skipped.
+    redelivered: u64,
     /// Whether a row of another code is reported rather than kept (see
     /// [`Self::with_loose_code_matching`]).
     report_other_codes: bool,
@@ -138,6 +140,7 @@ impl ObservationTableBuilder {
             flat: FlatTable::new(),
             asked: expected_codes.iter().map(|code| code.to_string()).collect(),
             delivered: HashSet::new(),
+            redelivered: 0,
             report_other_codes: true,
         };
         if layout == Layout::Wide {
@@ -294,6 +297,7 @@ impl ObservationTableBuilder {
         }
         if let (Some(id), Some(at)) = (id, last_updated) {
             if self.delivered.contains(&(id, at)) {
+                self.redelivered += 1;
                 return Appended::Delivered;
             }
         }
@@ -400,6 +404,7 @@ impl ObservationTableBuilder {
             tables,
             errors: self.errors.finish(),
             duplicates: self.duplicates,
+            redelivered: self.redelivered,
             duplicate_uuids,
             observations: self.rows as u64,
             newest_last_updated: self.newest_last_updated,
@@ -448,7 +453,7 @@ mod tests {
         assert_eq!(builder.append(&input("3", "omh:blood-glucose:4.0", &glucose)), Appended::Row);
         assert_eq!(builder.received(), 3, "a delivered row is still one the server sent");
         let tables = builder.finish();
-        assert_eq!(tables.observations, 2);
+        assert_eq!((tables.observations, tables.redelivered), (2, 1));
         assert_eq!(tables.newest_last_updated, Some(stored));
         let mut since = crate::table::delivered_since(&tables.tables, stored);
         since.sort();

@@ -60,6 +60,8 @@ pub struct ObservationTables {
     pub errors: RecordBatch,
     /// Rows received twice and skipped.
     pub duplicates: u64,
+    /// Rows a reading of changes read again unchanged, delivered before, and skipped.
+    pub redelivered: u64,
     /// Observations whose OMH uuid another observation also carries (flagged, not merged).
     pub duplicate_uuids: u64,
     /// Distinct observations in the tables (after the filters an older server ignores).

@@ -104,6 +104,16 @@ def _interval(seconds: float) -> float:
     return float(seconds)
 
 
+def _overlap_window(overlap: timedelta | float) -> timedelta:
+    """How far before its cursor a reading of changes starts again: a timedelta or seconds."""
+    from jhe._jhe import ConfigurationError
+
+    window = overlap if isinstance(overlap, timedelta) else timedelta(seconds=overlap)
+    if window < timedelta(0):
+        raise ConfigurationError(f"overlap must not be negative, got {overlap!r}")
+    return window
+
+
 def _require_writer() -> None:
     """Exports write with pyarrow: say so before fetching, naming the extra to install."""
     _convert._require("pyarrow", "pyarrow")
@@ -278,13 +288,8 @@ class Client:
     ) -> _watch.Watch:
         if "updated_since" in filters:
             raise _argument_error("watch reads by updated_since itself: start earlier with since=, or resume with cursor=")
-        window = overlap if isinstance(overlap, timedelta) else timedelta(seconds=overlap)
-        if window < timedelta(0):
-            from jhe._jhe import ConfigurationError
-
-            raise ConfigurationError(f"overlap must not be negative, got {overlap!r}")
         request = {"study_id": study_id, "patient_id": patient_id, "codes": code}
-        return _watch.Watch(self._native, dict(filters), request, window)
+        return _watch.Watch(self._native, dict(filters), request, _overlap_window(overlap))
 
     @_checked
     def watch(
@@ -372,9 +377,8 @@ class Client:
         """
         if "updated_since" in filters or "layout" in filters:
             raise _argument_error("sync reads by updated_since in the wide layout itself; it takes neither")
-        window = self._watcher(study_id, patient_id, codes, overlap, filters).overlap
         request = {"study_id": study_id, "patient_id": patient_id, "codes": codes}
-        return _mirror.sync(self._native, Path(path), dict(filters), request, full=full, overlap=window)
+        return _mirror.sync(self._native, Path(path), dict(filters), request, full=full, overlap=_overlap_window(overlap))
 
     # Exports: written from Arrow (no pandas round trip), atomically.
 

@@ -18,14 +18,11 @@ use crate::query::{Api, Changes, FetchRequest, Layout, ObservationQuery};
 use crate::source::Generation;
 use crate::table::{ClientFilter, ObservationTableBuilder};
 
-/// Whether a reading of changes on an older server can use its REST list: the list takes
-/// every filter but a patient identifier (the others jhe applies itself), and the caller
-/// did not ask for FHIR.
+/// Whether a reading of changes (`request.changes`) uses an older server's REST list: the
+/// list takes every filter but a patient identifier (the others jhe applies itself), and
+/// the caller did not ask for FHIR.
 pub(super) fn reads_rest_newest_first(request: &FetchRequest, generation: Generation) -> bool {
-    request.changes.is_some()
-        && !generation.honours_time_filters()
-        && request.api != Api::Fhir
-        && request.query.patient_identifier.is_none()
+    !generation.honours_time_filters() && request.api != Api::Fhir && request.query.patient_identifier.is_none()
 }
 
 /// The changes `request` asks for on an older server: the REST list from its newest row

@@ -143,6 +143,10 @@ def test_watch_arguments_are_checked_when_it_is_called(fx: FakeExchange) -> None
         client.watch(fx.main_study_id, interval=-1)
     with pytest.raises(jhe.ConfigurationError, match="since must be an ISO 8601 time"):
         client.watch(fx.main_study_id, since="yesterday")
+    with pytest.raises(jhe.ConfigurationError, match="overlap must not be negative"):
+        client.watch(fx.main_study_id, overlap=-1)
+    with pytest.raises(jhe.ConfigurationError, match="overlap must not be negative"):
+        client.sync("unused", fx.main_study_id, overlap=-1)
 
 
 def test_watch_async_runs_in_a_running_loop(fx: FakeExchange) -> None:

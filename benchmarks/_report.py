@@ -175,6 +175,30 @@ def mirror_table(mirror: dict[str, Any]) -> list[str]:
     return lines
 
 
+def quality_table(quality: dict[str, Any]) -> list[str]:
+    """The report's checks against the fetch they run on, and the whole report."""
+    checks, whole = quality["checks"], quality["quality"]
+    lines = [
+        f"All codes of a study of {quality['total']:,} observations, long layout, against a server that answers at once "
+        "(`benchmarks/_quality_bench.py`). The fetch and the checks are timed in one fresh interpreter; the checks are "
+        "every part of the report but completeness (`jhe.quality._report.build_report` over the fetched result, its "
+        "conversion to polars included). `client.quality(study)` is the whole report, end to end, in another.",
+        "",
+        "| step | wall s | ÷ the fetch |",
+        "|---|---:|---:|",
+    ]
+    if checks["status"] != "ok":
+        return lines + [f"| fetch and checks | failed: {' '.join(checks.get('error', []))} | |"]
+    fetch = checks["fetch_s"]
+    lines.append(f"| `client.fetch(study_id=..., layout=\"long\")` ({checks['observations']:,} observations) | {fetch:.2f} | 1.000 |")
+    lines.append(f"| the checks over that result | {checks['checks_s']:.2f} | {checks['checks_s'] / fetch:.3f} |")
+    if whole["status"] == "ok":
+        lines.append(f"| `client.quality(study)` ({whole['patients']:,} patients) | {whole['wall_s']:.2f} | {whole['wall_s'] / fetch:.3f} |")
+    else:
+        lines.append(f"| `client.quality(study)` | failed: {' '.join(whole.get('error', []))} | |")
+    return lines
+
+
 def memory_table(results: list[dict[str, Any]]) -> list[str]:
     arrow, frame = memory_rows(results)
     if arrow is None:
@@ -404,6 +428,7 @@ def write_report(
     baseline: dict[str, Any] | None,
     elapsed: float,
     mirror: dict[str, Any] | None = None,
+    quality: dict[str, Any] | None = None,
 ) -> None:
     v = info["versions"]
     command = "python benchmarks/run.py" + (" --quick" if args.quick else "") + f" --sizes {','.join(str(s) for s in args.sizes)}"
@@ -441,6 +466,8 @@ def write_report(
         lines += ["## Memory: the largest jhe fetch against its Arrow table", "", *mem, ""]
     if mirror is not None:
         lines += ["## The mirror: re-syncs against a full fetch (issue 13)", "", *mirror_table(mirror), ""]
+    if quality is not None:
+        lines += ["## The quality report against its fetch (issue 14)", "", *quality_table(quality), ""]
     lines += ["## Decode throughput (`cargo bench --bench decode`)", "", *decode_section(decode, baseline), ""]
     # Where the time and memory go: profiled by hand (perf), kept beside this script.
     profile = HERE / "PROFILE.md"

@@ -38,6 +38,7 @@ from typing import Any
 
 import _floors
 import _report
+import _quality_bench
 import _sync_bench
 from _common import (
     CEILING, CLK_TCK, FHIR_PAGE, FLOOR_ORDER, GLUCOSE, GUIDE_PAGE, HERE, PEER_ORDER, POWER_IN_FLIGHT, QUERIES,
@@ -359,6 +360,22 @@ def run_mirror(args: argparse.Namespace) -> dict[str, Any] | None:
     return {"runs": runs}
 
 
+def run_quality(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The quality report's checks against its fetch (``_quality_bench``); None without polars."""
+    try:
+        import polars  # noqa: F401
+    except ImportError:
+        log("quality: skipped (pip install 'jhe[quality]')")
+        return None
+    with Server(args.quality_size, 0) as server:
+        log(f"quality: {server.info['total']:,} observations")
+        run = _quality_bench.run(server)
+    checks = run["checks"]
+    if checks["status"] == "ok":
+        log(f"  fetch {checks['fetch_s']:.2f} s, checks {checks['checks_s']:.2f} s")
+    return run
+
+
 def decode_bench(args: argparse.Namespace) -> dict[str, Any] | None:
     """This run's decode throughput (``--decode-bench``), or criterion's last saved estimates."""
     if args.decode_bench:
@@ -391,6 +408,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-floors", action="store_true", help="skip the HTTP and parse floors")
     parser.add_argument("--no-mirror", action="store_true", help="skip the mirror's re-sync against a full fetch")
     parser.add_argument("--mirror-size", type=int, help="observations in the mirror's study (default 100000; --quick: 500)")
+    parser.add_argument("--no-quality", action="store_true", help="skip the quality report against its fetch")
+    parser.add_argument("--quality-size", type=int, help="observations in the quality report's study (default 1000000; --quick: 500)")
     parser.add_argument("--decode-bench", action="store_true", help="run `cargo bench --bench decode` (about 2 min once built) instead of reading criterion's saved estimates")
     args = parser.parse_args(argv)
     args.sizes = [int(s.replace("_", "")) for s in (args.sizes or ("500" if args.quick else "10000,100000,1000000")).split(",")]
@@ -405,6 +424,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.latency_pages = 2 if args.quick else 45
     if args.mirror_size is None:
         args.mirror_size = 500 if args.quick else 100_000
+    if args.quality_size is None:
+        args.quality_size = 500 if args.quick else 1_000_000
     args.out = args.out.resolve()
     args.chart = (args.chart or args.out.parent / "results.png").resolve()
     args.json = (args.json or args.out.parent / "results.json").resolve()
@@ -424,6 +445,7 @@ def main(argv: list[str] | None = None) -> int:
     run_main(args, results)
     model = None if args.no_latency else run_latency(args, results)
     mirror = None if args.no_mirror else run_mirror(args)
+    quality = None if args.no_quality else run_quality(args)
     decode = decode_bench(args)
     baseline = json.loads(DECODE_BASELINE.read_text()) if DECODE_BASELINE.exists() else None
     elapsed = time.monotonic() - start
@@ -431,11 +453,11 @@ def main(argv: list[str] | None = None) -> int:
     args.parse_floor = [str(part) for part in args.parse_floor]
     args.json.write_text(json.dumps(
         {"machine": info, "args": {k: str(v) for k, v in vars(args).items()}, "results": results,
-         "latency_model": model, "mirror": mirror, "decode_bench": decode, "decode_baseline": baseline},
+         "latency_model": model, "mirror": mirror, "quality": quality, "decode_bench": decode, "decode_baseline": baseline},
         indent=1,
     ))
     _report.chart(args.chart, results, args.latency_ms, model)
-    _report.write_report(args, info, results, model, decode, baseline, elapsed, mirror)
+    _report.write_report(args, info, results, model, decode, baseline, elapsed, mirror, quality)
     log(f"wrote {args.out}, {args.chart} and {args.json} in {elapsed / 60:.1f} min")
     return 0
 

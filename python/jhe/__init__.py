@@ -26,10 +26,13 @@ from jhe._jhe import (
     __version__,
     catalog,
 )
+from jhe import quality
 from jhe._convert import DecodeWarning
+from jhe._empty import EmptyResultWarning
 from jhe._mirror import SyncResult, read_mirror
 from jhe._result import Observations
 from jhe._typing import ClientOptions, Filters
+from jhe.quality import QualityReport
 
 __all__ = [
     "ArgumentError",
@@ -40,6 +43,7 @@ __all__ = [
     "ConfigurationError",
     "DecodeError",
     "DecodeWarning",
+    "EmptyResultWarning",
     "Filters",
     "InconsistentResult",
     "JHEError",
@@ -47,11 +51,13 @@ __all__ = [
     "Observations",
     "PermissionDenied",
     "ProtocolError",
+    "QualityReport",
     "ServerError",
     "SyncResult",
     "TransportError",
     "__version__",
     "catalog",
     "fetch_dataframe",
+    "quality",
     "read_mirror",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 import json
@@ -11,7 +12,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, Unpack, cast
 
-from jhe import _convert, _export, _mirror, _progress, _watch
+from jhe import _convert, _empty, _export, _mirror, _progress, _watch
 from jhe._jhe import NativeClient
 from jhe._result import Observations
 from jhe._typing import ClientOptions, Fetch, FetchAsync, Filters
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 
     from jhe._jhe import NativeFetchResult
     from jhe._typing import NativeRequest
+    from jhe.quality import QualityReport
 
 
 def _argument_error(message: str) -> Exception:
@@ -218,11 +220,19 @@ class Client:
             jhe.InconsistentResult: the rows received do not match the server's total even
                 after re-reading what changed during the fetch.
 
+        Warns:
+            jhe.EmptyResultWarning: nothing matched a study's or patient's query; jhe then
+                asks the Exchange why (not enrolled, code not requested, no consent or
+                consent pending, no data in the time range, an unknown code) and says so,
+                also in ``obs.source["empty_reason"]``.
+
         >>> obs = client.fetch(study_id=30001, code="omh:heart-rate:2.0", since="2025-06-01")  # doctest: +SKIP
         >>> obs.to_pandas()  # doctest: +SKIP
         """
         native = self._fetch_native(filters, progress, study_id=study_id, patient_id=patient_id, codes=code)
-        return Observations(native, strict=strict)
+        result = Observations(native, strict=strict)
+        _empty.warn_if_empty(self._native, result, study_id, patient_id, code, dict(filters))
+        return result
 
     @_checked
     async def fetch_async(
@@ -240,7 +250,11 @@ class Client:
         >>> obs = await client.fetch_async(study_id=30001)  # doctest: +SKIP
         """
         native = await self._native.fetch_async(filters, study_id=study_id, patient_id=patient_id, codes=code)
-        return Observations(native, strict=strict)
+        result = Observations(native, strict=strict)
+        if not result.total:
+            # The lookups are blocking calls (the GIL released): off the event loop.
+            await asyncio.to_thread(_empty.warn_if_empty, self._native, result, study_id, patient_id, code, dict(filters))
+        return result
 
     # The conversions: fetch's signature, one table as a frame and one per code as a dict.
     fetch_dataframe: Fetch[pd.DataFrame, dict[str, pd.DataFrame]] = _then(
@@ -494,6 +508,40 @@ class Client:
         filters["layout"] = "wide"
         observations = self.fetch(study_id, None, codes or None, progress=progress, strict=strict, **filters)
         return _export.write_per_code(observations, target, format)
+
+    @_checked
+    def quality(
+        self,
+        study_id: int,
+        codes: str | Sequence[str] | None = None,
+        *,
+        since: date | datetime | str | None = None,
+        until: date | datetime | str | None = None,
+        patient_id: int | None = None,
+        progress: bool | None = None,
+        **settings: Any,
+    ) -> QualityReport:
+        """A data-quality report over a study: one study-level fetch per code (never one per
+        patient), the study's patients, requested scopes and consents, then every check of
+        :mod:`jhe.quality`. Needs ``pip install 'jhe[quality]'``.
+
+        Args:
+            study_id: The study.
+            codes: The codes to check; default: every observation code the study requests.
+            since, until: The effective-time window, as in :meth:`fetch`.
+            patient_id: Only this patient of the study.
+            progress: Progress bars for the fetch, as in :meth:`fetch`.
+            settings: ``k`` (gaps: a gap is longer than k × the median interval; 3),
+                ``threshold_std`` (zscore; 3), ``mad_k`` (mad; 3), ``valid_day_percent``
+                (coverage; 70) and ``tolerance`` (timestamps; 5 minutes).
+
+        >>> report = client.quality(30001)  # doctest: +SKIP
+        >>> report.completeness[report.completeness.status != "has data"]  # doctest: +SKIP
+        >>> report.to_html("report.html")  # doctest: +SKIP
+        """
+        from jhe.quality._study_report import study_report
+
+        return study_report(self, study_id, _empty.as_codes(codes), since=since, until=until, patient_id=patient_id, progress=progress, **settings)
 
     def _repr_html_(self) -> str:
         """The Exchange, how the client signs in, and who you are if :meth:`profile` has

@@ -222,7 +222,9 @@ def reported_errors(result: NativeFetchResult, *, strict: bool = False) -> list[
     return errors
 
 
-def to_pandas(result: NativeFetchResult, *, strict: bool = False, take: bool = False) -> pd.DataFrame | dict[str, pd.DataFrame]:
+def to_pandas(
+    result: NativeFetchResult, *, strict: bool = False, take: bool = False, source: dict[str, Any] | None = None
+) -> pd.DataFrame | dict[str, pd.DataFrame]:
     """The fetched tables as pandas: one DataFrame (long layout, or wide for one code) or a
     dict of DataFrames keyed by code (wide layout, several codes).
 
@@ -234,7 +236,7 @@ def to_pandas(result: NativeFetchResult, *, strict: bool = False, take: bool = F
     """
     _require("pandas", "pandas")
     errors = reported_errors(result, strict=strict)
-    source = source_of(result)
+    source = dict(source) if source is not None else source_of(result)
     if take:
         from jhe._jhe import purging_at_once
 

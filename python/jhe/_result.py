@@ -35,7 +35,9 @@ class Observations:
         errors: One dict per record that could not be fully decoded, or that the tables have
             no place for (``observation_id``, ``code``, ``reason``, ``raw``).
         source: The API and generation used, the observations held and the server's
-            total, requests made, duplicate uuids.
+            total, requests made, duplicate uuids; for an empty result of a study or
+            patient, also ``empty_reason`` (why, as the Exchange tells it) and
+            ``empty_cause`` (its kind; see :data:`jhe._empty.CAUSES`).
         cursor: For a batch of :meth:`jhe.Client.watch`: where the watch had read to, to
             resume it exactly (``watch(cursor=batch.cursor)``); None otherwise.
     """
@@ -91,13 +93,13 @@ class Observations:
         Records that could not be decoded are listed in ``df.attrs["jhe_errors"]`` with one
         :class:`jhe.DecodeWarning`; with ``strict=True`` they raise :class:`jhe.DecodeError`.
         """
-        return _convert.to_pandas(self._native, strict=strict)
+        return _convert.to_pandas(self._native, strict=strict, source=self.source)
 
     def _take_pandas(self, *, strict: bool = False) -> pd.DataFrame | dict[str, pd.DataFrame]:
         """:meth:`to_pandas`, moving the tables out of this result as they are converted, so
         that the Arrow table and the frame are not both held whole. For a result nobody
         else sees (``fetch_dataframe``): it has no tables afterwards."""
-        return _convert.to_pandas(self._native, strict=strict, take=True)
+        return _convert.to_pandas(self._native, strict=strict, take=True, source=self.source)
 
     def to_polars(self) -> pl.DataFrame | dict[str, pl.DataFrame]:
         """A polars DataFrame, or a dict of them keyed by code (wide layout, several codes)."""
@@ -128,6 +130,8 @@ class Observations:
                 f"{row['first']:%Y-%m-%d} to {row['last']:%Y-%m-%d}"
                 + (f", {row['errors']} errors" if row["errors"] else "")
             )
+        if "empty_reason" in self.source:
+            lines.append(f"  empty: {self.source['empty_reason']}")
         return "\n".join(lines) + ">"
 
     def _repr_html_(self) -> str:
@@ -146,4 +150,5 @@ class Observations:
             "<table><thead><tr><th>code</th><th>observations</th><th>patients</th><th>first</th>"
             f"<th>last</th><th>errors</th></tr></thead><tbody>{cells}</tbody></table>"
         )
-        return head + table
+        why = self.source.get("empty_reason")
+        return head + table + (f"<p>Empty: {html.escape(why)}</p>" if why else "")

@@ -253,9 +253,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(handler=_demo)
     _add_export(commands)
     _add_listings(commands)
-    from jhe import _cli_changes
+    from jhe import _cli_changes, _cli_quality
 
     _cli_changes.add_commands(commands, _connection_options, _query_options)
+    _cli_quality.add_command(commands, _connection_options)
 
     fake = commands.add_parser(
         "fake-server",

@@ -1,0 +1,75 @@
+"""``client.quality(...)``: the study's patients, requested scopes and consents from the
+REST API, one fetch of the study for all the codes (one search per code), then every check
+over the result."""
+
+from __future__ import annotations
+
+import warnings
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from jhe import _empty, _study
+from jhe.quality._completeness import completeness
+from jhe.quality._frame import read
+from jhe.quality._report import QualityReport, Settings, build_report
+from jhe.quality._series import now_utc
+
+if TYPE_CHECKING:
+    from jhe._client import Client
+
+
+def study_report(
+    client: Client,
+    study_id: int,
+    codes: list[str],
+    *,
+    since: Any = None,
+    until: Any = None,
+    patient_id: int | None = None,
+    progress: bool | None = None,
+    k: float = 3.0,
+    threshold_std: float = 3.0,
+    mad_k: float = 3.0,
+    valid_day_percent: float = 70.0,
+    tolerance: timedelta = timedelta(minutes=5),
+) -> QualityReport:
+    from jhe._jhe import ArgumentError
+
+    settings = Settings(k=k, threshold_std=threshold_std, mad_k=mad_k, valid_day_percent=valid_day_percent, tolerance=tolerance)
+    native = client._native
+    study = client._get(f"studies/{study_id}")
+    patients = _study.study_patients(native, study_id)
+    if patient_id is not None:
+        patients = [p for p in patients if p.get("id") == patient_id]
+        if not patients:
+            raise ArgumentError(f"quality(): patient {patient_id} is not enrolled in study {study_id}")
+    ids = [p["id"] for p in patients]
+    consents = _study.consents(native, ids)
+    requested = _study.requested_codes(native, study_id)
+    if requested is None:
+        requested = list(dict.fromkeys(c for consent in consents.values() for c in consent.codes_asked(study_id)))
+    codes = codes or [c for c in requested if _study.is_observation_code(c)]
+    for code in _empty.unknown_codes(codes, requested, study_id):
+        warnings.warn(_empty.unknown_code_message(code, study_id), _empty.EmptyResultWarning, stacklevel=3)
+    fetched_at = now_utc()
+    filters = {k: v for k, v in (("since", since), ("until", until)) if v is not None}
+    with warnings.catch_warnings():
+        # The report states what is missing and why; the fetch's own warnings would repeat it.
+        warnings.simplefilter("ignore", _empty.EmptyResultWarning)
+        obs = client.fetch(study_id=study_id, patient_id=patient_id, code=codes or None, layout="long", progress=progress, **filters)
+    frame = read(obs)
+    table = completeness(study_id, ids, codes, set(requested), consents, frame.observations)
+    context = {
+        "study": f"{study_id} ({study.get('name', '')})",
+        "patients": len(ids),
+        "codes": ", ".join(codes),
+        "observations": obs.total,
+        "decode errors": len(obs.errors),
+        "window": f"{since or '…'} to {until or '…'}",
+        "server": client.url,
+    }
+    birth_dates = {p["id"]: p["birthDate"] for p in patients if p.get("birthDate")}
+    return build_report(
+        frame, obs.errors, now=fetched_at, settings=settings, completeness=table, birth_dates=birth_dates,
+        title=f"Data quality: study {study_id}", context=context,
+    )

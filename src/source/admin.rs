@@ -102,7 +102,10 @@ pub async fn list_all(http: &HttpClient, config: &ClientConfig, path: &str, para
 /// requests still in flight are cancelled.
 pub async fn get_all(http: &HttpClient, base_url: &Url, paths: &[String], concurrency: usize) -> Result<Vec<Bytes>> {
     let urls = paths.iter().map(|path| rest_url(base_url, path, &[])).collect::<Result<Vec<_>>>()?;
-    futures::stream::iter(urls.iter().map(|url| http.get_json(url))).buffered(concurrency.max(1)).try_collect().await
+    // Each request owns its URL: a closure lending one is not general enough for rustc to
+    // let the future be spawned (higher-ranked lifetimes).
+    let requests = urls.into_iter().map(|url| async move { http.get_json(&url).await });
+    futures::stream::iter(requests).buffered(concurrency.max(1)).try_collect().await
 }
 
 #[cfg(test)]

@@ -103,6 +103,8 @@ pub struct PreparedObservation {
     /// A catalogued code is borrowed from the catalogue: no allocation per row.
     pub(crate) code: Option<Cow<'static, str>>,
     pub(crate) last_updated: Option<i64>,
+    /// When the record was made, by its OMH header ([`OmhHeader::created`]).
+    pub(crate) created: Option<i64>,
     pub(crate) patient_name: Option<String>,
     pub(crate) data_source: Option<String>,
     pub(crate) json: RawPayload,
@@ -161,11 +163,13 @@ impl PreparedObservation {
             Ok(OmhDocument { header, body: Some(body) }) => (true, header, PreparedBody::read(&body, spec, &mut measure_problems)),
             Ok(_) | Err(_) => (false, OmhHeader::default(), PreparedBody::Unreadable),
         };
+        let created = created(&header, &mut problems);
         Self {
             id,
             patient_id: input.patient_id,
             code: input.code.map(|code| catalogued(code, spec)),
             last_updated,
+            created,
             patient_name: input.patient_name.map(str::to_string),
             data_source: input.data_source.map(str::to_string),
             json: RawPayload::of(readable, input.payload, decoded),
@@ -185,6 +189,7 @@ impl PreparedObservation {
             patient_id: None,
             code: None,
             last_updated: None,
+            created: None,
             patient_name: None,
             data_source: None,
             json: RawPayload::AsSent(String::new()),
@@ -212,6 +217,19 @@ fn integer_id(id: ObservationId<'_>, problems: &mut Vec<String>) -> Option<i64> 
                 problems.push(format!("observation id {text:?} is not an integer"));
             }
             id
+        }
+    }
+}
+
+/// When the header says the record was made, or the problem with that time (reported like
+/// `lastUpdated`'s: the row keeps the rest).
+fn created(header: &OmhHeader, problems: &mut Vec<String>) -> Option<i64> {
+    let (field, time) = header.created()?;
+    match &time.0 {
+        Ok(instant) => Some(*instant),
+        Err(reason) => {
+            problems.push(format!("header.{field}: {reason}"));
+            None
         }
     }
 }
@@ -305,5 +323,18 @@ mod tests {
         assert_eq!(leaves.iter().map(|(path, _)| path.as_str()).collect::<Vec<_>>(), ["ok"]);
         assert_eq!(odd.measure_problems.len(), 1);
         assert!(odd.measure_problems[0].starts_with("huge: "), "{:?}", odd.measure_problems);
+    }
+
+    #[test]
+    fn the_creation_time_is_read_and_a_bad_one_is_a_problem_of_a_row_kept_whole() {
+        let document = |created: &str| {
+            format!(r#"{{"header":{{"uuid":"u","source_creation_date_time":"{created}"}},"body":{{"effective_time_frame":{{"date_time":"2024-05-02T15:30:00Z"}},"heart_rate":{{"value":60,"unit":"beats/min"}}}}}}"#)
+        };
+        let good = prepared("omh:heart-rate:2.0", &document("2024-05-02T15:29:00Z"));
+        assert_eq!((good.created, good.problems.len()), (Some(1_714_663_740_000_000), 0));
+        let bad = prepared("omh:heart-rate:2.0", &document("later"));
+        assert_eq!((bad.created, bad.header.uuid.as_deref(), bad.frame.map(|f| f.start)), (None, Some("u"), Some(1_714_663_800_000_000)));
+        assert_eq!(bad.problems, [r#"header.source_creation_date_time: "later" is not an ISO 8601 date-time"#]);
+        assert!(matches!(bad.body, PreparedBody::Measures(_)));
     }
 }

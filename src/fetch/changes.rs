@@ -8,15 +8,18 @@
 
 use std::sync::Arc;
 
+use arrow_array::cast::AsArray;
+use arrow_array::types::TimestampMicrosecondType;
+
 use super::pace::Pace;
 use super::plan;
 use super::read::Reader;
-use super::tasks::count_rows;
+use super::tasks::{PageFetch, count_rows};
 use super::{FetchOutcome, Progress, Session};
 use crate::error::Result;
 use crate::query::{Api, Changes, FetchRequest, Layout, ObservationQuery};
-use crate::source::Generation;
-use crate::table::{ClientFilter, ObservationTableBuilder};
+use crate::source::{AdapterKind, Generation};
+use crate::table::{ClientFilter, ObservationTableBuilder, ObservationTables};
 
 /// Whether a reading of changes (`request.changes`) uses an older server's REST list: the
 /// list takes every filter but a patient identifier (the others jhe applies itself), and
@@ -93,4 +96,52 @@ pub async fn count_matching(session: &Session, request: &FetchRequest) -> Result
     }
     let exact = generation.honours_time_filters() || (query.since.is_none() && query.until.is_none() && query.updated_since.is_none());
     Ok((total, exact))
+}
+
+/// The earliest and the latest effective start (UTC µs) among the rows `request` matches,
+/// or `None` when none does. On a current server, two rows per search, all asked at once
+/// (as many in flight as `concurrency`): the first by `_sort=date` and the first by
+/// `-date`. An older server ignores `_sort` and `date`, so there every row of the query is
+/// read (its filters applied here, as a fetch does). A row whose effective time cannot be
+/// read has no start and does not count.
+pub async fn effective_range(session: &Session, request: &FetchRequest) -> Result<Option<(i64, i64)>> {
+    let generation = session.generation().await?;
+    if !generation.honours_time_filters() {
+        let every_row = FetchRequest { layout: Layout::Wide, changes: None, ..request.clone() };
+        let outcome = super::fetch_observations(session, &every_row, Arc::default()).await?;
+        return Ok(start_range(&outcome.tables));
+    }
+    let config = &session.config;
+    let fetch = PageFetch {
+        http: session.http.clone(),
+        pace: Pace::new(config.concurrency, config.concurrency),
+        kind: AdapterKind::Fhir,
+        origin: config.base_url.clone(),
+        options: Default::default(),
+        layout: Layout::Wide,
+    };
+    let mut pages = Vec::new();
+    for search in plan::searches(&config.base_url, &request.query, Api::Fhir, generation) {
+        for descending in [false, true] {
+            pages.push(fetch.spawn(search.sorted_by_date(descending).with_page(1, 1)).await);
+        }
+    }
+    let mut builder = ObservationTableBuilder::new(Layout::Wide, &[]).with_loose_code_matching();
+    for page in pages {
+        let (_, page, _) = page.await;
+        builder.append_built(page?.1);
+    }
+    Ok(start_range(&builder.finish()))
+}
+
+/// The least and the greatest `effective_start` in `tables`.
+fn start_range(tables: &ObservationTables) -> Option<(i64, i64)> {
+    let starts = tables.tables.iter().flat_map(|(_, batch)| {
+        let column = batch.column_by_name("effective_start").expect("common column");
+        column.as_primitive::<TimestampMicrosecondType>().iter().flatten()
+    });
+    starts.fold(None, |range, start| match range {
+        None => Some((start, start)),
+        Some((first, last)) => Some((first.min(start), last.max(start))),
+    })
 }

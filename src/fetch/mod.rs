@@ -36,7 +36,7 @@ pub use crate::query::Api;
 use crate::query::{FetchRequest, Layout};
 use crate::source::{Generation, fhir};
 use crate::table::{ClientFilter, ObservationTableBuilder, ObservationTables};
-pub use changes::{count_matching, newest_update};
+pub use changes::{count_matching, effective_range, newest_update};
 pub use pace::PaceReport;
 use pace::Pace;
 use read::{Opening, Reader};

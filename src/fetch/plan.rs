@@ -22,6 +22,11 @@ impl Search {
         self.kind.page_url(&self.url, page, size)
     }
 
+    /// The same search in order of effective time ([`fhir::sorted_by_date`]).
+    pub fn sorted_by_date(&self, descending: bool) -> Self {
+        Self { kind: self.kind, url: fhir::sorted_by_date(&self.url, descending) }
+    }
+
     /// The same search bounded by a snapshot (FHIR on a server that honours `_lastUpdated`).
     pub fn frozen(&self, snapshot: Snapshot) -> Self {
         Self { kind: self.kind, url: fhir::with_snapshot(&self.url, snapshot) }

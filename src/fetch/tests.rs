@@ -5,6 +5,7 @@ use super::*;
 mod bounded;
 mod changes;
 mod pacing;
+mod queries;
 
 use crate::config::{ClientConfig, ClientOptions};
 use crate::error::JheError;

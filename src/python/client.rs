@@ -10,9 +10,9 @@ use pyo3::types::PyDict;
 use pyo3_arrow::{PyArray, PySchema, PyTable};
 
 use crate::config::{ClientConfig, ClientOptions};
-use crate::fetch::{FetchOutcome, Progress, Session, count_matching, fetch_observations, newest_update};
+use crate::fetch::{FetchOutcome, Progress, Session, count_matching, effective_range, fetch_observations, newest_update};
 use crate::query::FetchRequest;
-use crate::source::admin::{list_all, rest_url};
+use crate::source::admin::{get_all, list_all, rest_url};
 
 use super::arguments::{Filters, Options, fetch_request, from_keywords};
 use super::runtime::{wait_for, wait_for_ticking};
@@ -291,6 +291,14 @@ impl NativeClient {
         self.answer(py, filters, request, |session, request| async move { count_matching(&session, &request).await })
     }
 
+    /// `(first, last)`: the earliest and the latest effective start (µs) among the rows the
+    /// query matches, or None when none does (`jhe.fetch::effective_range`: two rows per
+    /// code on a current server; every row on an older one).
+    #[pyo3(signature = (filters=None, /, **request))]
+    fn effective_range(&self, py: Python<'_>, filters: Option<Filters>, request: Option<&Bound<'_, PyDict>>) -> PyResult<Option<(i64, i64)>> {
+        self.answer(py, filters, request, |session, request| async move { effective_range(&session, &request).await })
+    }
+
     /// [`Self::newest_update`] as an awaitable on the shared runtime.
     #[pyo3(signature = (filters=None, /, **request))]
     fn newest_update_async<'py>(
@@ -324,6 +332,17 @@ impl NativeClient {
             session.http.get_json(&url).await
         })??;
         Ok(String::from_utf8_lossy(&body).into_owned())
+    }
+
+    /// Several REST documents, as JSON text each, in the order of `paths`, with as many
+    /// requests in flight as the client's `concurrency`; the first error is raised.
+    fn get_json_many(&self, py: Python<'_>, paths: Vec<String>) -> PyResult<Vec<String>> {
+        let session = self.session.clone();
+        let bodies = wait_for(py, async move {
+            let config = &session.config;
+            get_all(&session.http, &config.base_url, &paths, config.concurrency).await.map_err(|e| session.http.redact(e))
+        })??;
+        Ok(bodies.iter().map(|body| String::from_utf8_lossy(body).into_owned()).collect())
     }
 
     fn __repr__(&self) -> String {

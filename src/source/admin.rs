@@ -3,6 +3,8 @@
 
 use std::collections::HashSet;
 
+use bytes::Bytes;
+use futures::{StreamExt as _, TryStreamExt as _};
 use serde::Deserialize;
 use serde_json::Value;
 use url::Url;
@@ -92,6 +94,18 @@ pub async fn list_all(http: &HttpClient, config: &ClientConfig, path: &str, para
         });
     }
     Ok(items)
+}
+
+/// Several REST documents (`patients/{id}/consents`, ...), each as the server sent it, in
+/// the order of `paths`, with at most `concurrency` requests in flight. Every path is
+/// checked before anything is sent; the first error in that order ends it, and the
+/// requests still in flight are cancelled.
+pub async fn get_all(http: &HttpClient, base_url: &Url, paths: &[String], concurrency: usize) -> Result<Vec<Bytes>> {
+    let urls = paths.iter().map(|path| rest_url(base_url, path, &[])).collect::<Result<Vec<_>>>()?;
+    // Each request owns its URL: a closure lending one is not general enough for rustc to
+    // let the future be spawned (higher-ranked lifetimes).
+    let requests = urls.into_iter().map(|url| async move { http.get_json(&url).await });
+    futures::stream::iter(requests).buffered(concurrency.max(1)).try_collect().await
 }
 
 #[cfg(test)]

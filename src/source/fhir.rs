@@ -96,6 +96,15 @@ pub fn with_snapshot(search: &Url, snapshot: Snapshot) -> Url {
     url
 }
 
+/// `search` in order of effective time (`_sort=date`, or `-date` when `descending`) instead
+/// of newest first: its first row has the earliest (latest) effective start.
+pub fn sorted_by_date(search: &Url, descending: bool) -> Url {
+    let pairs: Vec<(String, String)> = search.query_pairs().into_owned().filter(|(key, _)| key != "_sort").collect();
+    let mut url = search.clone();
+    url.query_pairs_mut().clear().extend_pairs(pairs).append_pair("_sort", if descending { "-date" } else { "date" });
+    url
+}
+
 /// An Observation search for one code (or none), without paging parameters.
 pub fn observation_search_url(fhir_base: &Url, generation: Generation, query: &ObservationQuery, code: Option<&Coding>) -> Url {
     let mut url = fhir_base.join("Observation").expect("a constant relative path joins");
@@ -429,6 +438,11 @@ mod tests {
         assert!(has("_lastUpdated", "ge2025-05-01T00:00:00.000000Z"));
         assert!(has("_lastUpdated", "le1970-01-01T00:00:00.000000Z"));
         assert!(has("_sort", "-_lastUpdated"));
+        let by_date = sorted_by_date(&search, true);
+        let sorts: Vec<String> = by_date.query_pairs().filter(|(k, _)| k == "_sort").map(|(_, v)| v.into_owned()).collect();
+        assert_eq!(sorts, ["-date"], "the newest-first order replaced");
+        assert!(by_date.query_pairs().any(|(k, v)| k == "date" && v == "ge2025-06-01T00:00:00.000000Z"));
+        assert!(sorted_by_date(&search, false).query().unwrap().ends_with("_sort=date"));
         // '+' in a value must travel encoded, or the server reads a space
         assert!(!url.as_str().contains('+'));
         // older servers ignore time filters and sorting: they are applied on our side (and

@@ -95,6 +95,7 @@ pub(super) struct Record<'a> {
     pub end: Option<i64>,
     pub offset: Option<i32>,
     pub last_updated: Option<i64>,
+    pub created: Option<i64>,
     pub uuid: Option<&'a str>,
     pub modality: Option<&'a str>,
     pub source_name: Option<&'a str>,
@@ -113,6 +114,7 @@ impl<'a> Record<'a> {
             end: frame.and_then(|frame| frame.end),
             offset: frame.and_then(|frame| frame.offset_seconds),
             last_updated: observation.last_updated,
+            created: observation.created,
             uuid: header.uuid.as_deref(),
             modality: header.modality.as_deref(),
             source_name: header.acquisition_provenance.as_ref().and_then(|p| p.source_name.as_deref()),
@@ -131,6 +133,7 @@ pub(super) struct CommonColumns {
     effective_end: TimestampMicrosecondBuilder,
     utc_offset: DurationSecondBuilder,
     last_updated: TimestampMicrosecondBuilder,
+    created: TimestampMicrosecondBuilder,
     uuid: StringBuilder,
     modality: Dictionary,
     source_name: Dictionary,
@@ -149,6 +152,7 @@ impl CommonColumns {
             effective_end: timestamp_builder(rows),
             utc_offset: DurationSecondBuilder::with_capacity(rows),
             last_updated: timestamp_builder(rows),
+            created: timestamp_builder(rows),
             // A canonical uuid is 36 bytes.
             uuid: StringBuilder::with_capacity(rows, rows * 36),
             modality: dictionary(rows),
@@ -171,6 +175,7 @@ impl CommonColumns {
         self.effective_end.append_option(r.end);
         self.utc_offset.append_option(r.offset.map(i64::from));
         self.last_updated.append_option(r.last_updated);
+        self.created.append_option(r.created);
         self.uuid.append_option(r.uuid);
         self.modality.append_option(r.modality);
         self.source_name.append_option(r.source_name);
@@ -194,6 +199,7 @@ impl CommonColumns {
         out.push("effective_end", utc_timestamp_type(), Arc::new(self.effective_end.finish()));
         out.push("utc_offset", DataType::Duration(TimeUnit::Second), Arc::new(self.utc_offset.finish()));
         out.push("last_updated", utc_timestamp_type(), Arc::new(self.last_updated.finish()));
+        out.push(CREATED, utc_timestamp_type(), Arc::new(self.created.finish()));
         out.push("uuid", DataType::Utf8, Arc::new(self.uuid.finish()));
         out.push("modality", dictionary_type(), Arc::new(self.modality.finish()));
         out.push("source_name", dictionary_type(), Arc::new(self.source_name.finish()));
@@ -203,12 +209,14 @@ impl CommonColumns {
     }
 
     /// The columns as the flat layout's table holds them: those of [`Self::finish_chunk`],
-    /// the ones the API gave nothing for left out, as [`present`] does.
+    /// the ones the API gave nothing for left out, as [`present`] does, and `created` too
+    /// (the official frame has the header's own `creation_date_time` columns).
     pub(super) fn finish(&mut self) -> Columns {
         let mut out = Columns::default();
         let chunk = self.finish_chunk(false);
         for (field, array) in chunk.fields.into_iter().zip(chunk.arrays) {
-            if !(OPTIONAL.contains(&field.name().as_str()) && array.null_count() == array.len()) {
+            let unused = field.name() == CREATED || (OPTIONAL.contains(&field.name().as_str()) && array.null_count() == array.len());
+            if !unused {
                 out.push_field(field, array);
             }
         }
@@ -218,6 +226,8 @@ impl CommonColumns {
 
 /// The guide's name for `effective_start` (wide layout only).
 const TIMESTAMP: &str = "timestamp";
+/// When the record was made, by its OMH header (wide and long layouts).
+const CREATED: &str = "created";
 const PATIENT_NAME: &str = "patient_name";
 const DATA_SOURCE: &str = "data_source";
 /// Common columns left out of a table when the API gave none of them.

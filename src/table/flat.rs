@@ -254,6 +254,8 @@ mod tests {
             assert!(names.contains(&name), "{name} in {names:?}");
         }
         assert!(!names.iter().any(|n| n.starts_with("valueAttachment")));
+        // the header's times are the official frame's own columns; no `created` beside them
+        assert!(batch.column_by_name("created").is_none());
         // the two share a uuid: flagged, as in every layout
         assert_eq!(batch.column_by_name("duplicate_uuid").unwrap().as_boolean().true_count(), 2);
     }

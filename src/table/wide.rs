@@ -206,6 +206,34 @@ mod tests {
     }
 
     #[test]
+    fn created_follows_last_updated_in_the_wide_and_long_layouts() {
+        let made = |header: &str| b64(&HEART.replace(r#"{"uuid":"u2"}"#, header));
+        let source = made(r#"{"uuid":"a","source_creation_date_time":"2024-05-02T15:29:00Z","creation_date_time":"2024-05-02T15:31:00Z"}"#);
+        let stored = made(r#"{"uuid":"b","creation_date_time":"2024-05-02T15:31:00Z"}"#);
+        let (neither, bad) = (made(r#"{"uuid":"c"}"#), made(r#"{"uuid":"d","source_creation_date_time":"soon"}"#));
+        for layout in [Layout::Wide, Layout::Long] {
+            let mut builder = ObservationTableBuilder::new(layout, &[]);
+            for (id, data) in [("1", &source), ("2", &stored), ("3", &neither), ("4", &bad)] {
+                builder.append(&input(id, "omh:heart-rate:2.0", data));
+            }
+            let tables = builder.finish();
+            let batch = &tables.tables[0].1;
+            let names: Vec<&str> = batch.schema_ref().fields().iter().map(|f| f.name().as_str()).collect();
+            let at = names.iter().position(|n| *n == "last_updated").unwrap();
+            assert_eq!(names[at + 1], "created", "{layout:?} {names:?}");
+            assert_eq!(batch.schema().field_with_name("created").unwrap().data_type(), &crate::table::utc_timestamp_type());
+            let created = batch.column_by_name("created").unwrap().as_primitive::<TimestampMicrosecondType>();
+            let got: Vec<Option<i64>> = created.iter().collect();
+            let minute = 60_000_000;
+            assert_eq!(got, [Some(1_714_663_800_000_000 - minute), Some(1_714_663_800_000_000 + minute), None, None], "{layout:?}");
+            // the bad time is reported, its row kept
+            assert_eq!(tables.errors.num_rows(), 1);
+            let reason = tables.errors.column_by_name("reason").unwrap().as_string::<i32>().value(0);
+            assert!(reason.contains("header.source_creation_date_time"), "{reason}");
+        }
+    }
+
+    #[test]
     fn unknown_codes_in_wide_layout_get_columns_by_key_path() {
         let mut builder = ObservationTableBuilder::new(Layout::Wide, &[]);
         let u = b64(UNKNOWN);

@@ -10,7 +10,7 @@ from jhe.testing import FakeExchange
 
 from tests.helpers import BLOOD_PRESSURE, GLUCOSE, HEART_RATE, observation_ids
 
-COMMON_COLUMNS = ["observation_id", "patient_id", "code", "timestamp", "last_updated"]
+COMMON_COLUMNS = ["observation_id", "patient_id", "code", "timestamp", "last_updated", "created"]
 
 
 def test_glucose_columns_and_dtypes(glucose: pd.DataFrame) -> None:
@@ -18,6 +18,9 @@ def test_glucose_columns_and_dtypes(glucose: pd.DataFrame) -> None:
         assert column in glucose.columns
     assert str(glucose["timestamp"].dt.tz) == "UTC"
     assert str(glucose["last_updated"].dt.tz) == "UTC"
+    assert str(glucose["created"].dt.tz) == "UTC"
+    columns = list(glucose.columns)
+    assert columns[columns.index("last_updated") + 1] == "created"
     assert glucose["observation_id"].dtype == "int64"
     assert glucose["patient_id"].dtype == "int64"
     assert glucose["glucose_mg_dl"].dtype == "float64"

@@ -13,6 +13,7 @@ import jhe
 from jhe.testing import FakeExchange
 
 from tests.decode.reference import cell, convert, reference_measures, reference_times
+from tests.helpers import utc
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +48,7 @@ def test_long_layout_matches_the_reference_decoder(study: tuple[FakeExchange, li
         assert (rows["utc_offset"].isna() if offset is None else rows["utc_offset"] == offset).all()
         assert (rows["patient_id"] == row["patient_id"]).all()
         assert (rows["uuid"] == row["omh"]["header"]["uuid"]).all()
+        assert (rows["created"] == utc(row["omh"]["header"]["source_creation_date_time"])).all()
         for r in rows.itertuples(index=False):
             if cell(r.canonical_unit) is not None:
                 assert r.canonical_value == pytest.approx(convert(r.value, r.unit, r.canonical_unit), rel=1e-12)

@@ -36,6 +36,7 @@ def test_glucose_values_equal_the_generators(fx: FakeExchange, glucose: pd.DataF
         assert (got["meal_context"] if pd.notna(got["meal_context"]) else None) == meal
         assert got["timestamp"] == effective_start(body["effective_time_frame"])
         assert got["last_updated"] == utc(row["last_updated"])
+        assert got["created"] == utc(row["omh"]["header"]["source_creation_date_time"])
         assert got["uuid"] == row["omh"]["header"]["uuid"]
     # the generator mixes units, so the conversion above was exercised
     assert units == {"mg/dL", "mmol/L"}

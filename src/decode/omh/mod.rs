@@ -45,11 +45,50 @@ pub struct OmhHeader {
     pub uuid: Option<String>,
     pub modality: Option<String>,
     pub acquisition_provenance: Option<AcquisitionProvenance>,
+    /// When the device made the record (where the Exchange writes it).
+    #[serde(default, deserialize_with = "header_time")]
+    pub source_creation_date_time: Option<HeaderTime>,
+    /// When the record was stored where it came from.
+    #[serde(default, deserialize_with = "header_time")]
+    pub creation_date_time: Option<HeaderTime>,
+}
+
+impl OmhHeader {
+    /// When the record was made, as the `created` column gives it: the source's creation
+    /// time (the header's own, or OMH 1.2's inside `acquisition_provenance`), else the
+    /// header's `creation_date_time`; with the name of the field it came from.
+    pub fn created(&self) -> Option<(&'static str, &HeaderTime)> {
+        let provenance = self.acquisition_provenance.as_ref().and_then(|p| p.source_creation_date_time.as_ref());
+        (self.source_creation_date_time.as_ref().map(|t| ("source_creation_date_time", t)))
+            .or(provenance.map(|t| ("acquisition_provenance.source_creation_date_time", t)))
+            .or(self.creation_date_time.as_ref().map(|t| ("creation_date_time", t)))
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
 pub struct AcquisitionProvenance {
     pub source_name: Option<String>,
+    #[serde(default, deserialize_with = "header_time")]
+    pub source_creation_date_time: Option<HeaderTime>,
+}
+
+/// A date-time of the header, parsed where the header is read (no copy of its text): UTC
+/// microseconds, or why it is not a date-time. A bad one is reported and left empty; it
+/// does not make the document unreadable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeaderTime(pub Result<i64, String>);
+
+fn header_time<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<HeaderTime>, D::Error> {
+    // Borrowed: the document is always read from its bytes (`parse_document`).
+    let raw = <&'de serde_json::value::RawValue>::deserialize(deserializer)?;
+    if raw.get() == "null" {
+        return Ok(None);
+    }
+    let parsed = match raw::text(raw) {
+        Some(text) => time::parse_date_time(&text).map(|instant| instant.utc_micros),
+        None => Err(format!("{} is not a date-time text", raw.get())),
+    };
+    Ok(Some(HeaderTime(parsed)))
 }
 
 /// An OMH data point. Key order is arbitrary (PostgreSQL JSONB), so fields are looked up by
@@ -109,5 +148,26 @@ mod tests {
         let doc = parse_document(br#"{"body":{"a":1},"header":{"uuid":"u","modality":"sensed","acquisition_provenance":{"source_name":"s"}}}"#).unwrap();
         assert_eq!(doc.header.uuid.as_deref(), Some("u"));
         assert_eq!(doc.header.acquisition_provenance.unwrap().source_name.as_deref(), Some("s"));
+    }
+
+    #[test]
+    fn the_creation_time_is_the_sources_else_the_headers_and_a_bad_one_is_a_reason() {
+        let created = |header: &str| {
+            let json = format!(r#"{{"body":{{"a":1}},"header":{header}}}"#);
+            let doc = parse_document(json.as_bytes()).unwrap();
+            doc.header.created().map(|(field, time)| (field, time.0.clone()))
+        };
+        let both = created(r#"{"creation_date_time":"2025-01-02T00:00:00Z","source_creation_date_time":"2025-01-01T00:00:01+01:00"}"#);
+        assert_eq!(both, Some(("source_creation_date_time", Ok(1_735_689_601_000_000 - 3_600_000_000))));
+        let provenance = created(r#"{"creation_date_time":"2025-01-02T00:00:00Z","acquisition_provenance":{"source_creation_date_time":"2025-01-01T00:00:00Z"}}"#);
+        assert_eq!(provenance, Some(("acquisition_provenance.source_creation_date_time", Ok(1_735_689_600_000_000))));
+        assert_eq!(created(r#"{"creation_date_time":"2025-01-02T00:00:00Z"}"#), Some(("creation_date_time", Ok(1_735_776_000_000_000))));
+        assert_eq!(created(r#"{"uuid":"u","source_creation_date_time":null}"#), None);
+        // Not a date-time, or not text: a reason, and the document still reads.
+        let (field, bad) = created(r#"{"source_creation_date_time":"yesterday","creation_date_time":"2025-01-02T00:00:00Z"}"#).unwrap();
+        assert_eq!(field, "source_creation_date_time");
+        assert!(bad.unwrap_err().contains("\"yesterday\" is not an ISO 8601 date-time"));
+        let (_, number) = created(r#"{"creation_date_time":{"at":5}}"#).unwrap();
+        assert_eq!(number, Err(r#"{"at":5} is not a date-time text"#.to_string()));
     }
 }

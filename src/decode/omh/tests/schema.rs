@@ -475,7 +475,7 @@ fn the_schema_check_catches_wrong_entries() {
 fn emitted_column_names_are_unique() {
     const COMMON: &[&str] = &[
         "observation_id", "patient_id", "patient_name", "code", "timestamp", "effective_start", "effective_end",
-        "utc_offset", "last_updated", "uuid", "duplicate_uuid", "modality", "source_name", "data_source",
+        "utc_offset", "last_updated", "created", "uuid", "duplicate_uuid", "modality", "source_name", "data_source",
     ];
     let mut seen: BTreeMap<String, &str> = COMMON.iter().map(|c| (c.to_string(), "every row")).collect();
     for spec in CATALOG {

@@ -266,7 +266,7 @@ class Client:
 
         Every layout has ``observation_id``, ``patient_id``, ``code``, ``effective_start``,
         ``effective_end`` (UTC), ``utc_offset`` (the payload's own offset), ``last_updated``,
-        ``uuid``, ``duplicate_uuid``, ``modality``, ``source_name``, and ``patient_name`` /
+        ``created`` (the OMH header's creation time), ``uuid``, ``duplicate_uuid``, ``modality``, ``source_name``, and ``patient_name`` /
         ``data_source`` where the API gives them. Wide adds ``timestamp`` (the guide's name
         for ``effective_start``) and the data type's columns, e.g. ``glucose_mg_dl`` and
         ``meal_context``; long adds ``measure``, ``value``, ``unit``, ``canonical_value``,

@@ -280,9 +280,10 @@ class FakeExchange:
         Args:
             n: How many.
             patient_id: Whose (any patient, hidden ones too); default: spread round robin
-                over the main study's visible patients.
+                over the main study's visible patients who consented to it.
             code: Which data type (``"omh:heart-rate:2.0"`` or ``"system|code"``); default:
-                spread round robin over the codes the main study requests.
+                spread round robin over the codes the main study requests (for each patient,
+                skipping a code it declined, with ``quality_problems``).
             last_updated_offset: Date them this far from now: ``None`` (or zero) puts them
                 after every stored row; a negative offset, e.g. ``timedelta(seconds=-3)``,
                 before rows already visible (now is one second after the newest row ever

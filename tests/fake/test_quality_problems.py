@@ -10,7 +10,7 @@ import pytest
 
 from jhe.testing import FakeExchange
 
-from .helpers import call
+from tests.fake.helpers import call
 
 GLUCOSE = "omh:blood-glucose:4.0"
 HEART = "omh:heart-rate:2.0"
@@ -21,6 +21,11 @@ STATUSES = {"has data", "no data", "not consented", "consent pending", "not requ
 def fx():
     with FakeExchange(patients=6, days=7, seed=1, quality_problems=True) as fx:
         yield fx
+
+
+def _main_value(omh: dict) -> float:
+    """The first ``{value, unit}`` of a body: its main measure for these codes."""
+    return next(v["value"] for v in omh["body"].values() if isinstance(v, dict) and "value" in v)
 
 
 def test_needs_six_patients_and_seven_days():
@@ -55,10 +60,7 @@ def test_scope_requests_route(fx):
 
 def test_injected_lists_match_the_payloads(fx):
     rows = {r["id"]: r for r in fx.expected_observations(fx.main_study_id)}
-    values = {
-        (rows[i]["patient_id"], code, next(v["value"] for k, v in rows[i]["omh"]["body"].items() if isinstance(v, dict) and "value" in v))
-        for i, code in fx.expected_implausible()
-    }
+    values = {(rows[i]["patient_id"], code, _main_value(rows[i]["omh"])) for i, code in fx.expected_implausible()}
     assert {(p, c, v) for p, c, v in values if c == GLUCOSE} == {(40004, GLUCOSE, 5), (40004, GLUCOSE, 1500)}
     assert (40004, HEART, 400) in values
     assert (40005, "omh:oxygen-saturation:2.0", 30.0) in values

@@ -413,8 +413,9 @@ impl FakeExchange {
     /// Add `count` observations written "now" while the server runs, and return their
     /// ids (new ones, ascending; ids are never reused). They are of `patient_id` (any
     /// patient, hidden ones too), or spread round robin over the main study's visible
-    /// patients; and of `code` (an OMH code or `system|code`), or spread over the codes the
-    /// main study requests. Each replays one of the newest stored rows of its patient and
+    /// patients who consented to it; and of `code` (an OMH code or `system|code`), or
+    /// spread over the codes the main study requests (skipping, for each patient, a code it
+    /// declined: `quality_problems`). Each replays one of the newest stored rows of its patient and
     /// code (or another patient's, or a typical reading for a code no row has), moved
     /// forward in time (a new uuid; its payload as valid as a generated one).
     ///

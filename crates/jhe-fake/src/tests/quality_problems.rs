@@ -262,6 +262,33 @@ async fn consents_match_the_expected_statuses() {
     }
 }
 
+/// Rows added while the server runs go to patients who consented, and never of a code the
+/// patient declined, so the consent statuses hold.
+#[tokio::test]
+async fn additions_respect_consent() {
+    let fx = FakeExchange::start(config(Generation::Current)).await.unwrap();
+    let before = fx.expected_consent(MAIN);
+    let ids: BTreeSet<i64> = fx.add_observations(200, None, None, 0).unwrap().into_iter().collect();
+    assert_eq!(ids.len(), 200);
+    let added: Vec<(i64, String)> = fx
+        .expected_observations(None, None, None)
+        .into_iter()
+        .filter(|r| ids.contains(&r.id))
+        .map(|r| (r.patient_id, r.code))
+        .collect();
+    assert!(added.iter().all(|(p, _)| *p != 40002));
+    assert!(added.iter().any(|(p, _)| *p == 40003));
+    assert!(!added.iter().any(|(p, c)| *p == 40003 && (c == GLUCOSE || c == HEART)));
+    let after = fx.expected_consent(MAIN);
+    for (patient, statuses) in &before {
+        for (code, status) in statuses {
+            if *status != ConsentStatus::NoData {
+                assert_eq!(after[patient][code], *status, "{patient} {code}");
+            }
+        }
+    }
+}
+
 #[tokio::test]
 async fn injected_values_times_and_copies_are_served_as_stated() {
     for generation in GENERATIONS {

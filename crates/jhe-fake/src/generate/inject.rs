@@ -164,7 +164,8 @@ fn change_times(world: &World, obs: &mut [Obs], problems: &mut Problems) {
 /// `last_updated` order; the indices already recorded move past each insertion.
 fn copy_readings(obs: &mut Vec<Obs>, problems: &mut Problems) {
     let glucose_3 = series(obs, PATIENT_3, Code::BloodGlucose, false);
-    let originals: Vec<u32> = (0..5).filter_map(|k| nth(&glucose_3, 2 * k + 1, 12)).collect();
+    // 1/12, 3/12, ... 9/12 of the way: apart from the implausible 4/12 and 8/12.
+    let mut originals: Vec<u32> = (0..5).filter_map(|k| nth(&glucose_3, 2 * k + 1, 12)).collect();
     let mut copies: Vec<Obs> = originals
         .iter()
         .map(|&i| {
@@ -175,7 +176,6 @@ fn copy_readings(obs: &mut Vec<Obs>, problems: &mut Problems) {
             }
         })
         .collect();
-    let mut originals = originals;
     for k in 0..copies.len() {
         let mut written = copies[k].last_updated_us;
         let position = loop {

@@ -9,7 +9,9 @@ data is generated from ``seed``: the same arguments always give the same data. I
 speak the older API generation (``legacy=True``), inject faults (errors, rate limits,
 expiring tokens, dropped connections, rows written during a fetch) for resilience tests, and
 serve data-quality problems (damaged payloads, a code no catalogue knows, repeated uuids) for
-tests that nothing is lost. Its data can change while it runs (``add_observations``,
+tests that nothing is lost, and (``quality_problems=True``) the problems a data-quality
+report must find, with their ground truth (``expected_consent``, ``expected_gaps``,
+``expected_implausible``, ...). Its data can change while it runs (``add_observations``,
 ``update_observations``, ``delete_observations``), for tests of what a client sees when an
 Exchange's data changes between fetches.
 """
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from types import TracebackType
 from typing import Any
 
@@ -109,6 +111,25 @@ class FakeExchange:
         duplicate_uuid_every: Every Nth generated visible observation (in id order; N >= 2,
             0: off) reuses the OMH header ``uuid`` of the visible observation before it, as
             when a device uploads a reading twice.
+        quality_problems: Serve the data-quality problems a quality report must find, each
+            with its ground truth (see ``expected_consent`` and the other ``expected_*``
+            methods); needs ``patients >= 6`` and ``days >= 7``. Visible patients by index
+            (ids ``40001 + index``): patient 0's CGM stops for 6 hours on day 2 and for 24
+            hours from day 5, its heart rate on days 3 and 4 (day 0 begins ``days`` days
+            before the anchor, UTC; the hours move with the seed); patient 1 is enrolled in
+            the main study alone with consent pending and has no observations; patient 2 is
+            enrolled in the main study alone and declined glucose and heart rate
+            (``consented: false``, and no observations of them); patient 3 has glucose 5
+            and 1500 mg/dL and a heart rate of 400 (implausible), two body temperatures in
+            2036 (future), and five glucose readings uploaded again under new ids by a second
+            app (header ``source_name`` ``"Glucose Buddy"``); patient 4 has oxygen saturation
+            30 % and body temperature 50 °C (122 °F if its device reports Fahrenheit)
+            (implausible), one heart rate at 1970-01-01T00:00:00Z, and birth date 1984-06-15;
+            patient 5 has three glucose readings of 400 mg/dL (otherwise 70-250) and a heart
+            rate of 220 (spikes), and from day 4 on its times carry its home UTC offset plus 9
+            hours (minus 9 where plus would pass +14:00). Patients 3 and 5 report glucose in
+            mg/dL. The same in FHIR and REST of every generation; the other patients' data is
+            as without the option.
         render_cache: Keep each FHIR Observation resource once rendered and serve it from
             memory afterwards (about 1.1 KB per observation served). The benchmarks use it
             so that the server's share of the CPU is small and the same for every client.
@@ -150,6 +171,7 @@ class FakeExchange:
         damaged_every: int = 0,
         unknown_codes: bool = False,
         duplicate_uuid_every: int = 0,
+        quality_problems: bool = False,
         render_cache: bool = False,
         port: int = 0,
     ) -> None:
@@ -171,6 +193,7 @@ class FakeExchange:
             damaged_every=damaged_every,
             unknown_codes=unknown_codes,
             duplicate_uuid_every=duplicate_uuid_every,
+            quality_problems=quality_problems,
             render_cache=render_cache,
             port=port,
         )
@@ -257,9 +280,10 @@ class FakeExchange:
         Args:
             n: How many.
             patient_id: Whose (any patient, hidden ones too); default: spread round robin
-                over the main study's visible patients.
+                over the main study's visible patients who consented to it.
             code: Which data type (``"omh:heart-rate:2.0"`` or ``"system|code"``); default:
-                spread round robin over the codes the main study requests.
+                spread round robin over the codes the main study requests (for each patient,
+                skipping a code it declined, with ``quality_problems``).
             last_updated_offset: Date them this far from now: ``None`` (or zero) puts them
                 after every stored row; a negative offset, e.g. ``timedelta(seconds=-3)``,
                 before rows already visible (now is one second after the newest row ever
@@ -311,6 +335,103 @@ class FakeExchange:
         an update makes whole) are not listed."""
         return self._native.damaged()
 
+    # Ground truth of a data-quality report. Every list reads the data as it is now: deleted
+    # observations are left out, so are damaged ones (``damaged_every``) and, for an injected
+    # value, one an update has changed. Without ``quality_problems`` the injected lists are
+    # empty; ``expected_consent`` and ``expected_gaps`` hold for any fake.
+
+    def expected_consent(self, study_id: int) -> dict[int, dict[str, str]]:
+        """``{patient_id: {code: status}}`` for every visible patient enrolled in the study and
+        every code the fake serves (the 16 standard codes, and ``omh:ambient-sound:1.0`` with
+        ``unknown_codes``). The status is the first that holds of: ``"not requested by
+        study"`` (the study does not request the code), ``"consent pending"`` (the patient
+        has not answered the study's consent), ``"not consented"`` (it declined the code),
+        ``"has data"`` (at least one observation of the code that a search of the study
+        serves; damaged ones count, deleted ones do not), ``"no data"``. Empty for a study the
+        user may not see or that does not exist."""
+        return self._native.expected_consent(study_id)
+
+    def expected_implausible(self) -> list[tuple[int, str]]:
+        """``(observation_id, code)`` of the physiologically impossible values, by id: glucose
+        5 and 1500 mg/dL and heart rate 400 beats/min (patient 3), oxygen saturation 30 % and
+        body temperature 50 °C (122 °F) (patient 4). No generated value is implausible: these
+        are all of them."""
+        return self._native.expected_implausible()
+
+    def expected_spikes(self) -> list[tuple[int, str]]:
+        """``(observation_id, code)`` of the injected spikes, by id: patient 5's three glucose
+        readings of 400 mg/dL and its spot heart rate of 220 beats/min. An outlier rule may
+        flag other readings too (a series' natural tails); these it must flag."""
+        return self._native.expected_spikes()
+
+    def expected_future(self) -> list[int]:
+        """Ids of the observations whose effective time lies in 2036 (moved ten years and ``days``
+        days on, so at least ten years past the anchor): two of patient 3's body temperatures. Their header ``source_creation_date_time`` stays
+        in the data window, so their effective time is also after their creation. No other
+        observation is after the anchor (rows added while the server runs are dated just
+        after it, not years)."""
+        return self._native.expected_future()
+
+    def expected_clock_reset(self) -> list[int]:
+        """Ids of the observations whose effective time is 1970-01-01T00:00:00Z (written in the
+        patient's local offset): one of patient 4's spot heart rates; before 2000 and before
+        its birth date (1984-06-15). The only observations before 2000."""
+        return self._native.expected_clock_reset()
+
+    def expected_duplicate_readings(self) -> list[tuple[int, int]]:
+        """``(original_id, copy_id)`` of the readings uploaded twice, by copy id: five of
+        patient 3's glucose readings. Same patient, code, time frame and value (the payload
+        bodies are equal); the copy has its own id and OMH uuid, a ``last_updated`` (and header
+        creation time) about an hour later, and header ``source_name`` ``"Glucose Buddy"``
+        (the original's is ``"Dexcom G7"``)."""
+        return self._native.expected_duplicate_readings()
+
+    def expected_offset_changes(self) -> list[tuple[int, int]]:
+        """``(patient_id, observation_id)`` for each patient whose device starts writing
+        another UTC offset: patient 5, from day 4. The observation is the first (by effective
+        start, then id) written with the new offset, among those whose time frame carries an
+        offset (a date and part of day does not). Every one before it carries the home
+        offset, every one after it the new one, in the time frame and the header's
+        ``source_creation_date_time`` alike."""
+        return [(patient, observation) for patient, observation, *_ in self._native.expected_offset_changes()]
+
+    def expected_outages(self) -> list[tuple[int, str, datetime, datetime]]:
+        """``(patient_id, code, start, end)`` of the injected device outages (aware UTC
+        datetimes): no reading of that code whose effective start lies in ``[start, end)``
+        was generated. Patient 0: glucose for 6 hours on day 2 and for 24 hours from day 5,
+        heart rate for days 3 and 4. Each lies inside one of ``expected_gaps(code)``."""
+        return [(p, code, _utc(start), _utc(end)) for p, code, start, end in self._native.expected_outages()]
+
+    def expected_gaps(self, code: str, k: float = 3) -> list[tuple[int, datetime, datetime]]:
+        """``(patient_id, start, end)`` of every gap in each visible patient's series of
+        ``code``, by patient id, then start (aware UTC datetimes).
+
+        A series is the patient's observations of the code (not deleted, not damaged; copies
+        of a reading included) whose effective start lies from 2000-01-01T00:00:00Z to the
+        anchor, both included, ordered by effective start, then id. Its intervals are the
+        differences between consecutive effective starts (0 between a reading and its copy);
+        their median is the middle one, or the mean of the two middle ones. A gap is an
+        interval strictly greater than ``k`` times that median, from the effective start of
+        the reading before it to that of the reading after. A series of fewer than two
+        readings has no gap. Every visible patient counts (all are in the main study).
+
+        Raises:
+            ValueError: the code is unknown.
+        """
+        return [(p, _utc(start), _utc(end)) for p, start, end, *_ in self._native.expected_gaps(code, float(k))]
+
+    def expected_series(self, patient_id: int, code: str) -> list[tuple[int, datetime, float | None]]:
+        """``(observation_id, effective_start, value)`` of a visible patient's observations of
+        ``code`` (not deleted, not damaged), by effective start, then id: the main measure's
+        ``value`` exactly as the payload writes it, in its unit (``None`` for a code whose
+        main measure is not a number: activity, food, sleep episode). Empty for a patient the
+        user may not see.
+
+        Raises:
+            ValueError: the code is unknown.
+        """
+        return [(i, _utc(start), value) for i, start, value in self._native.expected_series(patient_id, code)]
+
     def requests(self) -> list[dict[str, Any]]:
         """Every request served so far, in the order they completed: dicts with ``method``,
         ``path``, ``query``, ``status`` and ``fault`` (``None``, or ``"rate_limit"``,
@@ -352,3 +473,7 @@ class FakeExchange:
 
     def __repr__(self) -> str:
         return f"FakeExchange(url={self.url!r}, generation={self.generation!r})"
+
+
+def _utc(unix_seconds: int) -> datetime:
+    return datetime.fromtimestamp(unix_seconds, tz=timezone.utc)

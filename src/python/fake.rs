@@ -1,5 +1,6 @@
 //! `jhe._jhe.NativeFakeExchange`: starts the embedded fake Exchange on the shared runtime.
 
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
@@ -94,6 +95,7 @@ impl NativeFakeExchange {
         damaged_every=0,
         unknown_codes=false,
         duplicate_uuid_every=0,
+        quality_problems=false,
         render_cache=false,
         port=0,
     ))]
@@ -117,6 +119,7 @@ impl NativeFakeExchange {
         damaged_every: i64,
         unknown_codes: bool,
         duplicate_uuid_every: i64,
+        quality_problems: bool,
         render_cache: bool,
         port: u16,
     ) -> PyResult<Self> {
@@ -160,6 +163,7 @@ impl NativeFakeExchange {
             damaged_every: every("damaged_every", damaged_every)?,
             unknown_codes,
             duplicate_uuid_every: every("duplicate_uuid_every", duplicate_uuid_every)?,
+            quality_problems,
             render_cache,
             port,
         };
@@ -291,6 +295,79 @@ impl NativeFakeExchange {
     /// The damaged observations (`damaged_every`), by id: `(id, kind)` tuples.
     fn damaged(&self) -> PyResult<Vec<(i64, &'static str)>> {
         self.with_server(|server| server.damaged())
+    }
+
+    /// `{patient_id: {code: status}}` for the study's visible patients and every served code.
+    fn expected_consent(&self, study_id: i64) -> PyResult<BTreeMap<i64, BTreeMap<String, &'static str>>> {
+        self.with_server(|server| {
+            server
+                .expected_consent(study_id)
+                .into_iter()
+                .map(|(patient, codes)| (patient, codes.into_iter().map(|(c, s)| (c, s.name())).collect()))
+                .collect()
+        })
+    }
+
+    /// `(id, code)` of the injected implausible values.
+    fn expected_implausible(&self) -> PyResult<Vec<(i64, String)>> {
+        self.with_server(|server| server.expected_implausible())
+    }
+
+    /// `(id, code)` of the injected spikes.
+    fn expected_spikes(&self) -> PyResult<Vec<(i64, String)>> {
+        self.with_server(|server| server.expected_spikes())
+    }
+
+    /// Ids with an effective time ten years in the future.
+    fn expected_future(&self) -> PyResult<Vec<i64>> {
+        self.with_server(|server| server.expected_future())
+    }
+
+    /// Ids with an effective time of 1970-01-01T00:00:00Z.
+    fn expected_clock_reset(&self) -> PyResult<Vec<i64>> {
+        self.with_server(|server| server.expected_clock_reset())
+    }
+
+    /// `(original id, copy id)` of readings uploaded twice.
+    fn expected_duplicate_readings(&self) -> PyResult<Vec<(i64, i64)>> {
+        self.with_server(|server| server.expected_duplicate_readings())
+    }
+
+    /// `(patient_id, observation_id, start, from_minutes, to_minutes)`, start in unix seconds.
+    fn expected_offset_changes(&self) -> PyResult<Vec<(i64, i64, i64, i32, i32)>> {
+        self.with_server(|server| {
+            server
+                .expected_offset_changes()
+                .into_iter()
+                .map(|c| (c.patient_id, c.observation_id, c.start, c.from_minutes, c.to_minutes))
+                .collect()
+        })
+    }
+
+    /// `(patient_id, code, start, end)`, unix seconds, end excluded.
+    fn expected_outages(&self) -> PyResult<Vec<(i64, String, i64, i64)>> {
+        self.with_server(|server| {
+            server
+                .expected_outages()
+                .into_iter()
+                .map(|o| (o.patient_id, o.code, o.start, o.end))
+                .collect()
+        })
+    }
+
+    /// `(patient_id, start, end, from_id, to_id)`, unix seconds.
+    fn expected_gaps(&self, code: &str, k: f64) -> PyResult<Vec<(i64, i64, i64, i64, i64)>> {
+        let gaps = self.with_server(|server| server.expected_gaps(code, k))?;
+        gaps.map(|gaps| gaps.into_iter().map(|g| (g.patient_id, g.start, g.end, g.from_id, g.to_id)).collect())
+            .map_err(|e| PyValueError::new_err(e.to_string()))
+    }
+
+    /// `(id, start, value)`, start in unix seconds.
+    fn expected_series(&self, patient_id: i64, code: &str) -> PyResult<Vec<(i64, i64, Option<f64>)>> {
+        let series = self.with_server(|server| server.expected_series(patient_id, code))?;
+        series
+            .map(|s| s.into_iter().map(|p| (p.id, p.start, p.value)).collect())
+            .map_err(|e| PyValueError::new_err(e.to_string()))
     }
 
     /// Every request served so far, in completion order: dicts with `method`, `path`,

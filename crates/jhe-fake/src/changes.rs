@@ -51,14 +51,15 @@ pub(crate) fn parse_code(text: &str) -> Option<Code> {
 }
 
 /// The (patient index, code) of each new row: round robin over the patients and over the
-/// codes.
+/// codes. By default only patients who consented to the main study, and for each the next
+/// code in turn it did not decline (`quality_problems`), as a server accepts uploads.
 fn targets(world: &World, a: &Addition) -> Result<Vec<(u32, Code)>, ChangeError> {
     let patients: Vec<u32> = match a.patient_id {
         Some(id) => vec![world.patient_index(id).ok_or(ChangeError::UnknownPatient(id))? as u32],
         None => (0..world.patients.len() as u32)
             .filter(|&i| {
                 let p = &world.patients[i as usize];
-                p.visible && p.in_study(MAIN_STUDY_ID)
+                p.visible && p.in_study(MAIN_STUDY_ID) && !p.pending_study_ids.contains(&MAIN_STUDY_ID)
             })
             .collect(),
     };
@@ -75,8 +76,17 @@ fn targets(world: &World, a: &Addition) -> Result<Vec<(u32, Code)>, ChangeError>
     if patients.is_empty() || codes.is_empty() {
         return Ok(Vec::new());
     }
+    let defaulted = a.code.is_none();
     Ok((0..a.count as usize)
-        .map(|k| (patients[k % patients.len()], codes[k % codes.len()]))
+        .map(|k| {
+            let patient = patients[k % patients.len()];
+            let refused = if defaulted { world.patients[patient as usize].refused_mask } else { 0 };
+            let code = (0..codes.len())
+                .map(|j| codes[(k + j) % codes.len()])
+                .find(|c| refused & c.bit() == 0)
+                .unwrap_or(codes[k % codes.len()]);
+            (patient, code)
+        })
         .collect())
 }
 

@@ -32,6 +32,11 @@ pub struct FakeConfig {
     /// Every Nth generated visible observation (by id; N >= 2; 0 = off) reuses the OMH
     /// header `uuid` of the visible observation before it, as when a device re-uploads.
     pub duplicate_uuid_every: u32,
+    /// Serve data-quality problems with ground truth (`FakeExchange::expected_*`): a
+    /// consent pending, declined codes, device outages, implausible values, spikes, future
+    /// and 1970 timestamps, a UTC offset that changes, and readings uploaded twice. Needs
+    /// `patients >= 6` and `days >= 7`. See the `ground_truth` module for what each is.
+    pub quality_problems: bool,
     /// Keep every FHIR Observation resource once rendered and serve it from memory after
     /// (off by default: about 1.1 KB per observation served). Benchmarks turn it on so the
     /// server's CPU, shared with the client being measured, is small and the same for
@@ -53,6 +58,7 @@ impl Default for FakeConfig {
             damaged_every: 0,
             unknown_codes: false,
             duplicate_uuid_every: 0,
+            quality_problems: false,
             render_cache: false,
             port: 0,
         }

@@ -12,7 +12,7 @@ use crate::config::FakeConfig;
 use crate::generate::catalog::ALL_CODES_MASK;
 use crate::generate::world::{self, FIRST_OBSERVATION_ID, HIDDEN_ORG_ID, HIDDEN_STUDY_ID, MAIN_STUDY_ID, World};
 use crate::generate::damage::Damage;
-use crate::generate::{observations, omh, quality, time};
+use crate::generate::{inject, observations, omh, quality, time};
 use crate::render::cache::RenderCache;
 use crate::routes::log::{FaultState, RequestRecord};
 use crate::routes::state::AppState;
@@ -28,6 +28,9 @@ pub enum FakeError {
     Bind(#[source] std::io::Error),
     #[error("generating the fake Exchange's data failed: {0}")]
     Generate(String),
+    /// A code that is neither an OMH code nor `system|code` the fake knows.
+    #[error("unknown code {0:?}")]
+    UnknownCode(String),
     /// An addition, update or deletion was refused; nothing changed.
     #[error(transparent)]
     Change(#[from] ChangeError),
@@ -125,6 +128,12 @@ fn check(config: &FakeConfig) -> Result<(), FakeError> {
             )));
         }
     }
+    if config.quality_problems && (config.patients < 6 || config.days < 7) {
+        return Err(FakeError::Config(format!(
+            "quality_problems needs at least 6 patients and 7 days (got {} patients, {} days)",
+            config.patients, config.days
+        )));
+    }
     if config.days > 36_500 {
         return Err(FakeError::Config(format!(
             "days = {} (at most 36500)",
@@ -210,13 +219,17 @@ fn directory(w: &World) -> Directory {
 
 /// Build the world and its observations (CPU-bound; seconds for millions of rows).
 pub(crate) fn build(config: FakeConfig) -> (World, Store) {
-    let w = world::build(
+    let mut w = world::build(
         config.patients,
         config.days,
         config.seed,
         config.unknown_codes,
+        config.quality_problems,
     );
     let mut generated = observations::observations(&w);
+    if config.quality_problems {
+        w.problems = inject::inject(&w, &mut generated);
+    }
     quality::mark(
         &w,
         &mut generated,
@@ -400,8 +413,9 @@ impl FakeExchange {
     /// Add `count` observations written "now" while the server runs, and return their
     /// ids (new ones, ascending; ids are never reused). They are of `patient_id` (any
     /// patient, hidden ones too), or spread round robin over the main study's visible
-    /// patients; and of `code` (an OMH code or `system|code`), or spread over the codes the
-    /// main study requests. Each replays one of the newest stored rows of its patient and
+    /// patients who consented to it; and of `code` (an OMH code or `system|code`), or
+    /// spread over the codes the main study requests (skipping, for each patient, a code it
+    /// declined: `quality_problems`). Each replays one of the newest stored rows of its patient and
     /// code (or another patient's, or a typical reading for a code no row has), moved
     /// forward in time (a new uuid; its payload as valid as a generated one).
     ///

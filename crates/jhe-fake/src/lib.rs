@@ -35,6 +35,9 @@
 //!   Django/DRF plumbing and the shared server state.
 //! - `server`: the route table.
 //! - `exchange`: [`FakeExchange`], which starts it all.
+//! - `ground_truth`: what a data-quality report over the fake must find
+//!   ([`FakeExchange::expected_consent`], `expected_gaps`, `expected_implausible`, ...), and
+//!   what `FakeConfig::quality_problems` injects.
 //!
 //! `schemas` (feature `schemas`) is test support on its own: validators for the vendored
 //! OMH / IEEE 1752 JSON Schemas.
@@ -47,6 +50,7 @@ mod render;
 mod routes;
 mod server;
 mod exchange;
+mod ground_truth;
 
 #[cfg(any(test, feature = "schemas"))]
 pub mod schemas;
@@ -57,4 +61,5 @@ mod tests;
 pub use changes::ChangeError;
 pub use config::{FakeConfig, Faults, Generation};
 pub use exchange::{Directory, ExpectedObservation, FakeError, FakeExchange};
+pub use ground_truth::{ConsentStatus, ExpectedGap, ExpectedOutage, OffsetChange, SeriesPoint};
 pub use routes::log::RequestRecord;

@@ -43,6 +43,10 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/studies", get(rest::studies))
         .route("/api/v1/studies/{id}", get(rest::study))
         .route("/api/v1/studies/{id}/patients", get(rest::study_patients))
+        .route(
+            "/api/v1/studies/{id}/scope_requests",
+            get(rest::study_scope_requests),
+        )
         .route("/api/v1/patients", get(rest::patients))
         .route("/api/v1/patients/{id}", get(rest::patient))
         .route(

@@ -104,7 +104,7 @@ fn percent(x: f32) -> J {
 
 /// The payload body for one observation.
 pub(crate) fn body(world: &World, id: i64, o: &Obs, p: &Patient) -> J {
-    let etf = ("effective_time_frame", time_frame(o, p.offset));
+    let etf = ("effective_time_frame", time_frame(o, world.offset_at(o.patient, o.start)));
     match o.code {
         Code::BloodGlucose => blood_glucose(o, p, etf),
         Code::BloodPressure => blood_pressure(o, etf),

@@ -239,7 +239,7 @@ mod tests {
 
     #[test]
     fn additions_replay_the_pairs_newest_rows() {
-        let w = world::build(3, 2, 4, false);
+        let w = world::build(3, 2, 4, false, false);
         let stored = observations::observations(&w);
         let written = stored.last().unwrap().last_updated_us + 5 * MICROS_PER_SEC;
         let glucose: Vec<&Obs> = stored

@@ -11,7 +11,8 @@ use super::damage::{Damage, NOT_JSON, damage_payload};
 use super::json::{J, Style, obj, push_str};
 use super::obs::{Frame, Obs};
 use super::time::MICROS_PER_SEC;
-use super::world::{Patient, World, mix, mix2};
+use super::problems::SECOND_APP;
+use super::world::{FIRST_OBSERVATION_ID, Patient, World, mix, mix2};
 
 /// A deterministic RFC 4122 version-4 UUID for an observation.
 pub(crate) fn uuid(seed: u64, id: i64) -> String {
@@ -40,7 +41,11 @@ pub(crate) fn data_source_id(code: Code) -> i64 {
     }
 }
 
-fn source_name(code: Code) -> &'static str {
+/// The device or app that uploaded it: a copy of `quality_problems` names a second app.
+fn source_name(world: &World, id: i64, code: Code) -> &'static str {
+    if world.problems.is_copy(id - FIRST_OBSERVATION_ID) {
+        return SECOND_APP;
+    }
     match code {
         Code::BloodGlucose => "Dexcom G7",
         Code::BloodPressure | Code::BodyTemperature | Code::BodyWeight => "iHealth",
@@ -77,7 +82,7 @@ fn header(world: &World, id: i64, o: &Obs, p: &Patient) -> J {
                 ("namespace", J::S(spec.namespace)),
             ]),
         ),
-        ("source_creation_date_time", local(created, p.offset)),
+        ("source_creation_date_time", local(created, world.offset_at(o.patient, o.start))),
     ];
     let provenance = match o.code {
         Code::BloodPressure => p.cuff_reports_provenance,
@@ -88,7 +93,7 @@ fn header(world: &World, id: i64, o: &Obs, p: &Patient) -> J {
     if provenance {
         e.push((
             "acquisition_provenance",
-            J::Obj(vec![("source_name", J::S(source_name(o.code)))]),
+            J::Obj(vec![("source_name", J::S(source_name(world, id, o.code)))]),
         ));
     }
     if o.code == Code::BodyTemperature {

@@ -5,6 +5,7 @@ use rand::{RngExt, SeedableRng};
 use rand_pcg::Pcg64;
 
 use super::catalog::{Code, mask_of};
+use super::problems::{self, Problems};
 use super::time::{MICROS_PER_SEC, Offset, SECS_PER_DAY, days_from_civil, push_date, unix};
 
 pub(crate) const FIRST_USER_ID: i64 = 10001;
@@ -110,6 +111,9 @@ pub(crate) struct Patient {
     pub study_ids: Vec<i64>,
     /// Enrolled studies whose consent is still pending.
     pub pending_study_ids: Vec<i64>,
+    /// Codes (bit mask) the patient declined in every study it consented to: its scope
+    /// consents say `consented: false`, and it has no observations of them.
+    pub refused_mask: u32,
     pub consented_us: i64,
     pub last_updated_us: i64,
     pub visible: bool,
@@ -139,6 +143,8 @@ pub(crate) struct World {
     pub data_sources: Vec<DataSource>,
     /// Index = id - FIRST_PATIENT_ID; visible patients first, hidden ones last.
     pub patients: Vec<Patient>,
+    /// What `quality_problems` injected (set once the observations are generated).
+    pub problems: Problems,
 }
 
 impl World {
@@ -180,6 +186,15 @@ impl World {
     pub fn visible_patient(&self, id: i64) -> Option<usize> {
         self.patient_index(id).filter(|&i| self.patients[i].visible)
     }
+
+    /// The UTC offset a patient's device writes for a reading that starts at `start`:
+    /// its home offset, unless it has travelled by then.
+    pub fn offset_at(&self, patient: u32, start: i64) -> Offset {
+        match self.problems.travel {
+            Some(t) if t.patient == patient && start >= t.from => t.offset,
+            _ => self.patients[patient as usize].offset,
+        }
+    }
 }
 
 const GIVEN: [&str; 24] = [
@@ -219,7 +234,7 @@ const OFFSETS: [Option<i32>; 6] = [Some(-420), Some(-300), None, Some(0), Some(6
 /// The organizations, studies and data sources are fixed (but for `unknown_codes`, which
 /// adds [`Code::AmbientSound`] to the main study and its data source); patients vary with
 /// the seed.
-pub(crate) fn build(patients: u32, days: u32, seed: u64, unknown_codes: bool) -> World {
+pub(crate) fn build(patients: u32, days: u32, seed: u64, unknown_codes: bool, quality_problems: bool) -> World {
     let mut rng = Pcg64::seed_from_u64(mix2(seed, 0x5EED_0001));
     let token: String = (0..30)
         .map(|_| {
@@ -228,6 +243,10 @@ pub(crate) fn build(patients: u32, days: u32, seed: u64, unknown_codes: bool) ->
         })
         .collect();
     let anchor = anchor();
+    let mut patients = patient_list(&mut rng, patients, days, anchor);
+    if quality_problems {
+        problem_enrollment(&mut patients);
+    }
     World {
         seed,
         unknown_codes,
@@ -238,8 +257,28 @@ pub(crate) fn build(patients: u32, days: u32, seed: u64, unknown_codes: bool) ->
         organizations: organizations(),
         studies: studies(unknown_codes),
         data_sources: data_sources(unknown_codes),
-        patients: patient_list(&mut rng, patients, days, anchor),
+        patients,
+        problems: Problems::default(),
     }
+}
+
+/// `quality_problems`' consents, after every draw so that the other patients stay as
+/// they are: one patient enrolled in the main study alone with consent pending, one that
+/// consented to the main study alone except [`problems::REFUSED`]; glucose in mg/dL for the
+/// two whose glucose values are injected (so the values are exact), and a birth date after
+/// 1970 for the one whose clock resets.
+fn problem_enrollment(patients: &mut [Patient]) {
+    for (index, pending) in [(problems::PENDING_PATIENT, true), (problems::REFUSING_PATIENT, false)] {
+        let p = &mut patients[index as usize];
+        p.organization_ids = vec![INSTITUTE_ID];
+        p.study_ids = vec![MAIN_STUDY_ID];
+        p.pending_study_ids = if pending { vec![MAIN_STUDY_ID] } else { vec![] };
+    }
+    patients[problems::REFUSING_PATIENT as usize].refused_mask = mask_of(&problems::REFUSED);
+    for index in [problems::PATIENT_3, problems::PATIENT_5] {
+        patients[index as usize].units.glucose_mmol = false;
+    }
+    patients[problems::PATIENT_4 as usize].birth_date = problems::PATIENT_4_BIRTH_DATE.to_string();
 }
 
 fn practitioner() -> Practitioner {
@@ -450,6 +489,7 @@ fn patient(rng: &mut Pcg64, i: u32, visible: bool, joined: i64, ids: &mut Identi
         identifiers,
         organization_ids,
         pending_study_ids: if pending { vec![BP_STUDY_ID] } else { vec![] },
+        refused_mask: 0,
         study_ids,
         consented_us: joined + i as i64 * 7_919_113,
         last_updated_us: joined + i as i64 * 7_919_113 + 482_907,

@@ -16,7 +16,7 @@ mod tests {
 
     #[test]
     fn resources_are_minimal_and_wrapped() {
-        let w = world::build(2, 1, 0, false);
+        let w = world::build(2, 1, 0, false, false);
         let obs = observations::observations(&w);
         let o = obs
             .iter()

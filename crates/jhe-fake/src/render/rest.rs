@@ -94,6 +94,51 @@ pub(crate) fn scope_json(code: Code) -> ScopeJson {
     }
 }
 
+/// A study as `depth=1` nests it: its organization by id.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct StudyRef {
+    id: i64,
+    name: &'static str,
+    description: &'static str,
+    organization: i64,
+    icon_url: Option<&'static str>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ScopeRequestJson {
+    id: i64,
+    study: StudyRef,
+    scope_code: ScopeJson,
+}
+
+/// `GET /api/v1/studies/{id}/scope_requests`: one row per code the study requests, by id.
+/// Ids count from 1 over every study's requests, in study order.
+pub(crate) fn scope_requests_json(world: &World, s: &Study) -> Vec<ScopeRequestJson> {
+    let first: usize = 1 + world
+        .studies
+        .iter()
+        .take_while(|other| other.id != s.id)
+        .map(|other| other.codes.len())
+        .sum::<usize>();
+    s.codes
+        .iter()
+        .enumerate()
+        .map(|(k, &c)| ScopeRequestJson {
+            id: (first + k) as i64,
+            study: StudyRef {
+                id: s.id,
+                name: s.name,
+                description: s.description,
+                organization: s.organization_id,
+                icon_url: None,
+            },
+            scope_code: scope_json(c),
+        })
+        .collect()
+}
+
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct DataSourceJson {
@@ -217,16 +262,20 @@ pub(crate) struct Consents<'a> {
 }
 
 /// `GET /api/v1/patients/{id}/consents`: the patient, every study it is enrolled in with
-/// the scopes it consented to (or has yet to), and the union of the consented scopes.
+/// the scopes it consented to (or declined, `consented: false`, or has yet to answer), and
+/// the union of the consented scopes.
 pub(crate) fn consents_json<'a>(w: &World, p: &'a Patient) -> Consents<'a> {
     let study_consents = |s: &Study, pending: bool| {
         let consents: Vec<ScopeConsent> = s
             .codes
             .iter()
-            .map(|&c| ScopeConsent {
-                code: scope_json(c),
-                consented: (!pending).then_some(true),
-                consented_time: (!pending).then(|| utc_micros(p.consented_us)),
+            .map(|&c| {
+                let consented = !pending && p.refused_mask & c.bit() == 0;
+                ScopeConsent {
+                    code: scope_json(c),
+                    consented: (!pending).then_some(consented),
+                    consented_time: consented.then(|| utc_micros(p.consented_us)),
+                }
             })
             .collect();
         StudyConsents {
@@ -251,7 +300,7 @@ pub(crate) fn consents_json<'a>(w: &World, p: &'a Patient) -> Consents<'a> {
         if p.pending_study_ids.contains(&s.id) {
             pending.push(study_consents(s, true));
         } else {
-            consented_mask |= s.code_mask;
+            consented_mask |= s.code_mask & !p.refused_mask;
             studies.push(study_consents(s, false));
         }
     }

@@ -226,7 +226,7 @@ mod tests {
 
     #[test]
     fn client_authentication() {
-        let w = world::build(1, 1, 3, false);
+        let w = world::build(1, 1, 3, false, false);
         let t = Tokens::new(&w, None);
         let c = &t.client;
         let form = |pairs: &[(&str, &str)]| -> HashMap<String, String> {

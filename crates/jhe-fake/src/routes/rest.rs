@@ -15,7 +15,7 @@ use crate::config::Generation;
 use crate::generate::world::{DataSource, FIRST_OBSERVATION_ID, Organization, Patient, Study, World};
 use crate::render::rest::{
     consents_json, data_source_json, envelope, organization_json, patient_json, push_guide_observation,
-    push_legacy_observation, push_observation, study_json, to_json,
+    push_legacy_observation, push_observation, scope_requests_json, study_json, to_json,
 };
 use crate::store::ObsQuery;
 
@@ -172,6 +172,17 @@ fn visible_study<'w>(w: &'w World, id: &str) -> Result<&'w Study, Response> {
 pub(crate) async fn study(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Response {
     match visible_study(&state.world, &id) {
         Ok(s) => ok(&study_json(&state.world, s)),
+        Err(r) => r,
+    }
+}
+
+/// A bare array, not a page.
+pub(crate) async fn study_scope_requests(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Response {
+    match visible_study(&state.world, &id) {
+        Ok(s) => ok(&scope_requests_json(&state.world, s)),
         Err(r) => r,
     }
 }

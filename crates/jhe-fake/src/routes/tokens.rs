@@ -193,7 +193,7 @@ mod tests {
     use crate::generate::world;
 
     fn world() -> World {
-        world::build(1, 1, 3, false)
+        world::build(1, 1, 3, false, false)
     }
 
     fn with_bearer(token: &str) -> HeaderMap {

@@ -1,6 +1,7 @@
 //! Tests of the fake Exchange over HTTP: the vendored reference samples, the contract
 //! (response shapes against the real server's samples) of both generations, access rules,
-//! paging, filters, other semantics, faults, data quality, OMH schemas, changes over time
+//! paging, filters, other semantics, faults, data quality (and the injected problems with
+//! their ground truth), OMH schemas, changes over time
 //! (additions, updates, deletions), and scale.
 
 mod access;
@@ -12,6 +13,7 @@ mod legacy;
 mod legacy_contract;
 mod paging;
 mod quality;
+mod quality_problems;
 mod reference;
 mod scale;
 mod schemas;

@@ -44,13 +44,13 @@ fn config(generation: Generation) -> FakeConfig {
 /// One observation as served: FHIR `valueAttachment.data` and REST `omhData` (or
 /// `valueAttachmentData`).
 #[derive(Default)]
-struct Wire {
-    fhir: BTreeMap<i64, String>,
-    rest: BTreeMap<i64, Value>,
+pub(super) struct Wire {
+    pub fhir: BTreeMap<i64, String>,
+    pub rest: BTreeMap<i64, Value>,
 }
 
 /// Every main-study observation, by FHIR and by REST, following the pages.
-async fn fetch_all(c: &Client) -> Wire {
+pub(super) async fn fetch_all(c: &Client) -> Wire {
     let generation = c.fake.config().generation;
     let mut wire = Wire::default();
     let mut next = Some(c.url(&format!(
@@ -100,7 +100,7 @@ async fn fetch_all(c: &Client) -> Wire {
 }
 
 /// Strict standard base64 (v0.0.11 wraps lines with `\n`) to UTF-8 text.
-fn decode(data: &str) -> Option<String> {
+pub(super) fn decode(data: &str) -> Option<String> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(data.replace('\n', ""))
         .ok()?;

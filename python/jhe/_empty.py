@@ -13,11 +13,10 @@ from datetime import datetime, timezone
 from typing import Any
 
 from jhe import _study
-from jhe._jhe import JHEError, NativeClient, NotFound
+from jhe._jhe import JHEError, NativeClient
 
 CAUSES = (
     "unknown_code",
-    "unknown_patient",
     "not_enrolled",
     "code_not_requested",
     "no_patients",
@@ -80,10 +79,8 @@ def _explain(native: NativeClient, study_id: int | None, patient_id: int | None,
         return "unknown_code", unknown_code_message(unknown[0], study_id)
     consent = None
     if patient_id is not None:
-        try:
-            consent = _study.consents(native, [patient_id])[patient_id]
-        except NotFound:
-            return "unknown_patient", f"there is no patient {patient_id} you may see"
+        # An unknown patient never gets here: the fetch itself was refused (403, or 404 on REST).
+        consent = _study.consents(native, [patient_id])[patient_id]
         if study_id is not None and not consent.enrolled_in(study_id):
             return "not_enrolled", f"patient {patient_id} is not enrolled in study {study_id}"
     if study_id is not None:

@@ -169,3 +169,15 @@ def test_decode_errors_are_shown(executed: Executed) -> None:
         assert reason in errors, errors
     kept = executed.data("The damaged rows are still in the DataFrame", "text/plain")
     assert "g/L" in kept and "NaT" in kept
+
+
+def test_the_quality_section_shows_the_report_and_why_a_fetch_is_empty(executed: Executed) -> None:
+    shown = executed.data("checked.quality(", "text/html")
+    assert "<table class=heat>" in shown and "outliers: implausible" in shown
+    missing = executed.data('report.completeness[report.completeness.status != "has data"]', "text/plain")
+    assert "consent pending" in missing and "not consented" in missing
+    implausible = executed.data('report.outliers.rule == "implausible"', "text/plain")
+    assert "1500.0" in implausible and "400.0" in implausible
+    assert (executed.export_dir() / "quality.html").read_text().startswith("<!doctype html>")
+    said = executed.stream('code="omh:blood-glucoze:4.0"', "stdout")
+    assert said.strip().endswith("did you mean omh:blood-glucose:4.0?")

@@ -61,14 +61,19 @@ def test_a_code_the_study_requests_is_not_unknown(fx: FakeExchange) -> None:
 
 def test_a_patient_not_enrolled_in_the_study(fx: FakeExchange, client: jhe.Client) -> None:
     outside = sorted(set(fx.directory["visible_patient_ids"]) - set(fx.directory["patients_by_study"][BP]))[0]
-    obs, message = empty(client, study_id=BP, patient_id=outside)
+    # The REST list answers such a query with nothing; FHIR refuses it, in the server's words.
+    obs, message = empty(client, study_id=BP, patient_id=outside, api="rest")
     assert obs.source["empty_cause"] == "not_enrolled"
     assert message.endswith(f"patient {outside} is not enrolled in study {BP}")
+    with pytest.raises(jhe.PermissionDenied, match="not part of the specified Study"):
+        client.fetch(study_id=BP, patient_id=outside, api="fhir")
 
 
-def test_an_unknown_patient(client: jhe.Client) -> None:
-    obs, _ = empty(client, patient_id=49_999)
-    assert obs.source["empty_cause"] == "unknown_patient"
+def test_an_unknown_patient_is_refused_by_the_server_itself(client: jhe.Client) -> None:
+    with pytest.raises(jhe.PermissionDenied, match="Patient/49999"):
+        client.fetch(patient_id=49_999)
+    with pytest.raises(jhe.NotFound, match="patients/49999"):
+        client.fetch(patient_id=49_999, api="rest")
 
 
 def test_a_code_the_study_does_not_request(client: jhe.Client) -> None:
@@ -102,10 +107,11 @@ def test_no_data_in_the_time_range_gives_the_patients_actual_times(fx: FakeExcha
 
 
 def test_no_data_at_all(fx: FakeExchange) -> None:
-    with FakeExchange(patients=2, days=1, seed=4) as other:
+    with FakeExchange(patients=2, days=3, seed=4) as other:
         client = jhe.Client(other.url, other.token)
         patient = other.directory["visible_patient_ids"][0]
         steps = client.fetch_polars(study_id=MAIN, patient_id=patient, code=STEPS)
+        assert steps.height > 0
         other.delete_observations(steps["observation_id"].to_list())
         obs, message = empty(client, study_id=MAIN, patient_id=patient, code=STEPS)
     assert obs.source["empty_cause"] == "no_data"

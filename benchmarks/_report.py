@@ -176,26 +176,31 @@ def mirror_table(mirror: dict[str, Any]) -> list[str]:
 
 
 def quality_table(quality: dict[str, Any]) -> list[str]:
-    """The report's checks against the fetch they run on, and the whole report."""
-    checks, whole = quality["checks"], quality["quality"]
+    """Per server latency: the report's checks against the fetch they run on, and the whole report."""
+    runs = quality["runs"]
     lines = [
-        f"All codes of a study of {quality['total']:,} observations, long layout, against a server that answers at once "
-        "(`benchmarks/_quality_bench.py`). The fetch and the checks are timed in one fresh interpreter; the checks are "
-        "every part of the report but completeness (`jhe.quality._report.build_report` over the fetched result, its "
-        "conversion to polars included). `client.quality(study)` is the whole report, end to end, in another.",
+        f"All codes of a study of {runs[0]['total']:,} observations, long layout (`benchmarks/_quality_bench.py`). "
+        "The fetch and the checks are timed in one fresh interpreter; the checks are every part of the report but "
+        "completeness (`jhe.quality._report.build_report` over the fetched result, its conversion to polars included). "
+        "`client.quality(study)` is the whole report end to end (the study's patients, scopes and consents, the fetch, "
+        "every check) in another. Against the server that answers at once, the fetch and checks are the second of two "
+        "runs (the first fills the server's render cache).",
         "",
-        "| step | wall s | ÷ the fetch |",
-        "|---|---:|---:|",
+        "| server latency | step | wall s | ÷ the fetch |",
+        "|---:|---|---:|---:|",
     ]
-    if checks["status"] != "ok":
-        return lines + [f"| fetch and checks | failed: {' '.join(checks.get('error', []))} | |"]
-    fetch = checks["fetch_s"]
-    lines.append(f"| `client.fetch(study_id=..., layout=\"long\")` ({checks['observations']:,} observations) | {fetch:.2f} | 1.000 |")
-    lines.append(f"| the checks over that result | {checks['checks_s']:.2f} | {checks['checks_s'] / fetch:.3f} |")
-    if whole["status"] == "ok":
-        lines.append(f"| `client.quality(study)` ({whole['patients']:,} patients) | {whole['wall_s']:.2f} | {whole['wall_s'] / fetch:.3f} |")
-    else:
-        lines.append(f"| `client.quality(study)` | failed: {' '.join(whole.get('error', []))} | |")
+    for run in runs:
+        checks, whole, latency = run["checks"], run["quality"], f"{run['latency_ms']} ms"
+        if checks["status"] != "ok":
+            lines.append(f"| {latency} | fetch and checks | failed: {' '.join(checks.get('error', []))} | |")
+            continue
+        fetch = checks["fetch_s"]
+        lines.append(f"| {latency} | `client.fetch(study_id=..., layout=\"long\")` ({checks['observations']:,} observations) | {fetch:.2f} | 1.000 |")
+        lines.append(f"| {latency} | the checks over that result | {checks['checks_s']:.2f} | {checks['checks_s'] / fetch:.3f} |")
+        if whole["status"] == "ok":
+            lines.append(f"| {latency} | `client.quality(study)` ({whole['patients']:,} patients) | {whole['wall_s']:.2f} | {whole['wall_s'] / fetch:.3f} |")
+        else:
+            lines.append(f"| {latency} | `client.quality(study)` | failed: {' '.join(whole.get('error', []))} | |")
     return lines
 
 

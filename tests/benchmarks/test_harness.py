@@ -83,7 +83,12 @@ def test_quick_run_reports_every_peer_with_the_servers_observations(tmp_path: Pa
     arrow = [r for r in main if r["peer"] == "jhe-arrow" and r["query"] == "all codes"]
     assert arrow[0]["arrow_nbytes"] > 0
 
+    (quality,) = data["quality"]["runs"]
+    assert quality["checks"]["status"] == "ok" and quality["quality"]["status"] == "ok"
+    assert quality["checks"]["observations"] == quality["total"]
+
     report = out.read_text()
+    assert "## The quality report against its fetch (issue 14)" in report
     table = [line for line in report.splitlines() if line.startswith("| ") and "✓" in line]
     for peer in PEERS:
         assert sum(f"| {LABELS[peer]} |" in line for line in table) >= 2, (peer, report)

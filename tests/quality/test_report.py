@@ -152,3 +152,36 @@ def test_summary_html_and_arrow(report: jhe.QualityReport, tmp_path: Path) -> No
     tables = report.to_arrow()
     assert set(tables) == {"completeness", "coverage", "gaps", "outliers", "timestamps", "duplicates", "units", "cgm"}
     assert tables["cgm"].num_rows == len(report.cgm)
+
+
+def _frame_times(omh: dict) -> list[str]:
+    frame = omh["body"].get("effective_time_frame") or {}
+    interval = frame.get("time_interval") or {}
+    return [t for t in (frame.get("date_time"), interval.get("start_date_time"), interval.get("end_date_time")) if t]
+
+
+def test_coverage_counts_each_local_day_as_the_payloads_write_it(fx: FakeExchange, report: jhe.QualityReport) -> None:
+    # The payload's own date-time text carries the local offset: its first ten characters are the local day.
+    written: dict[tuple[int, str], set[str]] = {}
+    for row in fx.expected_observations(study_id=MAIN, code=GLUCOSE):
+        (when,) = _frame_times(row["omh"])
+        written.setdefault((row["patient_id"], when[:10]), set()).add(when)
+    coverage = report.coverage[(report.coverage.code == GLUCOSE) & (report.coverage.readings > 0)]
+    got = {(r.patient_id, f"{r.day:%Y-%m-%d}"): r.readings for r in coverage.itertuples()}
+    assert got == {key: len(times) for key, times in written.items()}
+    assert set(coverage.expected_readings) == {96}  # every 15 minutes
+    outage_days = {(p, s.date().isoformat()) for p, code, s, e in fx.expected_outages() if code == GLUCOSE}
+    assert all(got[day] < 96 for day in outage_days)
+
+
+def test_missing_offsets_are_the_payloads_without_one(fx: FakeExchange, report: jhe.QualityReport) -> None:
+    def has_offset(text: str) -> bool:
+        return text.endswith("Z") or text[-6] in "+-"
+
+    without = {
+        row["id"]
+        for row in fx.expected_observations(study_id=MAIN)
+        if row["damage"] is None and not all(has_offset(t) for t in _frame_times(row["omh"]) or ["no time: a date and part of day"])
+    }
+    assert without, "the fake writes self-reported activities as a date and part of day"
+    assert ids(report.timestamps, rule="missing_offset") == without

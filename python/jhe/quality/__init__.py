@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from jhe.quality import _cgm, _duplicates, _outliers, _series, _timestamps
+from jhe.quality import _cgm, _duplicates, _outliers, _series, _timestamps, _units
 from jhe.quality._frame import Frame, catalogued_measures, polars, read, returned_as
 from jhe.quality._limits import LIMITS, Limit, limits_frame
 from jhe.quality._report import QualityReport, build_report
@@ -98,7 +98,7 @@ def units(errors: Any) -> Any:
     frame), or a list of error dicts."""
     from jhe.quality._report import errors_frame
 
-    return _duplicates.units(errors_frame(errors))
+    return _units.units(errors_frame(errors))
 
 
 def cgm_metrics(data: Any, *, now: datetime | None = None) -> Any:
@@ -116,9 +116,12 @@ def cgm_of(frame: Frame, now: datetime, in_time: Any = None) -> Any:
     pl = polars()
     if in_time is None:
         in_time = _series.series(frame.observations.filter(pl.col("code") == _cgm.GLUCOSE), now)
-    glucose = frame.readings.filter((pl.col("code") == _cgm.GLUCOSE) & (pl.col("measure") == _cgm.GLUCOSE_MEASURE))
-    timed = glucose.join(in_time.select("patient_id", "code", "effective_start", "utc_offset"), on=["patient_id", "code", "effective_start"])
-    return _cgm.cgm_metrics(timed, in_time)
+    t = pl.col("effective_start")
+    # The readings a series holds: a time that cannot be right is the timestamps check's.
+    glucose = frame.readings.filter(
+        (pl.col("code") == _cgm.GLUCOSE) & (pl.col("measure") == _cgm.GLUCOSE_MEASURE) & (t >= _series.EARLIEST) & (t <= now)
+    )
+    return _cgm.cgm_metrics(glucose, in_time.filter(pl.col("code") == _cgm.GLUCOSE))
 
 
 def limits() -> Any:

@@ -44,7 +44,7 @@ def completeness(
     consent_of = [
         (p, c, _consent_status(consents.get(p), study_id, c, requested)) for p in patient_ids for c in codes
     ]
-    grid = pl.DataFrame(consent_of, schema={"patient_id": pl.Int64, "code": pl.String, "consent": pl.String}, orient="row")
+    grid = pl.DataFrame(consent_of, schema={"patient_id": pl.Int64, "code": pl.Categorical, "consent": pl.String}, orient="row")
     observed = (pl.col("observations") + pl.col("untimed")) > 0
     status = pl.when(pl.col("consent") != CONSENTED).then(pl.col("consent")).when(observed).then(pl.lit(HAS_DATA)).otherwise(pl.lit(NO_DATA))
     return (

@@ -113,3 +113,11 @@ def limits_frame() -> object:
         schema={"code": pl.String, "measure": pl.String, "low": pl.Float64, "high": pl.Float64, "unit": pl.String, "source": pl.String},
         orient="row",
     )
+
+
+def limits_keyed() -> object:
+    """:func:`limits_frame` with categorical ``code``, ``measure`` and ``unit``, to join readings on."""
+    from jhe.quality._frame import polars
+
+    pl = polars()
+    return limits_frame().with_columns(pl.col("code", "measure", "unit").cast(pl.Categorical))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from jhe.quality._frame import polars
-from jhe.quality._limits import limits_frame
+from jhe.quality._limits import limits_keyed
 
 METHODS = ("zscore", "mad", "implausible")
 GROUP = ["patient_id", "code", "measure"]
@@ -74,7 +74,7 @@ def _mad(readings: Any, k: float) -> Any:
 
 def _implausible(readings: Any) -> Any:
     pl = polars()
-    limits = limits_frame().select("code", "measure", "low", "high", limit_unit="unit")
+    limits = limits_keyed().select("code", "measure", "low", "high", limit_unit="unit")
     joined = readings.join(limits, on=["code", "measure"], how="inner")
     # A reading in another unit than the limit's (an unknown unit, kept as written) is the
     # units check's, not compared here.

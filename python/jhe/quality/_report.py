@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from jhe.quality import _duplicates, _outliers, _series, _timestamps
+from jhe.quality import _duplicates, _outliers, _series, _timestamps, _units
 from jhe.quality._frame import Frame, polars
 
 PARTS = ("completeness", "coverage", "gaps", "outliers", "timestamps", "duplicates", "units", "cgm")
@@ -184,7 +184,7 @@ def build_report(
         "outliers": _outliers.flagged(frame.readings, _outliers.METHODS, settings.threshold_std, settings.mad_k),
         "timestamps": _timestamps.check(frame.observations, now, settings.tolerance, birth_dates),
         "duplicates": _duplicates.duplicates(frame.observations, frame.readings),
-        "units": _duplicates.units(errors_frame(errors)),
+        "units": _units.units(errors_frame(errors)),
         "cgm": cgm_of(frame, now, in_time),
     }
     return QualityReport(parts, now, settings, title, context or {})
@@ -195,7 +195,7 @@ def _empty_completeness() -> Any:
     return pl.DataFrame(
         schema={
             "patient_id": pl.Int64,
-            "code": pl.String,
+            "code": pl.Categorical,
             "observations": pl.Int64,
             "first": pl.Datetime("us", "UTC"),
             "last": pl.Datetime("us", "UTC"),

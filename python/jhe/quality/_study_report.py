@@ -1,10 +1,11 @@
 """``client.quality(...)``: the study's patients, requested scopes and consents from the
-REST API, one fetch of the study for all the codes (one search per code), then every check
-over the result."""
+REST API (the consents read while the study is fetched), one fetch of the study for all
+the codes (one search per code), then every check over the result."""
 
 from __future__ import annotations
 
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -37,30 +38,39 @@ def study_report(
 
     settings = Settings(k=k, threshold_std=threshold_std, mad_k=mad_k, valid_day_percent=valid_day_percent, tolerance=tolerance)
     native = client._native
-    study = client._get(f"studies/{study_id}")
-    patients = _study.study_patients(native, study_id)
-    if patient_id is not None:
-        patients = [p for p in patients if p.get("id") == patient_id]
-        if not patients:
-            raise ArgumentError(f"quality(): patient {patient_id} is not enrolled in study {study_id}")
-    ids = [p["id"] for p in patients]
-    consents = _study.consents(native, ids)
-    requested = _study.requested_codes(native, study_id)
-    if requested is None:
-        requested = list(dict.fromkeys(c for consent in consents.values() for c in consent.codes_asked(study_id)))
-    codes = codes or [c for c in requested if _study.is_observation_code(c)]
-    for code in _empty.unknown_codes(codes, requested, study_id):
-        warnings.warn(_empty.unknown_code_message(code, study_id), _empty.EmptyResultWarning, stacklevel=3)
-    fetched_at = now_utc()
-    filters = {k: v for k, v in (("since", since), ("until", until)) if v is not None}
-    with warnings.catch_warnings():
-        # The report states what is missing and why; the fetch's own warnings would repeat it.
-        warnings.simplefilter("ignore", _empty.EmptyResultWarning)
-        obs = client.fetch(study_id=study_id, patient_id=patient_id, code=codes or None, layout="long", progress=progress, **filters)
+    # The study's lookups run beside each other, and the consents (one request per patient)
+    # beside the fetch: at a real Exchange's latency each would otherwise add its own wait.
+    pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="jhe-quality")
+    try:
+        study = pool.submit(client._get, f"studies/{study_id}")
+        requested_codes = pool.submit(_study.requested_codes, native, study_id)
+        patients = _study.study_patients(native, study_id)
+        if patient_id is not None:
+            patients = [p for p in patients if p.get("id") == patient_id]
+            if not patients:
+                raise ArgumentError(f"quality(): patient {patient_id} is not enrolled in study {study_id}")
+        ids = [p["id"] for p in patients]
+        consents = pool.submit(_study.consents, native, ids)
+        requested = requested_codes.result()
+        if requested is None:
+            requested = list(dict.fromkeys(c for consent in consents.result().values() for c in consent.codes_asked(study_id)))
+        codes = codes or [c for c in requested if _study.is_observation_code(c)]
+        for code in _empty.unknown_codes(codes, requested, study_id):
+            warnings.warn(_empty.unknown_code_message(code, study_id), _empty.EmptyResultWarning, stacklevel=4)
+        fetched_at = now_utc()
+        filters = {k: v for k, v in (("since", since), ("until", until)) if v is not None}
+        with warnings.catch_warnings():
+            # The report states what is missing and why; the fetch's own warnings would repeat it.
+            warnings.simplefilter("ignore", _empty.EmptyResultWarning)
+            obs = client.fetch(study_id=study_id, patient_id=patient_id, code=codes or None, layout="long", progress=progress, **filters)
+        consent_of, study_document = consents.result(), study.result()
+    finally:
+        # On an error or Ctrl-C, what has not started is not started.
+        pool.shutdown(wait=False, cancel_futures=True)
     frame = read(obs)
-    table = completeness(study_id, ids, codes, set(requested), consents, frame.observations)
+    table = completeness(study_id, ids, codes, set(requested), consent_of, frame.observations)
     context = {
-        "study": f"{study_id} ({study.get('name', '')})",
+        "study": f"{study_id} ({study_document.get('name', '')})",
         "patients": len(ids),
         "codes": ", ".join(codes),
         "observations": obs.total,

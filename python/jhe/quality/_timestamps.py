@@ -49,13 +49,18 @@ def check(observations: Any, now: datetime, tolerance: timedelta, birth_dates: A
 def _rule(rows: Any, rule: str, detail: Any) -> Any:
     pl = polars()
     return rows.select(
-        "observation_id", "patient_id", pl.col("code").cast(pl.String), "effective_start", rule=pl.lit(rule), detail=detail.cast(pl.String)
+        "observation_id", "patient_id", "code", "effective_start", rule=pl.lit(rule), detail=detail.cast(pl.String)
     )
 
 
 def _offset_changes(timed: Any) -> Any:
     pl = polars()
-    with_offset = timed.filter(pl.col("utc_offset").is_not_null()).sort(["patient_id", "effective_start", "observation_id"])
+    # Only a patient with more than one offset can change it: the rest are not sorted.
+    with_offset = (
+        timed.filter(pl.col("utc_offset").is_not_null())
+        .filter(pl.col("utc_offset").n_unique().over("patient_id") > 1)
+        .sort(["patient_id", "effective_start", "observation_id"])
+    )
     previous = pl.col("utc_offset").shift(1).over("patient_id")
     changed = with_offset.with_columns(previous=previous).filter(
         pl.col("previous").is_not_null() & (pl.col("previous") != pl.col("utc_offset"))

@@ -521,9 +521,10 @@ class Client:
         progress: bool | None = None,
         **settings: Any,
     ) -> QualityReport:
-        """A data-quality report over a study: one study-level fetch per code (never one per
-        patient), the study's patients, requested scopes and consents, then every check of
-        :mod:`jhe.quality`. Needs ``pip install 'jhe[quality]'``.
+        """A data-quality report over a study: one fetch of the study (never one per patient:
+        one search for every code it requests, or one per code named), the study's patients,
+        requested scopes and consents, then every check of :mod:`jhe.quality`. Needs
+        ``pip install 'jhe[quality]'``.
 
         Args:
             study_id: The study.

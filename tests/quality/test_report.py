@@ -42,12 +42,21 @@ def ids(frame: pd.DataFrame, **equal: object) -> set[int]:
     return set(frame["observation_id"].tolist())
 
 
-def test_one_study_level_search_per_code_and_none_per_patient(fx: FakeExchange, report: jhe.QualityReport) -> None:
-    searches = [r for r in fx.requests() if r["path"].endswith("/Observation")]
-    queries = [r["query"] for r in searches]
+def test_the_study_is_one_search_and_no_patient_is_searched(fx: FakeExchange, report: jhe.QualityReport) -> None:
+    queries = [r["query"] for r in fx.requests() if r["path"].endswith("/Observation")]
+    assert queries and not [q for q in queries if "patient=" in q or "code=" in q]
+    assert all(f"_id={MAIN}" in q for q in queries)
+
+
+def test_named_codes_are_a_search_each(fx: FakeExchange) -> None:
+    fx.clear_requests()
+    jhe.Client(fx.url, fx.token).quality(MAIN, [GLUCOSE, HEART_RATE])
+    queries = [r["query"] for r in fx.requests() if r["path"].endswith("/Observation")]
     assert not [q for q in queries if "patient=" in q]
-    codes = {part for q in queries for part in q.split("&") if part.startswith("code=")}
-    assert len(codes) == len(fx.directory["codes_by_study"][MAIN])
+    assert {part for q in queries for part in q.split("&") if part.startswith("code=")} == {
+        "code=https%3A%2F%2Fw3id.org%2Fopenmhealth%7Comh%3Ablood-glucose%3A4.0",
+        "code=https%3A%2F%2Fw3id.org%2Fopenmhealth%7Comh%3Aheart-rate%3A2.0",
+    }
 
 
 def test_completeness_status_per_patient_and_code(fx: FakeExchange, report: jhe.QualityReport) -> None:

@@ -1,6 +1,7 @@
 """``client.quality(...)``: the study's patients, requested scopes and consents from the
-REST API (the consents read while the study is fetched), one fetch of the study for all
-the codes (one search per code), then every check over the result."""
+REST API (the consents read while the study is fetched), one fetch of the study (one
+search for every code it requests, or one per code named), then every check over the
+result."""
 
 from __future__ import annotations
 
@@ -54,6 +55,9 @@ def study_report(
         requested = requested_codes.result()
         if requested is None:
             requested = list(dict.fromkeys(c for consent in consents.result().values() for c in consent.codes_asked(study_id)))
+        # Every code the study requests is one search of the study (the server serves only
+        # those codes); named codes are a search each, read one after another.
+        every_code = not codes
         codes = codes or [c for c in requested if _study.is_observation_code(c)]
         for code in _empty.unknown_codes(codes, requested, study_id):
             warnings.warn(_empty.unknown_code_message(code, study_id), _empty.EmptyResultWarning, stacklevel=4)
@@ -62,7 +66,8 @@ def study_report(
         with warnings.catch_warnings():
             # The report states what is missing and why; the fetch's own warnings would repeat it.
             warnings.simplefilter("ignore", _empty.EmptyResultWarning)
-            obs = client.fetch(study_id=study_id, patient_id=patient_id, code=codes or None, layout="long", progress=progress, **filters)
+            searched = None if every_code else codes
+            obs = client.fetch(study_id=study_id, patient_id=patient_id, code=searched, layout="long", progress=progress, **filters)
         consent_of, study_document = consents.result(), study.result()
     finally:
         # On an error or Ctrl-C, what has not started is not started.

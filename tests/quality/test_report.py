@@ -194,3 +194,13 @@ def test_missing_offsets_are_the_payloads_without_one(fx: FakeExchange, report: 
     }
     assert without, "the fake writes self-reported activities as a date and part of day"
     assert ids(report.timestamps, rule="missing_offset") == without
+
+
+def test_an_older_server_gives_the_same_report() -> None:
+    with FakeExchange(patients=6, days=7, seed=0, quality_problems=True) as current, FakeExchange(
+        patients=6, days=7, seed=0, quality_problems=True, legacy=True
+    ) as older:
+        new, old = (jhe.Client(fx.url, fx.token).quality(MAIN, [GLUCOSE, HEART_RATE]) for fx in (current, older))
+    for part in ("completeness", "coverage", "outliers", "gaps", "timestamps", "duplicates", "cgm"):
+        assert new.parts[part].equals(old.parts[part]), part
+    assert new.summary().equals(old.summary())

@@ -3,7 +3,7 @@
 Every function takes what :func:`jhe.fetch_dataframe` (or :meth:`jhe.Client.fetch`)
 returns, in either layout: a pandas or polars DataFrame, a pyarrow Table, a dict of them by
 code, or a :class:`jhe.Observations`. Each returns a frame of the kind passed in (pandas in,
-pandas out). The work is polars expressions over whole columns; nothing runs per row in
+pandas out; polars for a :class:`jhe.Observations`). The work is polars expressions over whole columns; nothing runs per row in
 Python. Needs ``pip install 'jhe[quality]'`` (polars).
 
 >>> import jhe

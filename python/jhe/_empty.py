@@ -10,10 +10,13 @@ import difflib
 import warnings
 from collections.abc import Sequence
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from jhe import _study
 from jhe._jhe import JHEError, NativeClient
+
+if TYPE_CHECKING:
+    from jhe._typing import Filters
 
 CAUSES = (
     "unknown_code",
@@ -138,7 +141,7 @@ def _time_cause(native: NativeClient, study_id: int | None, patient_id: int | No
     timed = {k: v for k, v in filters.items() if k in TIME_FILTERS and v is not None}
     if timed:
         untimed = {k: v for k, v in filters.items() if k not in TIME_FILTERS}
-        span = native.effective_range(untimed, study_id=study_id, patient_id=patient_id, codes=codes or None)
+        span = native.effective_range(cast("Filters", untimed), study_id=study_id, patient_id=patient_id, codes=codes or None)
         if span is not None:
             first, last = (_utc(us) for us in span)
             asked = ", ".join(f"{k}={_text(v)}" for k, v in timed.items())

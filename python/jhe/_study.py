@@ -79,7 +79,8 @@ class Consent:
 
 def parse_consent(document: dict[str, Any]) -> Consent:
     scopes = document.get("consolidatedConsentedScopes")
-    consent = Consent(consolidated={s.get("codingCode") for s in scopes if isinstance(s, dict)} if isinstance(scopes, list) else set())
+    names = [s.get("codingCode") for s in _list(scopes) if isinstance(s, dict)]
+    consent = Consent(consolidated={n for n in names if isinstance(n, str)})
     for key, pending in (("studies", False), ("studiesPendingConsent", True)):
         for study in _list(document.get(key)):
             if not isinstance(study, dict) or not isinstance(study.get("id"), int):

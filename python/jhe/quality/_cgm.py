@@ -22,13 +22,18 @@ SUFFICIENT_DAYS = 14
 SUFFICIENT_ACTIVE_PERCENT = 70.0
 
 
+def _share(condition: Any) -> Any:
+    """The percentage of readings for which `condition` holds."""
+    return 100.0 * condition.cast(polars().Float64).mean()
+
+
 def cgm_metrics(glucose: Any, readings_in_time: Any) -> Any:
     """`glucose`: readings of the glucose measure in mg/dL (``patient_id``, ``value``,
     ``effective_start``, ``utc_offset``); `readings_in_time`: the glucose series, for active
     time. One row per patient."""
     pl = polars()
     g = pl.col("value")
-    share = lambda condition: 100.0 * condition.cast(pl.Float64).mean()  # noqa: E731
+    share = _share
     metrics = glucose.with_columns(day=local_day()).group_by("patient_id").agg(
         readings=pl.len(),
         days=pl.col("day").n_unique(),

@@ -12,6 +12,7 @@ three kinds, named in each row:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 DAY_S = 86_400.0
 
@@ -103,7 +104,7 @@ LIMITS: tuple[Limit, ...] = (
 )
 
 
-def limits_frame() -> object:
+def limits_frame() -> Any:
     """The limits as a polars DataFrame: ``code``, ``measure``, ``low``, ``high``, ``unit``, ``source``."""
     from jhe.quality._frame import polars
 
@@ -115,7 +116,7 @@ def limits_frame() -> object:
     )
 
 
-def limits_keyed() -> object:
+def limits_keyed() -> Any:
     """:func:`limits_frame` with categorical ``code``, ``measure`` and ``unit``, to join readings on."""
     from jhe.quality._frame import polars
 

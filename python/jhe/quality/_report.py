@@ -24,6 +24,16 @@ class Settings:
     tolerance: timedelta = timedelta(minutes=5)
 
 
+class _Part:
+    """One part of the report, read as a pandas DataFrame (held as polars)."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, report: QualityReport | None, owner: type | None = None) -> Any:
+        return self if report is None else report.parts[self.name].to_pandas()
+
+
 @dataclass
 class QualityReport:
     """Every quality check over a study's (or any frame's) observations.
@@ -40,40 +50,14 @@ class QualityReport:
     title: str = "jhe quality report"
     context: dict[str, Any] = field(default_factory=dict)
 
-    def _pandas(self, name: str) -> Any:
-        return self.parts[name].to_pandas()
-
-    @property
-    def completeness(self) -> Any:
-        return self._pandas("completeness")
-
-    @property
-    def coverage(self) -> Any:
-        return self._pandas("coverage")
-
-    @property
-    def gaps(self) -> Any:
-        return self._pandas("gaps")
-
-    @property
-    def outliers(self) -> Any:
-        return self._pandas("outliers")
-
-    @property
-    def timestamps(self) -> Any:
-        return self._pandas("timestamps")
-
-    @property
-    def duplicates(self) -> Any:
-        return self._pandas("duplicates")
-
-    @property
-    def units(self) -> Any:
-        return self._pandas("units")
-
-    @property
-    def cgm(self) -> Any:
-        return self._pandas("cgm")
+    completeness = _Part()
+    coverage = _Part()
+    gaps = _Part()
+    outliers = _Part()
+    timestamps = _Part()
+    duplicates = _Part()
+    units = _Part()
+    cgm = _Part()
 
     def to_arrow(self) -> dict[str, Any]:
         """Each part as a pyarrow Table, by name."""

@@ -407,6 +407,7 @@ class Client:
         preset: Literal["guide"] | None = None,
         progress: bool | None = None,
         strict: bool = False,
+        neutralize_formulas: bool = True,
         **filters: Unpack[Filters],
     ) -> Path:
         """Fetch and write one CSV file (the long layout unless one code is asked for).
@@ -420,6 +421,11 @@ class Client:
         the file in ``<name>.errors.csv`` (``observation_id``, ``code``, ``reason``, ``raw``),
         with a :class:`jhe.DecodeWarning`; ``strict=True`` raises :class:`jhe.DecodeError`
         instead and writes nothing.
+
+        Text cells that a spreadsheet would run as a formula (starting with ``=``, ``+``,
+        ``-``, ``@``, a tab or a carriage return) are written with a single quote before
+        them, as OWASP advises against CSV injection; numbers stay numbers.
+        ``neutralize_formulas=False`` writes them as they are.
 
         The files are written under a temporary directory beside ``path`` and moved into
         place when complete, so an interrupted export leaves no half file. The directory
@@ -439,7 +445,7 @@ class Client:
             table = _export.single_table(observations)
         else:
             raise ValueError(f'preset must be "guide" or None, got {preset!r}')
-        return _export.export_table(observations, table, target, "csv")
+        return _export.export_table(observations, table, target, "csv", neutralize_formulas=neutralize_formulas)
 
     @_checked
     def export_parquet(
@@ -480,6 +486,7 @@ class Client:
         format: Literal["parquet", "csv"] = "parquet",
         progress: bool | None = None,
         strict: bool = False,
+        neutralize_formulas: bool = True,
         **filters: Unpack[Filters],
     ) -> dict[str, Path]:
         """Export every patient of a study: one study-level fetch (pages in parallel), then
@@ -491,7 +498,8 @@ class Client:
         All files are written under one temporary directory and moved into place together
         when complete.
 
-        The study must belong to ``organization_id``. Returns ``{code: file}``.
+        The study must belong to ``organization_id``. Returns ``{code: file}``. CSV files
+        neutralize formulas as :meth:`export_csv` does (``neutralize_formulas``).
         """
         _require_writer()
         target = Path(path)
@@ -507,7 +515,7 @@ class Client:
             raise ConfigurationError(f"study {study_id} belongs to organization {owner}, not {organization_id}")
         filters["layout"] = "wide"
         observations = self.fetch(study_id, None, codes or None, progress=progress, strict=strict, **filters)
-        return _export.write_per_code(observations, target, format)
+        return _export.write_per_code(observations, target, format, neutralize_formulas=neutralize_formulas)
 
     @_checked
     def quality(

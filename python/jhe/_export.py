@@ -106,18 +106,18 @@ def sidecar_name(stem: str, format: str) -> str:
     return f"{stem}.errors.{format}"
 
 
-def write_table(table: pa.Table, path: Path, format: str) -> None:
+def write_table(table: pa.Table, path: Path, format: str, *, neutralize_formulas: bool = True) -> None:
     if format == "csv":
         import pyarrow.csv
 
-        pyarrow.csv.write_csv(csv_ready(table), path)
+        pyarrow.csv.write_csv(csv_ready(table, neutralize_formulas=neutralize_formulas), path)
     else:
         import pyarrow.parquet as pq
 
         pq.write_table(table, path)
 
 
-def stage_errors(stage: Staging, errors: list[dict[str, Any]], stem: str, format: str) -> str | None:
+def stage_errors(stage: Staging, errors: list[dict[str, Any]], stem: str, format: str, *, neutralize_formulas: bool = True) -> str | None:
     """The damaged records as a sidecar of the export; an old one goes when there are none."""
     import pyarrow as pa
 
@@ -126,7 +126,7 @@ def stage_errors(stage: Staging, errors: list[dict[str, Any]], stem: str, format
         stage.remove_on_commit(name)
         return None
     schema = pa.schema([("observation_id", pa.int64()), ("code", pa.string()), ("reason", pa.string()), ("raw", pa.string())])
-    write_table(pa.Table.from_pylist(errors, schema=schema), stage.path(name), format)
+    write_table(pa.Table.from_pylist(errors, schema=schema), stage.path(name), format, neutralize_formulas=neutralize_formulas)
     return name
 
 
@@ -146,12 +146,12 @@ def warn_of_errors(observations: Observations, errors: int, where: str) -> None:
     )
 
 
-def export_table(observations: Observations, table: pa.Table, path: Path, format: str) -> Path:
+def export_table(observations: Observations, table: pa.Table, path: Path, format: str, *, neutralize_formulas: bool = True) -> Path:
     """One file of `table`, and beside it the sidecar of `observations`' damaged records."""
     check_target(path, directory=False)
     with staged(path.parent) as stage:
-        write_table(table, stage.path(path.name), format)
-        sidecar = stage_errors(stage, observations.errors, sidecar_stem(path, format), format)
+        write_table(table, stage.path(path.name), format, neutralize_formulas=neutralize_formulas)
+        sidecar = stage_errors(stage, observations.errors, sidecar_stem(path, format), format, neutralize_formulas=neutralize_formulas)
     if sidecar:
         warn_of_errors(observations, len(observations.errors), str(path.parent / sidecar))
     return path
@@ -167,14 +167,23 @@ def single_table(observations: Observations) -> pa.Table:
     return table
 
 
-def csv_ready(table: pa.Table) -> pa.Table:
-    """Columns CSV can hold: categories as text, the UTC offset in seconds."""
+# OWASP, "CSV Injection": text a spreadsheet would run as a formula starts with one of these.
+FORMULA_START = r"^([=+\-@\t\r])"
+
+
+def csv_ready(table: pa.Table, *, neutralize_formulas: bool = True) -> pa.Table:
+    """Columns CSV can hold: categories as text, the UTC offset in seconds; and, unless
+    told not to, text cells a spreadsheet would run as a formula prefixed with a single
+    quote (OWASP's advice; pyarrow quotes every text field). Numbers stay numbers."""
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     columns, names = [], []
     for field, column in zip(table.schema, table.columns, strict=True):
         if pa.types.is_dictionary(field.type):
             column = column.cast(pa.string())
+        if neutralize_formulas and (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+            column = pc.replace_substring_regex(column, pattern=FORMULA_START, replacement="'\\1")
         elif pa.types.is_duration(field.type):
             column = column.cast(pa.int64())
             field = field.with_name(f"{field.name}_s")
@@ -283,7 +292,7 @@ def file_name(code: str, extension: str) -> str:
     return f"{file_stem(code)}.{extension}"
 
 
-def write_per_code(observations: Observations, directory: Path, format: str) -> dict[str, Path]:
+def write_per_code(observations: Observations, directory: Path, format: str, *, neutralize_formulas: bool = True) -> dict[str, Path]:
     """One file per code in `directory`, each code's damaged records beside its file, all
     moved into place together once every file is written."""
     if format not in ("parquet", "csv"):
@@ -298,10 +307,10 @@ def write_per_code(observations: Observations, directory: Path, format: str) -> 
     sidecars = []
     with staged(directory) as stage:
         for code, table in tables.items():
-            write_table(table, stage.path(f"{stems[code]}.{format}"), format)
+            write_table(table, stage.path(f"{stems[code]}.{format}"), format, neutralize_formulas=neutralize_formulas)
         for code, stem in stems.items():
             errors = [e for e in observations.errors if str(e["code"]) == code]
-            sidecars += [name for name in [stage_errors(stage, errors, stem, format)] if name]
+            sidecars += [name for name in [stage_errors(stage, errors, stem, format, neutralize_formulas=neutralize_formulas)] if name]
     if sidecars:
         where = f"{directory / sidecars[0]}" + (f" and {len(sidecars) - 1} more *.errors.{format}" if len(sidecars) > 1 else "")
         warn_of_errors(observations, len(observations.errors), where)

@@ -85,7 +85,7 @@ def _export(args: argparse.Namespace) -> int:
     client, output = _client(args), Path(args.output)
     common = {"strict": args.strict, **filters}
     if format == "csv":
-        path = client.export_csv(output, args.study, args.patient, args.code, **common)
+        path = client.export_csv(output, args.study, args.patient, args.code, neutralize_formulas=not args.keep_formulas, **common)
     else:
         partition = [args.partition_by] if args.partition_by else None
         path = client.export_parquet(output, args.study, args.patient, args.code, partition_by=partition, **common)
@@ -96,7 +96,8 @@ def _export(args: argparse.Namespace) -> int:
 def _export_study(args: argparse.Namespace) -> int:
     client = _client(args)
     written = client.export_study(
-        args.organization, args.study, args.code, path=args.output, format=args.format, strict=args.strict, **_filters(args)
+        args.organization, args.study, args.code, path=args.output, format=args.format, strict=args.strict,
+        neutralize_formulas=not args.keep_formulas, **_filters(args),
     )
     for code, path in sorted(written.items()):
         print(f"Wrote {path} ({code})")
@@ -167,6 +168,10 @@ def _fetch_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--api", choices=["auto", "fhir", "rest"], default="auto", help="default: auto")
     parser.add_argument(
         "--strict", action="store_true", help="fail (exit 1, nothing written) if any record could not be decoded"
+    )
+    parser.add_argument(
+        "--keep-formulas", action="store_true",
+        help="CSV: write text starting with = + - @ as it is (default: prefixed with ' so spreadsheets do not run it)",
     )
 
 

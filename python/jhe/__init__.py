@@ -29,6 +29,7 @@ from jhe._jhe import (
 from jhe import quality
 from jhe._convert import DecodeWarning
 from jhe._empty import EmptyResultWarning
+from jhe._encryption import Encryption, read_parquet
 from jhe._mirror import SyncResult, read_mirror
 from jhe._result import Observations
 from jhe._typing import ClientOptions, Filters
@@ -43,6 +44,7 @@ __all__ = [
     "ConfigurationError",
     "DecodeError",
     "DecodeWarning",
+    "Encryption",
     "EmptyResultWarning",
     "Filters",
     "InconsistentResult",
@@ -60,4 +62,5 @@ __all__ = [
     "fetch_dataframe",
     "quality",
     "read_mirror",
+    "read_parquet",
 ]

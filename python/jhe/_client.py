@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import polars as pl
     import pyarrow as pa
 
+    from jhe._encryption import Encryption
     from jhe._jhe import NativeFetchResult
     from jhe._typing import NativeRequest
     from jhe.quality import QualityReport
@@ -445,7 +446,7 @@ class Client:
             table = _export.single_table(observations)
         else:
             raise ValueError(f'preset must be "guide" or None, got {preset!r}')
-        return _export.export_table(observations, table, target, "csv", neutralize_formulas=neutralize_formulas)
+        return _export.export_table(observations, table, target, "csv", _export.Writing(neutralize_formulas=neutralize_formulas))
 
     @_checked
     def export_parquet(
@@ -458,6 +459,7 @@ class Client:
         partition_by: Sequence[str] | None = None,
         progress: bool | None = None,
         strict: bool = False,
+        encryption: Encryption | None = None,
         **filters: Unpack[Filters],
     ) -> Path:
         """Fetch and write Parquet: one file, or with ``partition_by=["code"]`` or
@@ -468,12 +470,18 @@ class Client:
         Damaged records are listed beside it in ``<name>.errors.parquet``, as
         :meth:`export_csv` does. Written under a temporary directory and moved into place
         when complete. Returns the path written.
+
+        ``encryption=jhe.Encryption(...)`` writes the file and its sidecar with Parquet
+        modular encryption (AES-GCM, encrypted footer): readable with the key by pyarrow
+        (:func:`jhe.read_parquet`) and Spark, unreadable without it. Not with ``partition_by``.
         """
         target = Path(path)
         _export.check_target(target, directory=bool(partition_by))
         _require_writer()
+        writing = _export.Writing(encryption=encryption)
+        writing.check("parquet", partition_by)
         observations = self.fetch(study_id, patient_id, code, progress=progress, strict=strict, **filters)
-        return _export.write_parquet(observations, target, partition_by)
+        return _export.write_parquet(observations, target, partition_by, writing)
 
     @_checked
     def export_study(
@@ -487,6 +495,7 @@ class Client:
         progress: bool | None = None,
         strict: bool = False,
         neutralize_formulas: bool = True,
+        encryption: Encryption | None = None,
         **filters: Unpack[Filters],
     ) -> dict[str, Path]:
         """Export every patient of a study: one study-level fetch (pages in parallel), then
@@ -499,13 +508,17 @@ class Client:
         when complete.
 
         The study must belong to ``organization_id``. Returns ``{code: file}``. CSV files
-        neutralize formulas as :meth:`export_csv` does (``neutralize_formulas``).
+        neutralize formulas as :meth:`export_csv` does (``neutralize_formulas``); Parquet
+        files (and their sidecars) are encrypted with ``encryption`` as in
+        :meth:`export_parquet`.
         """
         _require_writer()
         target = Path(path)
         _export.check_target(target, directory=True)
         if format not in ("parquet", "csv"):
             raise ValueError(f'format must be "parquet" or "csv", got {format!r}')
+        writing = _export.Writing(neutralize_formulas=neutralize_formulas, encryption=encryption)
+        writing.check(format)
         _checked_id("organization_id", organization_id)
         study = self._get(f"studies/{_checked_id('study_id', study_id)}")
         owner = (study.get("organization") or {}).get("id")
@@ -515,7 +528,7 @@ class Client:
             raise ConfigurationError(f"study {study_id} belongs to organization {owner}, not {organization_id}")
         filters["layout"] = "wide"
         observations = self.fetch(study_id, None, codes or None, progress=progress, strict=strict, **filters)
-        return _export.write_per_code(observations, target, format, neutralize_formulas=neutralize_formulas)
+        return _export.write_per_code(observations, target, format, writing)
 
     @_checked
     def quality(

@@ -13,6 +13,7 @@ import uuid
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
+    from jhe._encryption import Encryption
     from jhe._result import Observations
 
 GUIDE_GLUCOSE_CODE = "omh:blood-glucose:4.0"
@@ -106,18 +108,40 @@ def sidecar_name(stem: str, format: str) -> str:
     return f"{stem}.errors.{format}"
 
 
-def write_table(table: pa.Table, path: Path, format: str, *, neutralize_formulas: bool = True) -> None:
+@dataclass(frozen=True)
+class Writing:
+    """How an export writes its files (the sidecars too): CSV text neutralized against
+    formulas (``export_csv``'s ``neutralize_formulas``), Parquet encrypted (``encryption``)."""
+
+    neutralize_formulas: bool = True
+    encryption: Encryption | None = None
+
+    def check(self, format: str, partition_by: Sequence[str] | None = None) -> None:
+        """Refuse, before anything is fetched, what these settings cannot write."""
+        from jhe._jhe import ConfigurationError
+
+        if self.encryption is not None and format != "parquet":
+            raise ConfigurationError("encryption is for Parquet files (Parquet modular encryption): CSV cannot be encrypted")
+        if self.encryption is not None and partition_by:
+            raise ConfigurationError("encryption with partition_by is not supported: export one file, or export_study()")
+
+
+PLAIN = Writing()
+
+
+def write_table(table: pa.Table, path: Path, format: str, writing: Writing = PLAIN) -> None:
     if format == "csv":
         import pyarrow.csv
 
-        pyarrow.csv.write_csv(csv_ready(table, neutralize_formulas=neutralize_formulas), path)
+        pyarrow.csv.write_csv(csv_ready(table, neutralize_formulas=writing.neutralize_formulas), path)
     else:
         import pyarrow.parquet as pq
 
-        pq.write_table(table, path)
+        properties = writing.encryption.file_encryption_properties() if writing.encryption is not None else None
+        pq.write_table(table, path, encryption_properties=properties)
 
 
-def stage_errors(stage: Staging, errors: list[dict[str, Any]], stem: str, format: str, *, neutralize_formulas: bool = True) -> str | None:
+def stage_errors(stage: Staging, errors: list[dict[str, Any]], stem: str, format: str, writing: Writing = PLAIN) -> str | None:
     """The damaged records as a sidecar of the export; an old one goes when there are none."""
     import pyarrow as pa
 
@@ -126,7 +150,7 @@ def stage_errors(stage: Staging, errors: list[dict[str, Any]], stem: str, format
         stage.remove_on_commit(name)
         return None
     schema = pa.schema([("observation_id", pa.int64()), ("code", pa.string()), ("reason", pa.string()), ("raw", pa.string())])
-    write_table(pa.Table.from_pylist(errors, schema=schema), stage.path(name), format, neutralize_formulas=neutralize_formulas)
+    write_table(pa.Table.from_pylist(errors, schema=schema), stage.path(name), format, writing)
     return name
 
 
@@ -146,12 +170,12 @@ def warn_of_errors(observations: Observations, errors: int, where: str) -> None:
     )
 
 
-def export_table(observations: Observations, table: pa.Table, path: Path, format: str, *, neutralize_formulas: bool = True) -> Path:
+def export_table(observations: Observations, table: pa.Table, path: Path, format: str, writing: Writing = PLAIN) -> Path:
     """One file of `table`, and beside it the sidecar of `observations`' damaged records."""
     check_target(path, directory=False)
     with staged(path.parent) as stage:
-        write_table(table, stage.path(path.name), format, neutralize_formulas=neutralize_formulas)
-        sidecar = stage_errors(stage, observations.errors, sidecar_stem(path, format), format, neutralize_formulas=neutralize_formulas)
+        write_table(table, stage.path(path.name), format, writing)
+        sidecar = stage_errors(stage, observations.errors, sidecar_stem(path, format), format, writing)
     if sidecar:
         warn_of_errors(observations, len(observations.errors), str(path.parent / sidecar))
     return path
@@ -221,11 +245,11 @@ def guide_glucose_table(observations: Observations, patients: pd.DataFrame) -> p
     return pa.Table.from_arrays([columns[source] for source in GUIDE_GLUCOSE_COLUMNS.values()], names=list(GUIDE_GLUCOSE_COLUMNS))
 
 
-def write_parquet(observations: Observations, path: Path, partition_by: Sequence[str] | None) -> Path:
+def write_parquet(observations: Observations, path: Path, partition_by: Sequence[str] | None, writing: Writing = PLAIN) -> Path:
     import pyarrow.parquet as pq
 
     if not partition_by:
-        return export_table(observations, single_table(observations), path, "parquet")
+        return export_table(observations, single_table(observations), path, "parquet", writing)
     partition_by = list(partition_by)
     if observations.is_single_table:
         tables: list[pa.Table] = [single_table(observations)]
@@ -292,7 +316,7 @@ def file_name(code: str, extension: str) -> str:
     return f"{file_stem(code)}.{extension}"
 
 
-def write_per_code(observations: Observations, directory: Path, format: str, *, neutralize_formulas: bool = True) -> dict[str, Path]:
+def write_per_code(observations: Observations, directory: Path, format: str, writing: Writing = PLAIN) -> dict[str, Path]:
     """One file per code in `directory`, each code's damaged records beside its file, all
     moved into place together once every file is written."""
     if format not in ("parquet", "csv"):
@@ -307,10 +331,10 @@ def write_per_code(observations: Observations, directory: Path, format: str, *, 
     sidecars = []
     with staged(directory) as stage:
         for code, table in tables.items():
-            write_table(table, stage.path(f"{stems[code]}.{format}"), format, neutralize_formulas=neutralize_formulas)
+            write_table(table, stage.path(f"{stems[code]}.{format}"), format, writing)
         for code, stem in stems.items():
             errors = [e for e in observations.errors if str(e["code"]) == code]
-            sidecars += [name for name in [stage_errors(stage, errors, stem, format, neutralize_formulas=neutralize_formulas)] if name]
+            sidecars += [name for name in [stage_errors(stage, errors, stem, format, writing)] if name]
     if sidecars:
         where = f"{directory / sidecars[0]}" + (f" and {len(sidecars) - 1} more *.errors.{format}" if len(sidecars) > 1 else "")
         warn_of_errors(observations, len(observations.errors), where)

@@ -84,20 +84,33 @@ def _export(args: argparse.Namespace) -> int:
         filters["patient_identifier"] = (system, value)
     client, output = _client(args), Path(args.output)
     common = {"strict": args.strict, **filters}
+    if args.encrypt and format == "csv":
+        raise UsageError("--encrypt is for Parquet (Parquet modular encryption): CSV cannot be encrypted")
     if format == "csv":
         path = client.export_csv(output, args.study, args.patient, args.code, neutralize_formulas=not args.keep_formulas, **common)
     else:
         partition = [args.partition_by] if args.partition_by else None
-        path = client.export_parquet(output, args.study, args.patient, args.code, partition_by=partition, **common)
+        path = client.export_parquet(
+            output, args.study, args.patient, args.code, partition_by=partition, encryption=_encryption(args), **common
+        )
     print(f"Wrote {path}")
     return 0
+
+
+def _encryption(args: argparse.Namespace) -> Any:
+    """``--encrypt``: the key from JHE_EXPORT_KEY."""
+    if not args.encrypt:
+        return None
+    from jhe import Encryption
+
+    return Encryption()
 
 
 def _export_study(args: argparse.Namespace) -> int:
     client = _client(args)
     written = client.export_study(
         args.organization, args.study, args.code, path=args.output, format=args.format, strict=args.strict,
-        neutralize_formulas=not args.keep_formulas, **_filters(args),
+        neutralize_formulas=not args.keep_formulas, encryption=_encryption(args), **_filters(args),
     )
     for code, path in sorted(written.items()):
         print(f"Wrote {path} ({code})")
@@ -168,6 +181,10 @@ def _fetch_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--api", choices=["auto", "fhir", "rest"], default="auto", help="default: auto")
     parser.add_argument(
         "--strict", action="store_true", help="fail (exit 1, nothing written) if any record could not be decoded"
+    )
+    parser.add_argument(
+        "--encrypt", action="store_true",
+        help="Parquet: encrypt the files (AES-GCM, Parquet modular encryption) with the key in JHE_EXPORT_KEY",
     )
     parser.add_argument(
         "--keep-formulas", action="store_true",

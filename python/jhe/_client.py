@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import inspect
 import json
@@ -253,6 +252,8 @@ class Client:
         native = await self._native.fetch_async(filters, study_id=study_id, patient_id=patient_id, codes=code)
         result = Observations(native, strict=strict)
         if not result.total:
+            import asyncio  # here, not at import: it costs a fresh kernel more than a fetch
+
             # The lookups are blocking calls (the GIL released): off the event loop.
             await asyncio.to_thread(_empty.warn_if_empty, self._native, result, study_id, patient_id, code, dict(filters))
         return result

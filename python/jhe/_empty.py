@@ -53,7 +53,8 @@ def unknown_code_message(code: str, study_id: int | None) -> str:
     return f"code {code!r} is not in jhe's catalogue{where}{hint}"
 
 
-def unknown_codes(codes: Sequence[str], requested: Sequence[str] | None, study_id: int | None) -> list[str]:
+def unknown_codes(codes: Sequence[str], requested: Sequence[str] | None) -> list[str]:
+    """The codes neither in jhe's catalogue nor among the study's requested scopes."""
     known = set(catalogue_codes()) | set(requested or ())
     return [c for c in codes if c not in known]
 
@@ -77,7 +78,7 @@ def explain(
 
 def _explain(native: NativeClient, study_id: int | None, patient_id: int | None, codes: list[str], filters: dict[str, Any]) -> tuple[str, str]:
     requested = _study.requested_codes(native, study_id) if study_id is not None else None
-    unknown = unknown_codes(codes, requested, study_id)
+    unknown = unknown_codes(codes, requested)
     if unknown:
         return "unknown_code", unknown_code_message(unknown[0], study_id)
     consent = None

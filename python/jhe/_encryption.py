@@ -88,18 +88,19 @@ class Encryption:
             if key is not None:
                 raise ConfigurationError("Encryption takes key= or kms_client_factory=, not both")
             self._factory = kms_client_factory
+            self._through = "a KMS client"
         else:
             given = key if key is not None else os.environ.get(ENV_KEY)
             if given is None:
                 raise ConfigurationError(f"no encryption key: pass Encryption(key=...) or set {ENV_KEY}")
             self._factory = _local_kms_factory(_parse_key(given), key_id)
+            self._through = "a local key"
         self.key_id = key_id
         self._connection = kms_connection_config
         self._crypto: Any = None
 
     def __repr__(self) -> str:
-        kind = "a KMS client" if self._connection is not None else "a local key"
-        return f"jhe.Encryption(key_id={self.key_id!r}, through {kind})"
+        return f"jhe.Encryption(key_id={self.key_id!r}, through {self._through})"
 
     def _factory_of_crypto(self) -> Any:
         import pyarrow.parquet.encryption as pe

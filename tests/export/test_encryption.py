@@ -67,6 +67,7 @@ def test_keys_in_hex_base64_and_the_environment(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("JHE_EXPORT_KEY", KEY)
     assert repr(jhe.Encryption()) == "jhe.Encryption(key_id='jhe-export-key', through a local key)"
     assert KEY not in repr(jhe.Encryption())
+    assert repr(jhe.Encryption(kms_client_factory=lambda config: None, key_id="kek-1")) == "jhe.Encryption(key_id='kek-1', through a KMS client)"
     monkeypatch.delenv("JHE_EXPORT_KEY")
     with pytest.raises(jhe.ConfigurationError, match="no encryption key: pass Encryption"):
         jhe.Encryption()

@@ -33,21 +33,20 @@ def cgm_metrics(glucose: Any, readings_in_time: Any) -> Any:
     time. One row per patient."""
     pl = polars()
     g = pl.col("value")
-    share = _share
     metrics = glucose.with_columns(day=local_day()).group_by("patient_id").agg(
         readings=pl.len(),
         days=pl.col("day").n_unique(),
         mean_glucose_mg_dl=g.mean(),
         sd_mg_dl=g.std(ddof=1),
-        tbr_54=share(g < 54),
-        tbr_70=share(g < 70),
-        tir_70_180=share((g >= 70) & (g <= 180)),
-        tar_180=share(g > 180),
-        tar_250=share(g > 250),
-        vlow=share(g < 54),
-        low=share((g >= 54) & (g < 70)),
-        high=share((g > 180) & (g <= 250)),
-        vhigh=share(g > 250),
+        tbr_54=_share(g < 54),
+        tbr_70=_share(g < 70),
+        tir_70_180=_share((g >= 70) & (g <= 180)),
+        tar_180=_share(g > 180),
+        tar_250=_share(g > 250),
+        vlow=_share(g < 54),
+        low=_share((g >= 54) & (g < 70)),
+        high=_share((g > 180) & (g <= 250)),
+        vhigh=_share(g > 250),
     )
     active = active_percent(readings_in_time.filter(pl.col("code") == GLUCOSE)).select(
         "patient_id", "interval_minutes", "span_days", "active_percent"

@@ -59,7 +59,7 @@ def study_report(
         # those codes); named codes are a search each, read one after another.
         every_code = not codes
         codes = codes or [c for c in requested if _study.is_observation_code(c)]
-        for code in _empty.unknown_codes(codes, requested, study_id):
+        for code in _empty.unknown_codes(codes, requested):
             warnings.warn(_empty.unknown_code_message(code, study_id), _empty.EmptyResultWarning, stacklevel=4)
         fetched_at = now_utc()
         filters = {k: v for k, v in (("since", since), ("until", until)) if v is not None}

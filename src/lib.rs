@@ -6,6 +6,8 @@
 //! - [`source`]: a page's bytes in, each observation on it out, borrowed (FHIR and REST).
 //! - [`decode`]: an observation in, its OMH document decoded out, problems as reasons.
 //! - [`table`]: decoded observations in, Arrow tables and the errors table out.
+//! - [`deidentify`]: finished tables in, de-identified tables out (keyed pseudonyms,
+//!   per-patient date shifts, identifiers removed).
 //! - [`fetch`]: the verb that drives them: plans the pages, reads them, proves the result
 //!   complete.
 //!
@@ -23,6 +25,7 @@ pub mod http;
 pub mod source;
 pub mod decode;
 pub mod table;
+pub mod deidentify;
 pub mod fetch;
 
 pub mod allocator;

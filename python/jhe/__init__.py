@@ -28,6 +28,7 @@ from jhe._jhe import (
 )
 from jhe import quality
 from jhe._convert import DecodeWarning
+from jhe._deidentify import Deidentification
 from jhe._empty import EmptyResultWarning
 from jhe._encryption import Encryption, read_parquet
 from jhe._mirror import SyncResult, read_mirror
@@ -44,6 +45,7 @@ __all__ = [
     "ConfigurationError",
     "DecodeError",
     "DecodeWarning",
+    "Deidentification",
     "Encryption",
     "EmptyResultWarning",
     "Filters",

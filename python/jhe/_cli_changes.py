@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from jhe import _cli_privacy
+
 log = logging.getLogger("jhe.watch")
 
 POST_ATTEMPTS = 4
@@ -28,19 +30,20 @@ def display_name(code: str) -> str:
     return name.replace("-", " ").replace("_", " ").title()
 
 
-def ids_by_code(batch: Any) -> dict[str, list[int]]:
-    """Each code's observation ids in `batch`, in order of first appearance."""
+def ids_by_code(batch: Any) -> dict[str, list[int | str]]:
+    """Each code's observation ids (or, de-identified, their pseudonyms) in `batch`, in
+    order of first appearance."""
     import pyarrow.compute as pc
 
     from jhe import _convert
 
-    found: dict[str, list[int]] = {}
+    found: dict[str, list[int | str]] = {}
     for _, table in batch._tables:
         arrow = _convert.to_pyarrow(table).select(["code", "observation_id"])
         codes = arrow["code"].cast("string")
         for code in pc.unique(codes).to_pylist():
             ids = pc.unique(arrow["observation_id"].filter(pc.equal(codes, code))).to_pylist()
-            found.setdefault(str(code), []).extend(int(i) for i in ids if i is not None)
+            found.setdefault(str(code), []).extend(i for i in ids if i is not None)
     return found
 
 
@@ -102,7 +105,9 @@ def watch(args: argparse.Namespace, client: Any) -> int:
     cursor = read_state(state)
     since = None if cursor is not None else args.since
     code = args.code or None
-    batches = client.watch(args.study, args.patient, code, interval=args.interval, since=since, cursor=cursor)
+    batches = client.watch(
+        args.study, args.patient, code, interval=args.interval, since=since, cursor=cursor, deidentify=_cli_privacy.settings(args)
+    )
     print(f"Watching for new observations every {args.interval:g} s (Ctrl-C to stop)", flush=True)
     for count, batch in enumerate(batches, start=1):
         print(batch_line(batch, datetime.now(UTC)), flush=True)
@@ -117,7 +122,9 @@ def watch(args: argparse.Namespace, client: Any) -> int:
 
 def sync(args: argparse.Namespace, client: Any) -> int:
     filters = {"since": args.since, "until": args.until, "api": args.api}
-    result = client.sync(args.path, args.study, args.patient, args.code or None, full=args.full, **filters)
+    result = client.sync(
+        args.path, args.study, args.patient, args.code or None, full=args.full, deidentify=_cli_privacy.settings(args), **filters
+    )
     kind = "full" if result.full else "incremental"
     print(
         f"Synced {args.path} ({kind}): {result.added:,} added, {result.updated:,} updated, "
@@ -147,6 +154,7 @@ def add_commands(commands: Any, connection_options: Any, query_options: Any) -> 
     watcher.add_argument("--state", help="file to keep the cursor in (resumed from when it exists)")
     watcher.add_argument("--post", metavar="URL", help="POST each batch as JSON to this URL (retried)")
     watcher.add_argument("--batches", type=int, help="stop after this many batches (default: until Ctrl-C)")
+    _cli_privacy.add_arguments(watcher, modes=("pseudonymize",))
     watcher.set_defaults(handler=lambda args: watch(args, _client(args)))
 
     syncer = commands.add_parser(
@@ -163,6 +171,7 @@ def add_commands(commands: Any, connection_options: Any, query_options: Any) -> 
     syncer.add_argument("--until", help="effective time before (date or ISO date-time)")
     syncer.add_argument("--api", choices=["auto", "fhir", "rest"], default="auto", help="default: auto")
     syncer.add_argument("--full", action="store_true", help="fetch everything and rebuild the mirror")
+    _cli_privacy.add_arguments(syncer, modes=("pseudonymize",))
     syncer.set_defaults(handler=lambda args: sync(args, _client(args)))
 
 

@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, Unpack, cast
 
-from jhe import _convert, _empty, _export, _mirror, _progress, _watch
+from jhe import _convert, _deidentify, _empty, _export, _mirror, _progress, _watch
 from jhe._jhe import NativeClient
 from jhe._result import Observations
 from jhe._typing import ClientOptions, Fetch, FetchAsync, Filters
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     import polars as pl
     import pyarrow as pa
 
+    from jhe._deidentify import Deidentification
     from jhe._encryption import Encryption
     from jhe._jhe import NativeFetchResult
     from jhe._typing import NativeRequest
@@ -116,6 +117,20 @@ def _overlap_window(overlap: timedelta | float) -> timedelta:
     return window
 
 
+def _incremental_deidentification(deidentify: bool | Deidentification | None) -> Deidentification | None:
+    """``deidentify=`` of a watch or sync, which read part of a result at a time: Safe
+    Harbor's times count from each patient's first observation, which they do not see."""
+    settings = _deidentify.resolve(deidentify)
+    if settings is not None and settings.mode == "safe_harbor":
+        from jhe._jhe import ConfigurationError
+
+        raise ConfigurationError(
+            "Safe Harbor counts times from each patient's first observation, which a watch or sync, "
+            'reading what changed, does not see: use mode="pseudonymize"'
+        )
+    return settings
+
+
 def _require_writer() -> None:
     """Exports write with pyarrow: say so before fetching, naming the extra to install."""
     _convert._require("pyarrow", "pyarrow")
@@ -189,6 +204,7 @@ class Client:
         *,
         progress: bool | None = None,
         strict: bool = False,
+        deidentify: bool | Deidentification | None = None,
         **filters: Unpack[Filters],
     ) -> Observations:
         """Fetch observations, every page, into Arrow tables (see :class:`jhe.Observations`).
@@ -204,6 +220,9 @@ class Client:
                 or a terminal, off otherwise.
             strict: Raise :class:`jhe.DecodeError` if an observation could not be fully
                 decoded, instead of keeping it and listing the problem in ``errors``.
+            deidentify: ``True`` (the key from ``JHE_DEID_KEY``) or a
+                :class:`jhe.Deidentification`: the result de-identified, as
+                :meth:`jhe.Observations.deidentify` does.
             api: ``"fhir"``, ``"rest"`` (the admin API: no code or time filters), or
                 ``"auto"`` (default): FHIR, unless an older server's FHIR cannot take the
                 query and REST can.
@@ -229,10 +248,11 @@ class Client:
         >>> obs = client.fetch(study_id=30001, code="omh:heart-rate:2.0", since="2025-06-01")  # doctest: +SKIP
         >>> obs.to_pandas()  # doctest: +SKIP
         """
+        settings = _deidentify.resolve(deidentify)
         native = self._fetch_native(filters, progress, study_id=study_id, patient_id=patient_id, codes=code)
-        result = Observations(native, strict=strict)
+        result = Observations(native, strict=strict, server=self.url)
         _empty.warn_if_empty(self._native, result, study_id, patient_id, code, dict(filters))
-        return result
+        return _deidentify.observations(result, settings) if settings else result
 
     @_checked
     async def fetch_async(
@@ -242,6 +262,7 @@ class Client:
         code: str | Sequence[str] | None = None,
         *,
         strict: bool = False,
+        deidentify: bool | Deidentification | None = None,
         **filters: Unpack[Filters],
     ) -> Observations:
         """:meth:`fetch`, awaitable: runs on jhe's Rust runtime, so it works inside Jupyter's
@@ -249,14 +270,15 @@ class Client:
 
         >>> obs = await client.fetch_async(study_id=30001)  # doctest: +SKIP
         """
+        settings = _deidentify.resolve(deidentify)
         native = await self._native.fetch_async(filters, study_id=study_id, patient_id=patient_id, codes=code)
-        result = Observations(native, strict=strict)
+        result = Observations(native, strict=strict, server=self.url)
         if not result.total:
             import asyncio  # here, not at import: it costs a fresh kernel more than a fetch
 
             # The lookups are blocking calls (the GIL released): off the event loop.
             await asyncio.to_thread(_empty.warn_if_empty, self._native, result, study_id, patient_id, code, dict(filters))
-        return result
+        return _deidentify.observations(result, settings) if settings else result
 
     # The conversions: fetch's signature, one table as a frame and one per code as a dict.
     fetch_dataframe: Fetch[pd.DataFrame, dict[str, pd.DataFrame]] = _then(
@@ -300,12 +322,13 @@ class Client:
 
     def _watcher(
         self, study_id: int | None, patient_id: int | None, code: str | Sequence[str] | None,
-        overlap: timedelta | float, filters: Filters,
+        overlap: timedelta | float, filters: Filters, deidentify: bool | Deidentification | None = None,
     ) -> _watch.Watch:
         if "updated_since" in filters:
             raise _argument_error("watch reads by updated_since itself: start earlier with since=, or resume with cursor=")
+        settings = _incremental_deidentification(deidentify)
         request = {"study_id": study_id, "patient_id": patient_id, "codes": code}
-        return _watch.Watch(self._native, dict(filters), request, _overlap_window(overlap))
+        return _watch.Watch(self._native, dict(filters), request, _overlap_window(overlap), self.url, settings)
 
     @_checked
     def watch(
@@ -318,6 +341,7 @@ class Client:
         since: str | date | datetime | None = None,
         cursor: str | None = None,
         overlap: timedelta | float = _watch.DEFAULT_OVERLAP,
+        deidentify: bool | Deidentification | None = None,
         **filters: Unpack[Filters],
     ) -> Iterator[Observations]:
         """Poll every ``interval`` seconds for observations stored or changed on the server,
@@ -334,6 +358,7 @@ class Client:
                 clock, not this machine's).
             cursor: Resume exactly where an earlier watch stopped: its last batch's
                 ``batch.cursor``.
+            deidentify: Each batch de-identified as :meth:`fetch` does (pseudonymize mode).
 
         A poll that fails on the server's or the network's side (after the usual retries)
         is logged and tried again at the next interval; a refused token or permission, or a
@@ -342,7 +367,7 @@ class Client:
         >>> for batch in client.watch(study_id=30001, code="omh:blood-glucose:4.0", interval=60):  # doctest: +SKIP
         ...     print(batch.total, "new", batch.cursor)
         """
-        watcher = self._watcher(study_id, patient_id, code, overlap, filters)
+        watcher = self._watcher(study_id, patient_id, code, overlap, filters, deidentify)
         return _watch.watch(watcher, interval=_interval(interval), begin=_watch.begin(since, cursor))
 
     @_checked
@@ -356,11 +381,12 @@ class Client:
         since: str | date | datetime | None = None,
         cursor: str | None = None,
         overlap: timedelta | float = _watch.DEFAULT_OVERLAP,
+        deidentify: bool | Deidentification | None = None,
         **filters: Unpack[Filters],
     ) -> AsyncIterator[Observations]:
         """:meth:`watch` as an async iterator, for Jupyter's running event loop:
         ``async for batch in client.watch_async(...)``."""
-        watcher = self._watcher(study_id, patient_id, code, overlap, filters)
+        watcher = self._watcher(study_id, patient_id, code, overlap, filters, deidentify)
         return _watch.watch_async(watcher, interval=_interval(interval), begin=_watch.begin(since, cursor))
 
     @_checked
@@ -373,6 +399,7 @@ class Client:
         *,
         full: bool = False,
         overlap: timedelta | float = _watch.DEFAULT_OVERLAP,
+        deidentify: bool | Deidentification | None = None,
         **filters: Unpack[Filters],
     ) -> _mirror.SyncResult:
         """Keep a local mirror of a query current: one Delta Lake table per code under
@@ -388,13 +415,20 @@ class Client:
         :func:`jhe.read_mirror`, ``pl.read_delta(path / "omh_blood-glucose_4.0")``, DuckDB's
         ``delta_scan`` or Spark. One mirror per query: sync the same query into a path.
 
+        ``deidentify`` stores the rows de-identified as :meth:`fetch` does (pseudonymize
+        mode: Safe Harbor's times depend on the whole result, which a sync does not read).
+        A mirror is synced one way only: always with the same key, or never de-identified.
+
         >>> result = client.sync("mirror/", study_id=30001)  # doctest: +SKIP
         >>> result.added, result.updated, result.drift  # doctest: +SKIP
         """
         if "updated_since" in filters or "layout" in filters:
             raise _argument_error("sync reads by updated_since in the wide layout itself; it takes neither")
+        settings = _incremental_deidentification(deidentify)
         request = {"study_id": study_id, "patient_id": patient_id, "codes": codes}
-        return _mirror.sync(self._native, Path(path), dict(filters), request, full=full, overlap=_overlap_window(overlap))
+        return _mirror.sync(
+            self._native, Path(path), dict(filters), request, full=full, overlap=_overlap_window(overlap), deidentify=settings
+        )
 
     # Exports: written from Arrow (no pandas round trip), atomically.
 
@@ -410,6 +444,7 @@ class Client:
         progress: bool | None = None,
         strict: bool = False,
         neutralize_formulas: bool = True,
+        deidentify: bool | Deidentification | None = None,
         **filters: Unpack[Filters],
     ) -> Path:
         """Fetch and write one CSV file (the long layout unless one code is asked for).
@@ -429,20 +464,29 @@ class Client:
         them, as OWASP advises against CSV injection; numbers stay numbers.
         ``neutralize_formulas=False`` writes them as they are.
 
+        ``deidentify`` de-identifies what is written, as :meth:`fetch` does (the guide preset
+        then has ``Patient``, the pseudonym, instead of ``Patient Name``).
+
         The files are written under a temporary directory beside ``path`` and moved into
         place when complete, so an interrupted export leaves no half file. The directory
         must exist. Returns the path written.
         """
         target = Path(path)
         _export.check_target(target, directory=False)
+        settings = _deidentify.resolve(deidentify)
         if preset == "guide":
             _convert._require("pandas", "pandas")  # the patients' names come from list_patients
             code = code or _export.GUIDE_GLUCOSE_CODE
             filters.setdefault("layout", "wide")
+            if settings is not None and settings.mode == "safe_harbor":
+                from jhe._jhe import ConfigurationError
+
+                raise ConfigurationError('preset="guide" writes dates and times, which Safe Harbor does not keep: use mode="pseudonymize"')
         _require_writer()
-        observations = self.fetch(study_id, patient_id, code, progress=progress, strict=strict, **filters)
+        observations = self.fetch(study_id, patient_id, code, progress=progress, strict=strict, deidentify=settings, **filters)
         if preset == "guide":
-            table = _export.guide_glucose_table(observations, self.list_patients(study_id=study_id))
+            names = self.list_patients(study_id=study_id) if settings is None else None
+            table = _export.guide_glucose_table(observations, names)
         elif preset is None:
             table = _export.single_table(observations)
         else:
@@ -461,6 +505,7 @@ class Client:
         progress: bool | None = None,
         strict: bool = False,
         encryption: Encryption | None = None,
+        deidentify: bool | Deidentification | None = None,
         **filters: Unpack[Filters],
     ) -> Path:
         """Fetch and write Parquet: one file, or with ``partition_by=["code"]`` or
@@ -475,13 +520,19 @@ class Client:
         ``encryption=jhe.Encryption(...)`` writes the file and its sidecar with Parquet
         modular encryption (AES-GCM, encrypted footer): readable with the key by pyarrow
         (:func:`jhe.read_parquet`) and Spark, unreadable without it. Not with ``partition_by``.
+
+        ``deidentify`` de-identifies what is written, as :meth:`fetch` does;
+        ``partition_by=["patient_id"]`` then partitions by ``pseudonym``.
         """
         target = Path(path)
         _export.check_target(target, directory=bool(partition_by))
         _require_writer()
         writing = _export.Writing(encryption=encryption)
         writing.check("parquet", partition_by)
-        observations = self.fetch(study_id, patient_id, code, progress=progress, strict=strict, **filters)
+        settings = _deidentify.resolve(deidentify)
+        if settings is not None and partition_by:
+            partition_by = ["pseudonym" if name == "patient_id" else name for name in partition_by]
+        observations = self.fetch(study_id, patient_id, code, progress=progress, strict=strict, deidentify=settings, **filters)
         return _export.write_parquet(observations, target, partition_by, writing)
 
     @_checked
@@ -497,6 +548,7 @@ class Client:
         strict: bool = False,
         neutralize_formulas: bool = True,
         encryption: Encryption | None = None,
+        deidentify: bool | Deidentification | None = None,
         **filters: Unpack[Filters],
     ) -> dict[str, Path]:
         """Export every patient of a study: one study-level fetch (pages in parallel), then
@@ -511,7 +563,7 @@ class Client:
         The study must belong to ``organization_id``. Returns ``{code: file}``. CSV files
         neutralize formulas as :meth:`export_csv` does (``neutralize_formulas``); Parquet
         files (and their sidecars) are encrypted with ``encryption`` as in
-        :meth:`export_parquet`.
+        :meth:`export_parquet`, and ``deidentify`` de-identifies them as :meth:`fetch` does.
         """
         _require_writer()
         target = Path(path)
@@ -520,6 +572,7 @@ class Client:
             raise ValueError(f'format must be "parquet" or "csv", got {format!r}')
         writing = _export.Writing(neutralize_formulas=neutralize_formulas, encryption=encryption)
         writing.check(format)
+        settings = _deidentify.resolve(deidentify)
         _checked_id("organization_id", organization_id)
         study = self._get(f"studies/{_checked_id('study_id', study_id)}")
         owner = (study.get("organization") or {}).get("id")
@@ -528,7 +581,7 @@ class Client:
 
             raise ConfigurationError(f"study {study_id} belongs to organization {owner}, not {organization_id}")
         filters["layout"] = "wide"
-        observations = self.fetch(study_id, None, codes or None, progress=progress, strict=strict, **filters)
+        observations = self.fetch(study_id, None, codes or None, progress=progress, strict=strict, deidentify=settings, **filters)
         return _export.write_per_code(observations, target, format, writing)
 
     @_checked
@@ -596,10 +649,20 @@ class Client:
         return document
 
     @_checked
-    def list_patients(self, organization_id: int | None = None, study_id: int | None = None) -> pd.DataFrame:
+    def list_patients(
+        self, organization_id: int | None = None, study_id: int | None = None, *, deidentify: bool | Deidentification | None = None
+    ) -> pd.DataFrame:
         """The patients you may see, optionally of one organization or study: ``id``,
-        ``nameFamily``, ``nameGiven``, ``birthDate``, ``identifiers``, ..."""
-        return self._list("patients", organization_id=organization_id, study_id=study_id)
+        ``nameFamily``, ``nameGiven``, ``birthDate``, ``identifiers``, ...
+
+        ``deidentify`` applies the rules of :meth:`fetch`: ``pseudonym`` (the same as in the
+        observations) instead of ``id``; no names, emails, phones, identifiers or JHE user
+        id; the birth date shifted with the patient's times, or in Safe Harbor mode only
+        ``birth_year`` and ``age`` (ages over 89 as ``"90+"``, without their year).
+        """
+        settings = _deidentify.resolve(deidentify)
+        patients = self._list("patients", organization_id=organization_id, study_id=study_id)
+        return _deidentify.patients(patients, settings, self.url) if settings else patients
 
     @_checked
     def list_studies(self, organization_id: int | None = None) -> pd.DataFrame:

@@ -9,6 +9,8 @@ import warnings
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import pandas as pd
 
     from jhe._jhe import ArrowStreamExportable, NativeFetchResult
@@ -66,15 +68,38 @@ def rows(table: ArrowStreamExportable) -> list[dict[str, Any]]:
     return list(pl.DataFrame(table).to_dicts())
 
 
+def patient_column(names: Sequence[str]) -> str:
+    """``patient_id``, or ``pseudonym`` in a de-identified table."""
+    return "pseudonym" if "pseudonym" in names else "patient_id"
+
+
+def _plain(pa: Any, column: Any) -> Any:
+    """A dictionary column (the pseudonyms) as its values: not every kernel takes one."""
+    return column.cast(column.type.value_type) if pa.types.is_dictionary(column.type) else column
+
+
+def _min_max(pa: Any, pc: Any, column: Any) -> dict[str, Any]:
+    """The first and last of a time column: timestamps, or (Safe Harbor) durations, which
+    pyarrow's min_max does not take."""
+    if not pa.types.is_duration(column.type):
+        return dict(pc.min_max(column).as_py())
+    from datetime import timedelta
+
+    bounds = pc.min_max(column.cast(pa.int64())).as_py()
+    return {side: None if value is None else timedelta(microseconds=value) for side, value in bounds.items()}
+
+
 def summarize(table: ArrowStreamExportable) -> list[dict[str, Any]]:
     """Per code in `table`, in order of first appearance: ``observations`` and ``patients``
-    (distinct ids), and the ``first`` and ``last`` effective start."""
+    (distinct ids, or pseudonyms once de-identified), and the ``first`` and ``last``
+    effective start."""
     pa, pl = _tabular_library()
     if pa is None:
         frame = pl.DataFrame(table)
+        patient = patient_column(frame.columns)
         grouped = frame.group_by(pl.col("code").cast(pl.String), maintain_order=True).agg(
             observations=pl.col("observation_id").drop_nulls().n_unique(),
-            patients=pl.col("patient_id").drop_nulls().n_unique(),
+            patients=pl.col(patient).drop_nulls().n_unique(),
             first=pl.col("effective_start").min(),
             last=pl.col("effective_start").max(),
         )
@@ -82,16 +107,17 @@ def summarize(table: ArrowStreamExportable) -> list[dict[str, Any]]:
     import pyarrow.compute as pc
 
     arrow = _read_stream(pa, table)
+    patient = patient_column(arrow.schema.names)
     codes = arrow["code"].cast("string")
     summary = []
     for code in pc.unique(codes).to_pylist():
         part = arrow.filter(pc.equal(codes, code))
-        start = pc.min_max(part["effective_start"]).as_py()
+        start = _min_max(pa, pc, part["effective_start"])
         summary.append(
             {
                 "code": code,
                 "observations": pc.count_distinct(part["observation_id"]).as_py(),
-                "patients": pc.count_distinct(part["patient_id"]).as_py(),
+                "patients": pc.count_distinct(_plain(pa, part[patient])).as_py(),
                 "first": start["min"],
                 "last": start["max"],
             }

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 GUIDE_GLUCOSE_CODE = "omh:blood-glucose:4.0"
 # The guide's "Export to CSV" headers, and the columns that fill them.
+DURATION_UNITS_PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
+
 GUIDE_GLUCOSE_COLUMNS = {
     "Observation ID": "observation_id",
     "Patient Name": "patient_name",
@@ -149,7 +151,10 @@ def stage_errors(stage: Staging, errors: list[dict[str, Any]], stem: str, format
     if not errors:
         stage.remove_on_commit(name)
         return None
-    schema = pa.schema([("observation_id", pa.int64()), ("code", pa.string()), ("reason", pa.string()), ("raw", pa.string())])
+    # Ids are numbers, or pseudonyms once de-identified.
+    pseudonymized = any(isinstance(error["observation_id"], str) for error in errors)
+    id_type = pa.string() if pseudonymized else pa.int64()
+    schema = pa.schema([("observation_id", id_type), ("code", pa.string()), ("reason", pa.string()), ("raw", pa.string())])
     write_table(pa.Table.from_pylist(errors, schema=schema), stage.path(name), format, writing)
     return name
 
@@ -209,24 +214,36 @@ def csv_ready(table: pa.Table, *, neutralize_formulas: bool = True) -> pa.Table:
         if neutralize_formulas and (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
             column = pc.replace_substring_regex(column, pattern=FORMULA_START, replacement="'\\1")
         elif pa.types.is_duration(field.type):
-            column = column.cast(pa.int64())
-            field = field.with_name(f"{field.name}_s")
+            # Seconds: whole for a column in seconds (utc_offset), else with their fraction
+            # (Safe Harbor's times since the first observation).
+            seconds = column.cast(pa.int64())
+            if field.type.unit != "s":
+                seconds = pc.divide(seconds.cast(pa.float64()), float(DURATION_UNITS_PER_SECOND[field.type.unit]))
+            column, field = seconds, field.with_name(f"{field.name}_s")
         columns.append(column)
         names.append(field.name)
     return pa.Table.from_arrays(columns, names=names)
 
 
-def guide_glucose_table(observations: Observations, patients: pd.DataFrame) -> pa.Table:
-    """The guide's blood glucose CSV: its headers, patient names from the patient list."""
+def guide_glucose_table(observations: Observations, patients: pd.DataFrame | None) -> pa.Table:
+    """The guide's blood glucose CSV: its headers, patient names from the patient list (or,
+    de-identified, the pseudonyms, and no list)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     table = single_table(observations)
     if "glucose_mg_dl" not in table.column_names:
         raise ValueError('preset="guide" is the blood glucose export: fetch omh:blood-glucose:4.0')
-    ids = pa.array(patients["id"].tolist(), type=pa.int64()) if len(patients) else pa.array([], pa.int64())
-    names = pa.array((patients["nameGiven"] + " " + patients["nameFamily"]).tolist() if len(patients) else [], pa.string())
-    positions = pc.index_in(table["patient_id"], value_set=ids)
+    headers = dict(GUIDE_GLUCOSE_COLUMNS)
+    if observations.deidentified is not None:
+        # No names: the pseudonym stands in for them.
+        headers = {("Patient" if header == "Patient Name" else header): source for header, source in headers.items()}
+        patient = table["pseudonym"].cast(pa.string())
+    else:
+        assert patients is not None, "names come from the patient list"
+        ids = pa.array(patients["id"].tolist(), type=pa.int64()) if len(patients) else pa.array([], pa.int64())
+        names = pa.array((patients["nameGiven"] + " " + patients["nameFamily"]).tolist() if len(patients) else [], pa.string())
+        patient = pc.take(names, pc.index_in(table["patient_id"], value_set=ids))
     iso = "%Y-%m-%dT%H:%M:%SZ"
 
     def seconds(column: Any) -> Any:
@@ -235,14 +252,14 @@ def guide_glucose_table(observations: Observations, patients: pd.DataFrame) -> p
 
     columns = {
         "observation_id": table["observation_id"],
-        "patient_name": pc.take(names, positions),
+        "patient_name": patient,
         "timestamp": seconds(table["timestamp"]),
         "glucose_mg_dl": table["glucose_mg_dl"],
         "meal_context": pc.fill_null(table["meal_context"].cast(pa.string()), "N/A"),
         "source_name": table["source_name"].cast(pa.string()),
         "last_updated": seconds(table["last_updated"]),
     }
-    return pa.Table.from_arrays([columns[source] for source in GUIDE_GLUCOSE_COLUMNS.values()], names=list(GUIDE_GLUCOSE_COLUMNS))
+    return pa.Table.from_arrays([columns[source] for source in headers.values()], names=list(headers))
 
 
 def write_parquet(observations: Observations, path: Path, partition_by: Sequence[str] | None, writing: Writing = PLAIN) -> Path:

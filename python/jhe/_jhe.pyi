@@ -16,6 +16,7 @@ __all__ = [
     "__version__",
     "NativeClient",
     "NativeFetchResult",
+    "NativeDeidentification",
     "NativeFakeExchange",
     "catalog",
     "purging_at_once",
@@ -95,6 +96,13 @@ class NativeFetchResult:
     def api(self) -> str: ...
     @property
     def generation(self) -> str: ...
+
+@final
+class NativeDeidentification:
+    """A key, the server it is used for and a mode (``"pseudonymize"`` or ``"safe_harbor"``)."""
+    def __new__(cls, key: bytes, server: str, mode: str, date_shift_days: int) -> NativeDeidentification: ...
+    def apply(self, result: NativeFetchResult) -> NativeFetchResult: ...
+    def patients(self, ids: list[int]) -> list[tuple[str, int]]: ...
 
 @final
 class NativeClient:

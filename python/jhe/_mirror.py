@@ -27,6 +27,7 @@ from jhe._watch import Cursor, as_datetime
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from jhe._deidentify import Deidentification
     from jhe._jhe import NativeClient, NativeFetchResult
 
 ERRORS_TABLE = "_errors"
@@ -34,6 +35,9 @@ CURSOR_KEY = "jhe.cursor"
 SCHEMA_KEY = "jhe.arrow_schema"
 CODE_KEY = "jhe.code"
 MAX_ID_KEY = "jhe.max_id"
+# A de-identified mirror: the pseudonym the key gives patient 0, which shows whether a later
+# sync uses the same key (and reveals nothing of it).
+KEY_CHECK_KEY = "jhe.deidentified_key_check"
 
 
 def _deltalake() -> Any:
@@ -113,6 +117,24 @@ class Mirror:
         self.path = Path(path)
         # Each table opened once per sync; merges and writes through it keep it current.
         self._opened: dict[Path, Any] = {}
+        self.key_check: str | None = None
+
+    def check_deidentified(self, key_check: str | None) -> None:
+        """Refuse to sync into a mirror written the other way (identified or de-identified,
+        or with another key): its rows would not merge with these."""
+        from jhe._jhe import ConfigurationError
+
+        self.key_check = key_check
+        errors = self._open(self.path / ERRORS_TABLE)
+        if errors is None:
+            return
+        stored = _latest(errors, KEY_CHECK_KEY)
+        if stored == key_check:
+            return
+        if stored is None or key_check is None:
+            was, now = ("de-identified", "without deidentify") if stored else ("not de-identified", "with deidentify")
+            raise ConfigurationError(f"the mirror at {self.path} was written {was}: it cannot be synced {now}; use another path")
+        raise ConfigurationError(f"the mirror at {self.path} was de-identified with another key: use that key, or another path")
 
     def table_path(self, code: str) -> Path:
         return self.path / file_stem(code)
@@ -150,12 +172,15 @@ class Mirror:
 
     def merge(self, code: str, table: pa.Table, cursor: str, *, replace: bool) -> tuple[int, int]:
         """Merge (or with `replace`, write anew) `code`'s rows; (added, updated)."""
+        import pyarrow as pa
         import pyarrow.compute as pc
 
         deltalake = _deltalake()
         existing = None if replace else self._open(self.table_path(code))
         known = None if existing is None else _latest(existing, MAX_ID_KEY)
-        ids = pc.max(table["observation_id"]).as_py()
+        # Pseudonymized ids have no order: every row read goes through the merge.
+        ordered = pa.types.is_integer(table["observation_id"].type)
+        ids = pc.max(table["observation_id"]).as_py() if ordered else None
         newest = max(int(known or 0), int(ids or 0))
         metadata = {CURSOR_KEY: cursor, SCHEMA_KEY: _schema_text(table.schema), CODE_KEY: code, MAX_ID_KEY: str(newest)}
         commit = deltalake.CommitProperties(custom_metadata=metadata)
@@ -168,7 +193,10 @@ class Mirror:
         # Ids are given in order: a row above the table's newest id is new, and is appended;
         # only the others (changed rows, or rows committed late) need a merge, which reads
         # the table's files that may hold them.
-        above = pc.fill_null(pc.greater(table["observation_id"], int(known or 0)), False)
+        if not ordered:
+            above = pa.array([False] * table.num_rows)
+        else:
+            above = pc.fill_null(pc.greater(table["observation_id"], int(known or 0)), False)
         fresh, rest = table.filter(above), table.filter(pc.invert(above))
         added = updated = 0
         if rest.num_rows:
@@ -193,7 +221,10 @@ class Mirror:
 
         deltalake = _deltalake()
         path = str(self.path / ERRORS_TABLE)
-        commit = deltalake.CommitProperties(custom_metadata={CURSOR_KEY: cursor, SCHEMA_KEY: _schema_text(errors.schema)})
+        metadata = {CURSOR_KEY: cursor, SCHEMA_KEY: _schema_text(errors.schema)}
+        if self.key_check is not None:
+            metadata[KEY_CHECK_KEY] = self.key_check
+        commit = deltalake.CommitProperties(custom_metadata=metadata)
         existing = None if replace else self._open(self.path / ERRORS_TABLE)
         if existing is not None and len(read_ids):
             read = pa.table({"observation_id": read_ids})
@@ -248,17 +279,21 @@ def _read_ids(tables: dict[str, pa.Table], errors: pa.Table) -> pa.Array:
     import pyarrow.compute as pc
 
     columns = [table["observation_id"] for table in tables.values()] + [errors["observation_id"]]
-    ids = pa.chunked_array([chunk for column in columns for chunk in column.chunks], type=pa.int64())
+    ids = pa.chunked_array([chunk for column in columns for chunk in column.chunks], type=errors.schema.field("observation_id").type)
     return pc.unique(ids.drop_null())
 
 
 def sync(
-    native: NativeClient, path: str | Path, filters: dict[str, Any], request: dict[str, Any], *, full: bool, overlap: timedelta
+    native: NativeClient, path: str | Path, filters: dict[str, Any], request: dict[str, Any], *, full: bool, overlap: timedelta,
+    deidentify: Deidentification | None = None,
 ) -> SyncResult:
     """Bring the mirror at `path` up to date with the query (`filters` and the native
-    fetch's `request`), reading only what changed since its cursor unless `full`."""
+    fetch's `request`), reading only what changed since its cursor unless `full`; with
+    `deidentify`, what is stored is de-identified (and a mirror is only ever synced one way)."""
     started = time.perf_counter()
     mirror = Mirror(path)
+    key_check = None if deidentify is None else deidentify.native(native.url).patients([0])[0][0]
+    mirror.check_deidentified(key_check)
     cursor = None if full else mirror.cursor()
     fetch_filters = {**filters, "layout": "wide"}
     if cursor is None:
@@ -270,6 +305,8 @@ def sync(
         result = native.fetch(changes, **request, delivered=list(cursor.delivered))
         start = cursor
     after = start.after(result, overlap).encode()
+    if deidentify is not None:
+        result = deidentify.native(native.url).apply(result)
     tables = {str(code): _convert.to_pyarrow(table) for code, table in result.tables}
     errors = _convert.to_pyarrow(result.errors)
     added, updated, unchanged = 0, 0, result.redelivered

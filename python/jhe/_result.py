@@ -6,7 +6,8 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING, Any
 
-from jhe import _convert
+from jhe import _convert, _deidentify
+from jhe._deidentify import DEFAULT_SHIFT_DAYS, Deidentification, Mode
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -40,9 +41,11 @@ class Observations:
             ``empty_cause`` (its kind; see :data:`jhe._empty.CAUSES`).
         cursor: For a batch of :meth:`jhe.Client.watch`: where the watch had read to, to
             resume it exactly (``watch(cursor=batch.cursor)``); None otherwise.
+        server: The Exchange it came from (pseudonyms are keyed by it).
+        deidentified: None, or the de-identification applied (``mode``, ``date_shift_days``).
     """
 
-    def __init__(self, native: NativeFetchResult, *, strict: bool = False) -> None:
+    def __init__(self, native: NativeFetchResult, *, strict: bool = False, server: str | None = None) -> None:
         self._native = native
         self._single_code = native.single_code
         self.layout: str = native.layout
@@ -52,6 +55,8 @@ class Observations:
         self.errors: list[dict[str, Any]] = _convert.rows(native.errors)
         self.source: dict[str, Any] = _convert.source_of(native)
         self.cursor: str | None = None
+        self.server = server
+        self.deidentified: dict[str, Any] | None = None
         if strict:
             _convert.raise_for_errors(self.errors)
 
@@ -60,6 +65,19 @@ class Observations:
         # Asked for each time, not kept: held here, these references to the Rust tables
         # would keep their memory through a conversion that takes them (`_take_pandas`).
         return self._native.tables
+
+    def deidentify(
+        self, key: str | bytes | None = None, *, mode: Mode = "pseudonymize", date_shift_days: int = DEFAULT_SHIFT_DAYS
+    ) -> Observations:
+        """A de-identified copy (see :class:`jhe.Deidentification`): ``patient_id`` becomes
+        ``pseudonym`` and ``observation_id`` its own pseudonym (keyed HMAC-SHA256, fixed-length
+        hex), ``uuid`` and ``patient_name`` go, and each patient's times move by one whole
+        number of weeks within ``date_shift_days`` (``mode="safe_harbor"``: become the time
+        since the patient's first observation, beside ``first_year``). The key comes from
+        ``key`` or ``JHE_DEID_KEY``.
+        """
+        settings = key if isinstance(key, Deidentification) else Deidentification(key, mode=mode, date_shift_days=date_shift_days)
+        return _deidentify.observations(self, settings)
 
     @property
     def is_single_table(self) -> bool:
@@ -127,9 +145,11 @@ class Observations:
         for row in self.summary():
             lines.append(
                 f"  {row['code']}: {row['observations']:,} observations, {row['patients']} patients, "
-                f"{row['first']:%Y-%m-%d} to {row['last']:%Y-%m-%d}"
+                f"{_when(row['first'], '%Y-%m-%d')} to {_when(row['last'], '%Y-%m-%d')}"
                 + (f", {row['errors']} errors" if row["errors"] else "")
             )
+        if self.deidentified is not None:
+            lines.append(f"  de-identified: {self.deidentified['mode']}")
         if "empty_reason" in self.source:
             lines.append(f"  empty: {self.source['empty_reason']}")
         return "\n".join(lines) + ">"
@@ -142,7 +162,7 @@ class Observations:
         )
         cells = "".join(
             f"<tr><td><code>{html.escape(str(r['code']))}</code></td><td>{r['observations']:,}</td>"
-            f"<td>{r['patients']}</td><td>{r['first']:%Y-%m-%d %H:%M}</td><td>{r['last']:%Y-%m-%d %H:%M}</td>"
+            f"<td>{r['patients']}</td><td>{_when(r['first'], '%Y-%m-%d %H:%M')}</td><td>{_when(r['last'], '%Y-%m-%d %H:%M')}</td>"
             f"<td>{r['errors']}</td></tr>"
             for r in self.summary()
         )
@@ -152,3 +172,9 @@ class Observations:
         )
         why = self.source.get("empty_reason")
         return head + table + (f"<p>Empty: {html.escape(why)}</p>" if why else "")
+
+
+def _when(value: Any, pattern: str) -> str:
+    """A first or last time as the summary shows it: a date, or (Safe Harbor) the time since
+    the patient's first observation."""
+    return format(value, pattern) if hasattr(value, "strftime") else str(value)

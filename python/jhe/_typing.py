@@ -5,7 +5,10 @@ client, written once, and the one signature of the client's fetch methods."""
 
 import datetime as _dt
 from collections.abc import Coroutine, Sequence
-from typing import Any, Literal, Protocol, Required, TypedDict, TypeVar, Unpack, overload
+from typing import TYPE_CHECKING, Any, Literal, Protocol, Required, TypedDict, TypeVar, Unpack, overload
+
+if TYPE_CHECKING:
+    from jhe._deidentify import Deidentification
 
 Api = Literal["auto", "fhir", "rest"]
 Layout = Literal["wide", "long"]
@@ -105,6 +108,7 @@ class Fetch(Protocol[One, Many]):
         *,
         progress: bool | None = None,
         strict: bool = False,
+        deidentify: "bool | Deidentification | None" = None,
         **filters: Unpack[_OneTable],
     ) -> One: ...
     @overload
@@ -116,6 +120,7 @@ class Fetch(Protocol[One, Many]):
         *,
         progress: bool | None = None,
         strict: bool = False,
+        deidentify: "bool | Deidentification | None" = None,
         **filters: Unpack[_TablePerCode],
     ) -> Many: ...
     @overload
@@ -127,6 +132,7 @@ class Fetch(Protocol[One, Many]):
         code: str,
         progress: bool | None = None,
         strict: bool = False,
+        deidentify: "bool | Deidentification | None" = None,
         **filters: Unpack[Filters],
     ) -> One: ...
     @overload
@@ -138,6 +144,7 @@ class Fetch(Protocol[One, Many]):
         *,
         progress: bool | None = None,
         strict: bool = False,
+        deidentify: "bool | Deidentification | None" = None,
         **filters: Unpack[Filters],
     ) -> One | Many: ...
 
@@ -153,6 +160,7 @@ class FetchAsync(Protocol[One, Many]):
         code: str | Sequence[str] | None = None,
         *,
         strict: bool = False,
+        deidentify: "bool | Deidentification | None" = None,
         **filters: Unpack[_OneTable],
     ) -> Coroutine[Any, Any, One]: ...
     @overload
@@ -163,6 +171,7 @@ class FetchAsync(Protocol[One, Many]):
         code: None = None,
         *,
         strict: bool = False,
+        deidentify: "bool | Deidentification | None" = None,
         **filters: Unpack[_TablePerCode],
     ) -> Coroutine[Any, Any, Many]: ...
     @overload
@@ -173,6 +182,7 @@ class FetchAsync(Protocol[One, Many]):
         *,
         code: str,
         strict: bool = False,
+        deidentify: "bool | Deidentification | None" = None,
         **filters: Unpack[Filters],
     ) -> Coroutine[Any, Any, One]: ...
     @overload
@@ -183,5 +193,6 @@ class FetchAsync(Protocol[One, Many]):
         code: str | Sequence[str] | None = None,
         *,
         strict: bool = False,
+        deidentify: "bool | Deidentification | None" = None,
         **filters: Unpack[Filters],
     ) -> Coroutine[Any, Any, One | Many]: ...

@@ -22,9 +22,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from jhe import _deidentify
 from jhe._result import Observations
 
 if TYPE_CHECKING:
+    from jhe._deidentify import Deidentification
     from jhe._jhe import NativeClient, NativeFetchResult
 
 log = logging.getLogger("jhe.watch")
@@ -123,6 +125,16 @@ class Watch:
     filters: dict[str, Any]
     request: dict[str, Any]
     overlap: timedelta
+    server: str | None = None
+    deidentify: Deidentification | None = None
+
+    def batch(self, result: NativeFetchResult, after: Cursor) -> Observations:
+        """What a poll that found rows yields: de-identified if asked, with its cursor."""
+        batch = Observations(result, server=self.server)
+        if self.deidentify is not None:
+            batch = _deidentify.observations(batch, self.deidentify)
+        batch.cursor = after.encode()
+        return batch
 
     def _reading(self, cursor: Cursor) -> tuple[dict[str, Any], dict[str, Any]]:
         filters = {**self.filters, "updated_since": as_datetime(cursor.read_from)}
@@ -164,7 +176,9 @@ class Watch:
         return result, cursor.after(result, self.overlap)
 
 
-def _settle(position: Cursor, poll: tuple[NativeFetchResult, Cursor] | Exception, interval: float) -> tuple[Cursor, Observations | None]:
+def _settle(
+    watcher: Watch, position: Cursor, poll: tuple[NativeFetchResult, Cursor] | Exception, interval: float
+) -> tuple[Cursor, Observations | None]:
     """After a poll: the next cursor, and the batch to yield if the poll found anything. A
     failed poll keeps the cursor if it may pass (logged), and raises if it may not."""
     if isinstance(poll, Exception):
@@ -175,9 +189,7 @@ def _settle(position: Cursor, poll: tuple[NativeFetchResult, Cursor] | Exception
     result, after = poll
     if not (result.observations or result.error_count):
         return after, None
-    batch = Observations(result)
-    batch.cursor = after.encode()
-    return after, batch
+    return after, watcher.batch(result, after)
 
 
 def watch(watcher: Watch, *, interval: float, begin: Cursor | None) -> Iterator[Observations]:
@@ -188,7 +200,7 @@ def watch(watcher: Watch, *, interval: float, begin: Cursor | None) -> Iterator[
             poll: tuple[NativeFetchResult, Cursor] | Exception = watcher.poll(position)
         except Exception as error:
             poll = error
-        position, batch = _settle(position, poll, interval)
+        position, batch = _settle(watcher, position, poll, interval)
         if batch is not None:
             yield batch
         time.sleep(interval)
@@ -202,7 +214,7 @@ async def watch_async(watcher: Watch, *, interval: float, begin: Cursor | None) 
             poll: tuple[NativeFetchResult, Cursor] | Exception = await watcher.poll_async(position)
         except Exception as error:
             poll = error
-        position, batch = _settle(position, poll, interval)
+        position, batch = _settle(watcher, position, poll, interval)
         if batch is not None:
             yield batch
         await asyncio.sleep(interval)

@@ -22,6 +22,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from jhe import _cli_privacy
+
 GLUCOSE = "omh:blood-glucose:4.0"
 
 
@@ -83,7 +85,7 @@ def _export(args: argparse.Namespace) -> int:
             raise UsageError(f"--identifier must be SYSTEM|VALUE, e.g. http://hospital.example/mrn|MRN-12345, got {args.identifier!r}")
         filters["patient_identifier"] = (system, value)
     client, output = _client(args), Path(args.output)
-    common = {"strict": args.strict, **filters}
+    common = {"strict": args.strict, "deidentify": _cli_privacy.settings(args), **filters}
     if args.encrypt and format == "csv":
         raise UsageError("--encrypt is for Parquet (Parquet modular encryption): CSV cannot be encrypted")
     if format == "csv":
@@ -110,7 +112,8 @@ def _export_study(args: argparse.Namespace) -> int:
     client = _client(args)
     written = client.export_study(
         args.organization, args.study, args.code, path=args.output, format=args.format, strict=args.strict,
-        neutralize_formulas=not args.keep_formulas, encryption=_encryption(args), **_filters(args),
+        neutralize_formulas=not args.keep_formulas, encryption=_encryption(args), deidentify=_cli_privacy.settings(args),
+        **_filters(args),
     )
     for code, path in sorted(written.items()):
         print(f"Wrote {path} ({code})")
@@ -128,8 +131,10 @@ def _print_frame(frame: Any, columns: list[str], as_csv: bool) -> None:
 
 
 def _patients(args: argparse.Namespace) -> int:
-    frame = _client(args).list_patients(organization_id=args.organization, study_id=args.study)
-    _print_frame(frame, ["id", "nameGiven", "nameFamily", "birthDate", "telecomEmail"], args.csv)
+    settings = _cli_privacy.settings(args)
+    frame = _client(args).list_patients(organization_id=args.organization, study_id=args.study, deidentify=settings)
+    columns = ["id", "nameGiven", "nameFamily", "birthDate", "telecomEmail"]
+    _print_frame(frame, columns if settings is None else ["pseudonym", "birthDate", "birth_year", "age"], args.csv)
     return 0
 
 
@@ -190,6 +195,7 @@ def _fetch_options(parser: argparse.ArgumentParser) -> None:
         "--keep-formulas", action="store_true",
         help="CSV: write text starting with = + - @ as it is (default: prefixed with ' so spreadsheets do not run it)",
     )
+    _cli_privacy.add_arguments(parser)
 
 
 def _add_export(commands: Any) -> None:
@@ -237,6 +243,7 @@ def _add_listings(commands: Any) -> None:
     patients.add_argument("--study", type=int, help="only this study's patients")
     patients.add_argument("--organization", type=int, help="only this organization's patients")
     patients.add_argument("--csv", action="store_true", help="print CSV instead of a table")
+    _cli_privacy.add_arguments(patients)
     patients.set_defaults(handler=_patients)
 
     studies = commands.add_parser("studies", help="list the studies you may see", description="List studies.")

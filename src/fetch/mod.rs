@@ -96,7 +96,7 @@ impl Progress {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct FetchOutcome {
     /// What the user gets: `tables.observations` counts their rows.
     pub tables: ObservationTables,

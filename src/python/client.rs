@@ -42,6 +42,23 @@ impl NativeFetchResult {
         Self { tables, outcome, single_code }
     }
 
+    /// This result with other tables (the same counts): what de-identification makes of it.
+    pub(super) fn with_tables(
+        &self,
+        transform: impl FnOnce(&[(Option<String>, RecordBatch)], &RecordBatch) -> crate::Result<(Vec<(Option<String>, RecordBatch)>, RecordBatch)>,
+    ) -> PyResult<Self> {
+        let held = self.held_tables()?;
+        let (tables, errors) = transform(held.as_ref().ok_or_else(moved_out)?, &self.outcome.tables.errors)?;
+        // The outcome holds no tables (they are `self.tables`): a clone is its counts.
+        let mut outcome = self.outcome.clone();
+        outcome.tables.errors = errors;
+        Ok(Self { tables: Mutex::new(Some(tables)), outcome, single_code: self.single_code.clone() })
+    }
+
+    pub(super) fn layout_of(&self) -> crate::query::Layout {
+        self.outcome.tables.layout
+    }
+
     fn held_tables(&self) -> PyResult<MutexGuard<'_, Option<Vec<(Option<String>, RecordBatch)>>>> {
         self.tables.lock().map_err(|_| PyRuntimeError::new_err("jhe's result is unusable: a conversion of it panicked"))
     }

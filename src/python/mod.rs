@@ -6,6 +6,7 @@ mod client;
 mod errors;
 mod fake;
 mod memory;
+mod privacy;
 mod runtime;
 
 use pyo3::prelude::*;
@@ -24,6 +25,7 @@ fn jhe_extension(m: &Bound<'_, PyModule>) -> PyResult<()> {
         .install();
     m.add_class::<client::NativeClient>()?;
     m.add_class::<client::NativeFetchResult>()?;
+    m.add_class::<privacy::NativeDeidentification>()?;
     m.add_class::<fake::NativeFakeExchange>()?;
     m.add_function(wrap_pyfunction!(catalog::catalog, m)?)?;
     m.add_function(wrap_pyfunction!(memory::purging_at_once, m)?)?;

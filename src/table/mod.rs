@@ -51,7 +51,7 @@ pub enum Appended {
 pub use crate::query::Layout;
 
 /// The finished tables of one fetch.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ObservationTables {
     pub layout: Layout,
     /// Wide: one table per code (catalogue order, then first appearance). Long: one table,

@@ -434,6 +434,7 @@ def write_report(
     elapsed: float,
     mirror: dict[str, Any] | None = None,
     quality: dict[str, Any] | None = None,
+    privacy: dict[str, Any] | None = None,
 ) -> None:
     v = info["versions"]
     command = "python benchmarks/run.py" + (" --quick" if args.quick else "") + f" --sizes {','.join(str(s) for s in args.sizes)}"
@@ -473,6 +474,10 @@ def write_report(
         lines += ["## The mirror: re-syncs against a full fetch (issue 13)", "", *mirror_table(mirror), ""]
     if quality is not None:
         lines += ["## The quality report against its fetch (issue 14)", "", *quality_table(quality), ""]
+    if privacy is not None:
+        import _privacy_bench
+
+        lines += ["## De-identification against its fetch (issue 15)", "", *_privacy_bench.table(privacy), ""]
     lines += ["## Decode throughput (`cargo bench --bench decode`)", "", *decode_section(decode, baseline), ""]
     # Where the time and memory go: profiled by hand (perf), kept beside this script.
     profile = HERE / "PROFILE.md"

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import _floors
+import _privacy_bench
 import _quality_bench
 import _report
 import _sync_bench
@@ -379,6 +380,17 @@ def run_quality(args: argparse.Namespace) -> dict[str, Any] | None:
     return {"runs": runs}
 
 
+def run_privacy(args: argparse.Namespace) -> dict[str, Any]:
+    """De-identification against its fetch (``_privacy_bench``)."""
+    with Server(args.privacy_size) as server:
+        log(f"privacy: {server.info['total']:,} observations")
+        result = _privacy_bench.run(server)
+    for layout, run in result["layouts"].items():
+        if run["status"] == "ok":
+            log(f"  {layout}: fetch {run['fetch_s']:.2f} s, pseudonymize {run['pseudonymize_s']:.2f} s, safe harbor {run['safe_harbor_s']:.2f} s")
+    return result
+
+
 def decode_bench(args: argparse.Namespace) -> dict[str, Any] | None:
     """This run's decode throughput (``--decode-bench``), or criterion's last saved estimates."""
     if args.decode_bench:
@@ -414,6 +426,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-quality", action="store_true", help="skip the quality report against its fetch")
     parser.add_argument("--quality-size", type=int, help="observations in the quality report's study (default 1000000; --quick: 500)")
     parser.add_argument("--quality-latency-ms", type=int, default=1000, help="the quality report's second server's latency (default 1000)")
+    parser.add_argument("--no-privacy", action="store_true", help="skip de-identification against its fetch")
+    parser.add_argument("--privacy-size", type=int, help="observations in de-identification's study (default 1000000; --quick: 500)")
     parser.add_argument("--decode-bench", action="store_true", help="run `cargo bench --bench decode` (about 2 min once built) instead of reading criterion's saved estimates")
     args = parser.parse_args(argv)
     args.sizes = [int(s.replace("_", "")) for s in (args.sizes or ("500" if args.quick else "10000,100000,1000000")).split(",")]
@@ -430,6 +444,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.mirror_size = 500 if args.quick else 100_000
     if args.quality_size is None:
         args.quality_size = 500 if args.quick else 1_000_000
+    if args.privacy_size is None:
+        args.privacy_size = 500 if args.quick else 1_000_000
     args.out = args.out.resolve()
     args.chart = (args.chart or args.out.parent / "results.png").resolve()
     args.json = (args.json or args.out.parent / "results.json").resolve()
@@ -450,6 +466,7 @@ def main(argv: list[str] | None = None) -> int:
     model = None if args.no_latency else run_latency(args, results)
     mirror = None if args.no_mirror else run_mirror(args)
     quality = None if args.no_quality else run_quality(args)
+    privacy = None if args.no_privacy else run_privacy(args)
     decode = decode_bench(args)
     baseline = json.loads(DECODE_BASELINE.read_text()) if DECODE_BASELINE.exists() else None
     elapsed = time.monotonic() - start
@@ -457,11 +474,11 @@ def main(argv: list[str] | None = None) -> int:
     args.parse_floor = [str(part) for part in args.parse_floor]
     args.json.write_text(json.dumps(
         {"machine": info, "args": {k: str(v) for k, v in vars(args).items()}, "results": results,
-         "latency_model": model, "mirror": mirror, "quality": quality, "decode_bench": decode, "decode_baseline": baseline},
+         "latency_model": model, "mirror": mirror, "quality": quality, "privacy": privacy, "decode_bench": decode, "decode_baseline": baseline},
         indent=1,
     ))
     _report.chart(args.chart, results, args.latency_ms, model)
-    _report.write_report(args, info, results, model, decode, baseline, elapsed, mirror, quality)
+    _report.write_report(args, info, results, model, decode, baseline, elapsed, mirror, quality, privacy)
     log(f"wrote {args.out}, {args.chart} and {args.json} in {elapsed / 60:.1f} min")
     return 0
 

@@ -87,8 +87,14 @@ def test_quick_run_reports_every_peer_with_the_servers_observations(tmp_path: Pa
     assert quality["checks"]["status"] == "ok" and quality["quality"]["status"] == "ok"
     assert quality["checks"]["observations"] == quality["total"]
 
+    privacy = data["privacy"]
+    for layout in ("wide", "long"):
+        run = privacy["layouts"][layout]
+        assert run["status"] == "ok" and run["observations"] == privacy["total"], (layout, run)
+
     report = out.read_text()
     assert "## The quality report against its fetch (issue 14)" in report
+    assert "## De-identification against its fetch (issue 15)" in report
     table = [line for line in report.splitlines() if line.startswith("| ") and "✓" in line]
     for peer in PEERS:
         assert sum(f"| {LABELS[peer]} |" in line for line in table) >= 2, (peer, report)

@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, Unpack, cast
 
-from jhe import _convert, _deidentify, _empty, _export, _mirror, _progress, _watch
+from jhe import _audit, _convert, _deidentify, _empty, _export, _mirror, _progress, _watch
 from jhe._jhe import NativeClient
 from jhe._result import Observations
 from jhe._typing import ClientOptions, Fetch, FetchAsync, Filters
@@ -165,6 +165,9 @@ class Client:
             64 MiB; a page of 1000 observations is under 2 MB). A larger one is a
             :class:`jhe.ProtocolError`.
         allow_insecure: Allow plain ``http://`` to a host other than this machine.
+        audit_log: A file to append one JSON line to for every fetch, listing, export, sync,
+            watch batch and quality report (see :mod:`jhe._audit`); defaults to
+            ``JHE_AUDIT_LOG``. Several processes may share one.
 
     The environment is read when the client is made. No token or secret ever appears in a
     repr, a log line or an exception, and none is sent anywhere but the Exchange: redirects
@@ -174,9 +177,21 @@ class Client:
     >>> df = client.fetch_dataframe(study_id=30001, code="omh:blood-glucose:4.0")  # doctest: +SKIP
     """
 
-    def __init__(self, url: str | None = None, token: str | None = None, **options: Unpack[ClientOptions]) -> None:
+    def __init__(
+        self, url: str | None = None, token: str | None = None, *, audit_log: str | os.PathLike[str] | None = None,
+        **options: Unpack[ClientOptions],
+    ) -> None:
         self._native = NativeClient(url, token, **options)
         self._profile: dict[str, Any] | None = None
+        self._auditor = self._auditor_for(audit_log or os.environ.get(_audit.ENV_PATH) or None, token, options)
+
+    def _auditor_for(self, path: str | os.PathLike[str] | None, token: str | None, options: ClientOptions) -> _audit.Auditor | None:
+        """The audit trail, if asked for; it knows the secrets only to keep them out of it."""
+        if path is None:
+            return None
+        secrets = [token, options.get("client_secret"), options.get("client_key"), options.get("refresh_token")]
+        secrets += [os.environ.get(name) for name in ("JHE_TOKEN", "JHE_CLIENT_SECRET")]
+        return _audit.Auditor(_audit.AuditLog(path), self.url, lambda: self._get("users/profile"), secrets)
 
     @property
     def url(self) -> str:
@@ -196,6 +211,7 @@ class Client:
                 bars.close()
 
     @_checked
+    @_audit.audited("fetch", _audit.observations)
     def fetch(
         self,
         study_id: int | None = None,
@@ -255,6 +271,7 @@ class Client:
         return _deidentify.observations(result, settings) if settings else result
 
     @_checked
+    @_audit.audited("fetch", _audit.observations)
     async def fetch_async(
         self,
         study_id: int | None = None,
@@ -368,7 +385,8 @@ class Client:
         ...     print(batch.total, "new", batch.cursor)
         """
         watcher = self._watcher(study_id, patient_id, code, overlap, filters, deidentify)
-        return _watch.watch(watcher, interval=_interval(interval), begin=_watch.begin(since, cursor))
+        stream = _watch.watch(watcher, interval=_interval(interval), begin=_watch.begin(since, cursor))
+        return _audit.batches(self._auditor, _audit.query_of({**watcher.request, "filters": filters}), stream)
 
     @_checked
     def watch_async(
@@ -387,9 +405,11 @@ class Client:
         """:meth:`watch` as an async iterator, for Jupyter's running event loop:
         ``async for batch in client.watch_async(...)``."""
         watcher = self._watcher(study_id, patient_id, code, overlap, filters, deidentify)
-        return _watch.watch_async(watcher, interval=_interval(interval), begin=_watch.begin(since, cursor))
+        stream = _watch.watch_async(watcher, interval=_interval(interval), begin=_watch.begin(since, cursor))
+        return _audit.batches_async(self._auditor, _audit.query_of({**watcher.request, "filters": filters}), stream)
 
     @_checked
+    @_audit.audited("sync", _audit.sync, _audit.before_sync)
     def sync(
         self,
         path: str | os.PathLike[str],
@@ -433,6 +453,7 @@ class Client:
     # Exports: written from Arrow (no pandas round trip), atomically.
 
     @_checked
+    @_audit.audited("export_csv", _audit.export(None))
     def export_csv(
         self,
         path: str | os.PathLike[str],
@@ -494,6 +515,7 @@ class Client:
         return _export.export_table(observations, table, target, "csv", _export.Writing(neutralize_formulas=neutralize_formulas))
 
     @_checked
+    @_audit.audited("export_parquet", _audit.export(None))
     def export_parquet(
         self,
         path: str | os.PathLike[str],
@@ -536,6 +558,7 @@ class Client:
         return _export.write_parquet(observations, target, partition_by, writing)
 
     @_checked
+    @_audit.audited("export_study", _audit.export("format"))
     def export_study(
         self,
         organization_id: int,
@@ -585,6 +608,7 @@ class Client:
         return _export.write_per_code(observations, target, format, writing)
 
     @_checked
+    @_audit.audited("quality", _audit.quality)
     def quality(
         self,
         study_id: int,
@@ -649,6 +673,7 @@ class Client:
         return document
 
     @_checked
+    @_audit.audited("list_patients", _audit.listing)
     def list_patients(
         self, organization_id: int | None = None, study_id: int | None = None, *, deidentify: bool | Deidentification | None = None
     ) -> pd.DataFrame:
@@ -665,6 +690,7 @@ class Client:
         return _deidentify.patients(patients, settings, self.url) if settings else patients
 
     @_checked
+    @_audit.audited("list_studies", _audit.listing)
     def list_studies(self, organization_id: int | None = None) -> pd.DataFrame:
         """The studies you may see: ``id``, ``name``, ``description``, ``organization`` (a
         dict) and ``organizationId`` (its id, for :meth:`export_study`)."""
@@ -674,16 +700,19 @@ class Client:
         return studies
 
     @_checked
+    @_audit.audited("list_organizations", _audit.listing)
     def list_organizations(self) -> pd.DataFrame:
         """The organizations: ``id``, ``name``, ``type``, ``partOf``, ``currentUserRole``."""
         return self._list("organizations")
 
     @_checked
+    @_audit.audited("get_patient", _audit.document)
     def get_patient(self, patient_id: int) -> dict[str, Any]:
         """One patient's record."""
         return self._get(f"patients/{_checked_id('patient_id', patient_id)}")
 
     @_checked
+    @_audit.audited("get_consents", _audit.document)
     def get_consents(self, patient_id: int) -> dict[str, Any]:
         """A patient's consents: consolidated scopes, and per study what was consented."""
         return self._get(f"patients/{_checked_id('patient_id', patient_id)}/consents")

@@ -34,7 +34,7 @@ class UsageError(Exception):
 def _client(args: argparse.Namespace) -> Any:
     from jhe import Client
 
-    return Client(url=args.url, token=args.token, allow_insecure=args.allow_insecure)
+    return Client(url=args.url, token=args.token, allow_insecure=args.allow_insecure, audit_log=args.audit_log)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -171,6 +171,7 @@ def _connection_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--allow-insecure", action="store_true", help="allow plain http:// to a host other than this machine"
     )
+    parser.add_argument("--audit-log", metavar="PATH", help="append a JSON line per retrieval to this file (default: $JHE_AUDIT_LOG)")
 
 
 def _query_options(parser: argparse.ArgumentParser) -> None:
@@ -282,10 +283,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(handler=_demo)
     _add_export(commands)
     _add_listings(commands)
-    from jhe import _cli_changes, _cli_quality
+    from jhe import _cli_audit, _cli_changes, _cli_quality
 
     _cli_changes.add_commands(commands, _connection_options, _query_options)
     _cli_quality.add_command(commands, _connection_options)
+    _cli_audit.add_command(commands)
 
     fake = commands.add_parser(
         "fake-server",

@@ -106,6 +106,14 @@ def _interval(seconds: float) -> float:
     return float(seconds)
 
 
+def _keeping(filters: dict[str, Any], *needed: str) -> dict[str, Any]:
+    """``filters`` whose ``columns=`` (if any) also holds the ``needed`` columns."""
+    columns = filters.get("columns")
+    if columns is None or isinstance(columns, str):
+        return filters  # every column, or a str the native fetch refuses
+    return {**filters, "columns": [*columns, *(name for name in needed if name not in columns)]}
+
+
 def _overlap_window(overlap: timedelta | float) -> timedelta:
     """How far before its cursor a reading of changes starts again: a timedelta or seconds."""
     from jhe._jhe import ConfigurationError
@@ -215,6 +223,14 @@ class Client:
             layout: ``"wide"``: one row per observation with the data type's typed columns,
                 one table per code. ``"long"``: one tidy table for any mix, one row per
                 observation and measure. Default: wide when one code is asked for, else long.
+            columns: Keep only these columns (minimum necessary); the others are not built.
+                They keep the table's order, not the order given; rows and the errors table
+                are unchanged. A name that is not a column of the layout (for the codes asked
+                for) is a :class:`jhe.ConfigurationError` listing the columns. For a code the
+                catalogue does not know (wide layout), key-path columns are named by its
+                data, so any name is accepted for it and kept when a column has it. Watch
+                also keeps ``observation_id`` and ``last_updated``, sync those and
+                ``duplicate_uuid``: they need them. Not for the flat layout (``jhe.compat``).
 
         Raises:
             jhe.InconsistentResult: the rows received do not match the server's total even
@@ -305,7 +321,9 @@ class Client:
         if "updated_since" in filters:
             raise _argument_error("watch reads by updated_since itself: start earlier with since=, or resume with cursor=")
         request = {"study_id": study_id, "patient_id": patient_id, "codes": code}
-        return _watch.Watch(self._native, dict(filters), request, _overlap_window(overlap))
+        # A poll skips the rows delivered before by (id, last_updated).
+        watched = _keeping(dict(filters), "observation_id", "last_updated")
+        return _watch.Watch(self._native, watched, request, _overlap_window(overlap))
 
     @_checked
     def watch(
@@ -394,7 +412,9 @@ class Client:
         if "updated_since" in filters or "layout" in filters:
             raise _argument_error("sync reads by updated_since in the wide layout itself; it takes neither")
         request = {"study_id": study_id, "patient_id": patient_id, "codes": codes}
-        return _mirror.sync(self._native, Path(path), dict(filters), request, full=full, overlap=_overlap_window(overlap))
+        # The mirror merges by id where last_updated is newer, and counts duplicate uuids.
+        mirrored = _keeping(dict(filters), "observation_id", "last_updated", "duplicate_uuid")
+        return _mirror.sync(self._native, Path(path), mirrored, request, full=full, overlap=_overlap_window(overlap))
 
     # Exports: written from Arrow (no pandas round trip), atomically.
 
@@ -435,6 +455,8 @@ class Client:
         """
         target = Path(path)
         _export.check_target(target, directory=False)
+        if preset == "guide" and filters.get("columns") is not None:
+            raise _argument_error('preset="guide" writes the guide\'s own columns; it takes no columns=')
         if preset == "guide":
             _convert._require("pandas", "pandas")  # the patients' names come from list_patients
             code = code or _export.GUIDE_GLUCOSE_CODE
@@ -481,6 +503,8 @@ class Client:
         _require_writer()
         writing = _export.Writing(encryption=encryption)
         writing.check("parquet", partition_by)
+        # The partitions are made from their columns.
+        filters = cast(Filters, _keeping(dict(filters), *(partition_by or [])))
         observations = self.fetch(study_id, patient_id, code, progress=progress, strict=strict, **filters)
         return _export.write_parquet(observations, target, partition_by, writing)
 

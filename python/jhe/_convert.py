@@ -66,32 +66,44 @@ def rows(table: ArrowStreamExportable) -> list[dict[str, Any]]:
     return list(pl.DataFrame(table).to_dicts())
 
 
-def summarize(table: ArrowStreamExportable) -> list[dict[str, Any]]:
+def summarize(table: ArrowStreamExportable, code: str | None = None) -> list[dict[str, Any]]:
     """Per code in `table`, in order of first appearance: ``observations`` and ``patients``
-    (distinct ids), and the ``first`` and ``last`` effective start."""
+    (distinct ids), and the ``first`` and ``last`` effective start. A column ``columns=``
+    left out gives None (no ``code`` column: one row, of `code`)."""
     pa, pl = _tabular_library()
     if pa is None:
         frame = pl.DataFrame(table)
-        grouped = frame.group_by(pl.col("code").cast(pl.String), maintain_order=True).agg(
-            observations=pl.col("observation_id").drop_nulls().n_unique(),
-            patients=pl.col("patient_id").drop_nulls().n_unique(),
-            first=pl.col("effective_start").min(),
-            last=pl.col("effective_start").max(),
-        )
-        return list(grouped.to_dicts())
+        present = set(frame.columns)
+        wanted = {
+            "observations": pl.col("observation_id").drop_nulls().n_unique() if "observation_id" in present else None,
+            "patients": pl.col("patient_id").drop_nulls().n_unique() if "patient_id" in present else None,
+            "first": pl.col("effective_start").min() if "effective_start" in present else None,
+            "last": pl.col("effective_start").max() if "effective_start" in present else None,
+        }
+        aggregations = {name: expression for name, expression in wanted.items() if expression is not None}
+        if "code" in present:
+            rows = frame.group_by(pl.col("code").cast(pl.String), maintain_order=True).agg(**aggregations).to_dicts()
+        else:
+            rows = [{"code": code, **(frame.select(**aggregations).to_dicts()[0] if aggregations else {})}]
+        return [{name: row.get(name) for name in ["code", *wanted]} for row in rows]
     import pyarrow.compute as pc
 
     arrow = _read_stream(pa, table)
-    codes = arrow["code"].cast("string")
+    present = set(arrow.column_names)
+    if "code" in present:
+        codes = arrow["code"].cast("string")
+        parts = [(each, arrow.filter(pc.equal(codes, each))) for each in pc.unique(codes).to_pylist()]
+    else:
+        parts = [(code, arrow)]
     summary = []
-    for code in pc.unique(codes).to_pylist():
-        part = arrow.filter(pc.equal(codes, code))
-        start = pc.min_max(part["effective_start"]).as_py()
+    for each, part in parts:
+        start = pc.min_max(part["effective_start"]).as_py() if "effective_start" in present else {"min": None, "max": None}
+        distinct = lambda name: pc.count_distinct(part[name]).as_py() if name in present else None  # noqa: E731
         summary.append(
             {
-                "code": code,
-                "observations": pc.count_distinct(part["observation_id"]).as_py(),
-                "patients": pc.count_distinct(part["patient_id"]).as_py(),
+                "code": each,
+                "observations": distinct("observation_id"),
+                "patients": distinct("patient_id"),
                 "first": start["min"],
                 "last": start["max"],
             }

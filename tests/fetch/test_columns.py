@@ -112,3 +112,12 @@ def test_the_cli_takes_comma_separated_columns(small_fx: FakeExchange, tmp_path:
         assert next(csv.reader(handle)) == ["patient_id", "glucose_mg_dl"]
     bad = run_with(small_fx, "export", "--study", study, "--code", GLUCOSE, "--columns", "glucose", "-o", "b.csv", cwd=tmp_path)
     assert bad.returncode != 0 and "\"glucose\"" in bad.stderr and not (tmp_path / "b.csv").exists()
+
+
+def test_a_result_without_its_summary_columns_still_shows(fx: FakeExchange, client: jhe.Client) -> None:
+    some = client.fetch(study_id=fx.main_study_id, code=GLUCOSE, columns=["glucose_mg_dl"])
+    assert some.summary() == [{"code": GLUCOSE, "observations": None, "patients": None, "first": None, "last": None, "errors": 0}]
+    assert f"{GLUCOSE}: ? observations, ? patients, ? to ?" in repr(some)
+    assert "<td>?</td>" in some._repr_html_()
+    counted = client.fetch(study_id=fx.main_study_id, code=GLUCOSE, columns=["observation_id"]).summary()[0]
+    assert counted["observations"] == len(fx.expected_observations(study_id=fx.main_study_id, code=GLUCOSE))

@@ -96,14 +96,17 @@ def summarize(table: ArrowStreamExportable, code: str | None = None) -> list[dic
     else:
         parts = [(code, arrow)]
     summary = []
+
+    def distinct(part: Any, name: str) -> int | None:
+        return pc.count_distinct(part[name]).as_py() if name in present else None
+
     for each, part in parts:
         start = pc.min_max(part["effective_start"]).as_py() if "effective_start" in present else {"min": None, "max": None}
-        distinct = lambda name: pc.count_distinct(part[name]).as_py() if name in present else None  # noqa: E731
         summary.append(
             {
                 "code": each,
-                "observations": distinct("observation_id"),
-                "patients": distinct("patient_id"),
+                "observations": distinct(part, "observation_id"),
+                "patients": distinct(part, "patient_id"),
                 "first": start["min"],
                 "last": start["max"],
             }

@@ -2,6 +2,7 @@
 
 use crate::error::{JheError, Result};
 use crate::decode::omh::catalog::system_for_code;
+use crate::selection::ColumnSelection;
 
 /// A code as the servers want it: `system|code`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -201,6 +202,8 @@ pub struct FetchRequest {
     pub layout: Layout,
     /// A reading of what changed since `query.updated_since` (watching, mirroring).
     pub changes: Option<Changes>,
+    /// The columns kept (`columns=`; none: every one), checked against the layout and codes.
+    pub columns: Option<ColumnSelection>,
 }
 
 /// A reading of what changed: the rows stored or changed at or after the query's
@@ -223,7 +226,13 @@ impl FetchRequest {
             }
         }
         let layout = layout.unwrap_or(if query.codes.len() == 1 { Layout::Wide } else { Layout::Long });
-        Ok(Self { query, api, layout, changes: None })
+        Ok(Self { query, api, layout, changes: None, columns: None })
+    }
+
+    /// This request keeping only the columns `names` (checked against its layout and codes).
+    pub fn with_columns(mut self, names: &[String]) -> Result<Self> {
+        self.columns = Some(ColumnSelection::new(names, self.layout, &self.query.code_names())?);
+        Ok(self)
     }
 
     /// This request as a reading of what changed since its `updated_since`, which it needs.

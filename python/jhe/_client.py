@@ -107,6 +107,14 @@ def _interval(seconds: float) -> float:
     return float(seconds)
 
 
+def _keeping(filters: dict[str, Any], *needed: str) -> dict[str, Any]:
+    """``filters`` whose ``columns=`` (if any) also holds the ``needed`` columns."""
+    columns = filters.get("columns")
+    if columns is None or isinstance(columns, str):
+        return filters  # every column, or a str the native fetch refuses
+    return {**filters, "columns": [*columns, *(name for name in needed if name not in columns)]}
+
+
 def _overlap_window(overlap: timedelta | float) -> timedelta:
     """How far before its cursor a reading of changes starts again: a timedelta or seconds."""
     from jhe._jhe import ConfigurationError
@@ -250,6 +258,14 @@ class Client:
             layout: ``"wide"``: one row per observation with the data type's typed columns,
                 one table per code. ``"long"``: one tidy table for any mix, one row per
                 observation and measure. Default: wide when one code is asked for, else long.
+            columns: Keep only these columns (minimum necessary); the others are not built.
+                They keep the table's order, not the order given; rows and the errors table
+                are unchanged. A name that is not a column of the layout (for the codes asked
+                for) is a :class:`jhe.ConfigurationError` listing the columns. For a code the
+                catalogue does not know (wide layout), key-path columns are named by its
+                data, so any name is accepted for it and kept when a column has it. Watch
+                also keeps ``observation_id`` and ``last_updated``, sync those and
+                ``duplicate_uuid``: they need them. Not for the flat layout (``jhe.compat``).
 
         Raises:
             jhe.InconsistentResult: the rows received do not match the server's total even
@@ -265,6 +281,7 @@ class Client:
         >>> obs.to_pandas()  # doctest: +SKIP
         """
         settings = _deidentify.resolve(deidentify)
+        filters = _deidentify.selection(filters, settings)
         native = self._fetch_native(filters, progress, study_id=study_id, patient_id=patient_id, codes=code)
         result = Observations(native, strict=strict, server=self.url)
         _empty.warn_if_empty(self._native, result, study_id, patient_id, code, dict(filters))
@@ -288,6 +305,7 @@ class Client:
         >>> obs = await client.fetch_async(study_id=30001)  # doctest: +SKIP
         """
         settings = _deidentify.resolve(deidentify)
+        filters = _deidentify.selection(filters, settings)
         native = await self._native.fetch_async(filters, study_id=study_id, patient_id=patient_id, codes=code)
         result = Observations(native, strict=strict, server=self.url)
         if not result.total:
@@ -345,7 +363,9 @@ class Client:
             raise _argument_error("watch reads by updated_since itself: start earlier with since=, or resume with cursor=")
         settings = _incremental_deidentification(deidentify)
         request = {"study_id": study_id, "patient_id": patient_id, "codes": code}
-        return _watch.Watch(self._native, dict(filters), request, _overlap_window(overlap), self.url, settings)
+        # A poll skips the rows delivered before by (id, last_updated).
+        watched = _deidentify.selection(_keeping(dict(filters), "observation_id", "last_updated"), settings)
+        return _watch.Watch(self._native, watched, request, _overlap_window(overlap), self.url, settings)
 
     @_checked
     def watch(
@@ -446,8 +466,10 @@ class Client:
             raise _argument_error("sync reads by updated_since in the wide layout itself; it takes neither")
         settings = _incremental_deidentification(deidentify)
         request = {"study_id": study_id, "patient_id": patient_id, "codes": codes}
+        # The mirror merges by id where last_updated is newer, and counts duplicate uuids.
+        mirrored = _deidentify.selection(_keeping(dict(filters), "observation_id", "last_updated", "duplicate_uuid"), settings)
         return _mirror.sync(
-            self._native, Path(path), dict(filters), request, full=full, overlap=_overlap_window(overlap), deidentify=settings
+            self._native, Path(path), mirrored, request, full=full, overlap=_overlap_window(overlap), deidentify=settings
         )
 
     # Exports: written from Arrow (no pandas round trip), atomically.
@@ -494,6 +516,8 @@ class Client:
         """
         target = Path(path)
         _export.check_target(target, directory=False)
+        if preset == "guide" and filters.get("columns") is not None:
+            raise _argument_error('preset="guide" writes the guide\'s own columns; it takes no columns=')
         settings = _deidentify.resolve(deidentify)
         if preset == "guide":
             _convert._require("pandas", "pandas")  # the patients' names come from list_patients
@@ -554,6 +578,9 @@ class Client:
         settings = _deidentify.resolve(deidentify)
         if settings is not None and partition_by:
             partition_by = ["pseudonym" if name == "patient_id" else name for name in partition_by]
+        # The partitions are made from their columns (a pseudonym from its patient_id).
+        needed = ["patient_id" if name == "pseudonym" else name for name in partition_by or []]
+        filters = cast(Filters, _keeping(dict(filters), *needed))
         observations = self.fetch(study_id, patient_id, code, progress=progress, strict=strict, deidentify=settings, **filters)
         return _export.write_parquet(observations, target, partition_by, writing)
 

@@ -9,7 +9,7 @@ import warnings
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterable
 
     import pandas as pd
 
@@ -68,9 +68,9 @@ def rows(table: ArrowStreamExportable) -> list[dict[str, Any]]:
     return list(pl.DataFrame(table).to_dicts())
 
 
-def patient_column(names: Sequence[str]) -> str:
+def patient_column(names: Iterable[str]) -> str:
     """``patient_id``, or ``pseudonym`` in a de-identified table."""
-    return "pseudonym" if "pseudonym" in names else "patient_id"
+    return "pseudonym" if "pseudonym" in set(names) else "patient_id"
 
 
 def _plain(pa: Any, column: Any) -> Any:
@@ -89,35 +89,47 @@ def _min_max(pa: Any, pc: Any, column: Any) -> dict[str, Any]:
     return {side: None if value is None else timedelta(microseconds=value) for side, value in bounds.items()}
 
 
-def summarize(table: ArrowStreamExportable) -> list[dict[str, Any]]:
+def summarize(table: ArrowStreamExportable, code: str | None = None) -> list[dict[str, Any]]:
     """Per code in `table`, in order of first appearance: ``observations`` and ``patients``
-    (distinct ids, or pseudonyms once de-identified), and the ``first`` and ``last``
-    effective start."""
+    (distinct ids, or pseudonyms once de-identified), and the ``first`` and ``last`` effective start. A column ``columns=``
+    left out gives None (no ``code`` column: one row, of `code`)."""
     pa, pl = _tabular_library()
     if pa is None:
         frame = pl.DataFrame(table)
-        patient = patient_column(frame.columns)
-        grouped = frame.group_by(pl.col("code").cast(pl.String), maintain_order=True).agg(
-            observations=pl.col("observation_id").drop_nulls().n_unique(),
-            patients=pl.col(patient).drop_nulls().n_unique(),
-            first=pl.col("effective_start").min(),
-            last=pl.col("effective_start").max(),
-        )
-        return list(grouped.to_dicts())
+        present = set(frame.columns)
+        wanted = {
+            "observations": pl.col("observation_id").drop_nulls().n_unique() if "observation_id" in present else None,
+            "patients": pl.col(patient_column(present)).drop_nulls().n_unique() if patient_column(present) in present else None,
+            "first": pl.col("effective_start").min() if "effective_start" in present else None,
+            "last": pl.col("effective_start").max() if "effective_start" in present else None,
+        }
+        aggregations = {name: expression for name, expression in wanted.items() if expression is not None}
+        if "code" in present:
+            rows = frame.group_by(pl.col("code").cast(pl.String), maintain_order=True).agg(**aggregations).to_dicts()
+        else:
+            rows = [{"code": code, **(frame.select(**aggregations).to_dicts()[0] if aggregations else {})}]
+        return [{name: row.get(name) for name in ["code", *wanted]} for row in rows]
     import pyarrow.compute as pc
 
     arrow = _read_stream(pa, table)
-    patient = patient_column(arrow.schema.names)
-    codes = arrow["code"].cast("string")
+    present = set(arrow.column_names)
+    if "code" in present:
+        codes = arrow["code"].cast("string")
+        parts = [(each, arrow.filter(pc.equal(codes, each))) for each in pc.unique(codes).to_pylist()]
+    else:
+        parts = [(code, arrow)]
     summary = []
-    for code in pc.unique(codes).to_pylist():
-        part = arrow.filter(pc.equal(codes, code))
-        start = _min_max(pa, pc, part["effective_start"])
+
+    def distinct(part: Any, name: str) -> int | None:
+        return pc.count_distinct(_plain(pa, part[name])).as_py() if name in present else None
+
+    for each, part in parts:
+        start = _min_max(pa, pc, part["effective_start"]) if "effective_start" in present else {"min": None, "max": None}
         summary.append(
             {
-                "code": code,
-                "observations": pc.count_distinct(part["observation_id"]).as_py(),
-                "patients": pc.count_distinct(_plain(pa, part[patient])).as_py(),
+                "code": each,
+                "observations": distinct(part, "observation_id"),
+                "patients": distinct(part, patient_column(present)),
                 "first": start["min"],
                 "last": start["max"],
             }

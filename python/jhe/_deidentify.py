@@ -104,6 +104,19 @@ def resolve(deidentify: bool | Deidentification | None) -> Deidentification | No
     raise ArgumentError(f"deidentify must be True, False, None or a jhe.Deidentification, got {type(deidentify).__name__}")
 
 
+def selection(filters: Any, settings: Deidentification | None) -> Any:
+    """A fetch's filters with its ``columns=`` in the names the tables are built with: a
+    de-identified table's ``pseudonym`` and ``first_year`` come from ``patient_id`` (which a
+    shift needs, so it is always kept) and Safe Harbor's times from ``effective_start``."""
+    columns = filters.get("columns")
+    if settings is None or columns is None or isinstance(columns, str):
+        return filters
+    renamed = {"pseudonym": "patient_id", "first_year": "patient_id"}
+    needed = ["patient_id", *(["effective_start"] if settings.mode == "safe_harbor" else [])]
+    wanted = [renamed.get(name, name) for name in columns] + needed
+    return {**filters, "columns": list(dict.fromkeys(wanted))}
+
+
 def observations(result: Observations, settings: Deidentification) -> Observations:
     """`result` de-identified: a new :class:`jhe.Observations`."""
     from jhe._result import Observations

@@ -133,8 +133,8 @@ class Observations:
             errors_by_code[str(error["code"])] = errors_by_code.get(str(error["code"]), 0) + 1
         return [
             {**row, "errors": errors_by_code.get(str(row["code"]), 0)}
-            for _, table in self._tables
-            for row in _convert.summarize(table)
+            for code, table in self._tables
+            for row in _convert.summarize(table, code)
         ]
 
     def __repr__(self) -> str:
@@ -144,8 +144,8 @@ class Observations:
         ]
         for row in self.summary():
             lines.append(
-                f"  {row['code']}: {row['observations']:,} observations, {row['patients']} patients, "
-                f"{_when(row['first'], '%Y-%m-%d')} to {_when(row['last'], '%Y-%m-%d')}"
+                f"  {row['code']}: {_count(row['observations'])} observations, {_count(row['patients'])} patients, "
+                f"{_day(row['first'])} to {_day(row['last'])}"
                 + (f", {row['errors']} errors" if row["errors"] else "")
             )
         if self.deidentified is not None:
@@ -161,8 +161,8 @@ class Observations:
             f"<b>{len(self.errors)}</b> errors</p>"
         )
         cells = "".join(
-            f"<tr><td><code>{html.escape(str(r['code']))}</code></td><td>{r['observations']:,}</td>"
-            f"<td>{r['patients']}</td><td>{_when(r['first'], '%Y-%m-%d %H:%M')}</td><td>{_when(r['last'], '%Y-%m-%d %H:%M')}</td>"
+            f"<tr><td><code>{html.escape(str(r['code']))}</code></td><td>{_count(r['observations'])}</td>"
+            f"<td>{_count(r['patients'])}</td><td>{_day(r['first'], '%Y-%m-%d %H:%M')}</td><td>{_day(r['last'], '%Y-%m-%d %H:%M')}</td>"
             f"<td>{r['errors']}</td></tr>"
             for r in self.summary()
         )
@@ -174,7 +174,14 @@ class Observations:
         return head + table + (f"<p>Empty: {html.escape(why)}</p>" if why else "")
 
 
-def _when(value: Any, pattern: str) -> str:
-    """A first or last time as the summary shows it: a date, or (Safe Harbor) the time since
-    the patient's first observation."""
-    return format(value, pattern) if hasattr(value, "strftime") else str(value)
+def _count(n: int | None) -> str:
+    """A count, or ``?`` where ``columns=`` left its column out."""
+    return "?" if n is None else f"{n:,}"
+
+
+def _day(at: Any, format: str = "%Y-%m-%d") -> str:
+    """A time, or ``?`` where ``columns=`` left ``effective_start`` out (or nothing had one);
+    in Safe Harbor mode, the time since the patient's first observation."""
+    if at is None:
+        return "?"
+    return f"{at:{format}}" if hasattr(at, "strftime") else str(at)

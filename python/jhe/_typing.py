@@ -42,6 +42,8 @@ class _Narrowing(TypedDict, total=False):
     updated_since: TimeLike | None
     patient_identifier: tuple[str, str] | None
     organization_id: int | None
+    # Only these columns, in the table's order (minimum necessary).
+    columns: Sequence[str] | None
 
 
 class Filters(_Narrowing, total=False):

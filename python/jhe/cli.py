@@ -61,7 +61,10 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _filters(args: argparse.Namespace) -> dict[str, Any]:
     """The filters both export commands take."""
-    return {"since": args.since, "until": args.until, "updated_since": args.updated_since, "api": args.api}
+    filters = {"since": args.since, "until": args.until, "updated_since": args.updated_since, "api": args.api}
+    if args.columns is not None:
+        filters["columns"] = [name.strip() for name in args.columns.split(",")]
+    return filters
 
 
 def _export_format(args: argparse.Namespace) -> str:
@@ -185,6 +188,9 @@ def _fetch_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--until", help="effective time before (date or ISO date-time)")
     parser.add_argument("--updated-since", help="stored or changed on the server at or after (date or ISO date-time)")
     parser.add_argument("--api", choices=["auto", "fhir", "rest"], default="auto", help="default: auto")
+    parser.add_argument(
+        "--columns", metavar="A,B,C", help="only these columns, comma-separated (minimum necessary); default: every column"
+    )
     parser.add_argument(
         "--strict", action="store_true", help="fail (exit 1, nothing written) if any record could not be decoded"
     )

@@ -118,6 +118,10 @@ impl Deidentification {
                 "de-identification takes the wide or long layout, not the official client's flat frame".into(),
             ));
         }
+        if tables.iter().any(|(_, batch)| batch.column_by_name(PATIENT_ID).is_none()) {
+            // Without it no pseudonym or shift is known, and the times would be withheld.
+            return Err(JheError::Config("de-identification needs the patient_id column: keep it in columns=".into()));
+        }
         let batches: Vec<&RecordBatch> = tables.iter().map(|(_, batch)| batch).collect();
         let patients = Patients::of(&batches, &self.keys);
         tables

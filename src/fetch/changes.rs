@@ -19,7 +19,7 @@ use super::{FetchOutcome, Progress, Session};
 use crate::error::Result;
 use crate::query::{Api, Changes, FetchRequest, Layout, ObservationQuery};
 use crate::source::{AdapterKind, Generation};
-use crate::table::{ClientFilter, ObservationTableBuilder, ObservationTables};
+use crate::table::{ClientFilter, ObservationTableBuilder, ObservationTables, Shape};
 
 /// Whether a reading of changes (`request.changes`) uses an older server's REST list: the
 /// list takes every filter but a patient identifier (the others jhe applies itself), and
@@ -40,7 +40,8 @@ pub(super) async fn read_newest_first(session: &Session, request: &FetchRequest,
     let mut builder = ObservationTableBuilder::new(request.layout, &query.code_names())
         .with_loose_code_matching()
         .with_filter(filter)
-        .with_delivered(delivered);
+        .with_delivered(delivered)
+        .with_columns(request.columns.clone());
     let search = plan::searches(&session.config.base_url, &without_filters(query), Api::Rest, Generation::Legacy).swap_remove(0);
     // One page after another: each tells whether the next is needed.
     let mut reader = Reader::new(session, &mut builder, progress, Pace::new(1, 1));
@@ -48,6 +49,7 @@ pub(super) async fn read_newest_first(session: &Session, request: &FetchRequest,
     let (requests, pace) = (reader.requests, reader.pace());
     let mut tables = builder.finish();
     tables.sort_newest_first();
+    tables.keep_selected();
     // The list has no count of changed rows: what was read and matched is the total.
     let server_total = tables.observations;
     Ok(FetchOutcome { tables, server_total, requests, api: Api::Rest, generation: Generation::Legacy, pace })
@@ -107,7 +109,7 @@ pub async fn count_matching(session: &Session, request: &FetchRequest) -> Result
 pub async fn effective_range(session: &Session, request: &FetchRequest) -> Result<Option<(i64, i64)>> {
     let generation = session.generation().await?;
     if !generation.honours_time_filters() {
-        let every_row = FetchRequest { layout: Layout::Wide, changes: None, ..request.clone() };
+        let every_row = FetchRequest { layout: Layout::Wide, changes: None, columns: None, ..request.clone() };
         let outcome = super::fetch_observations(session, &every_row, Arc::default()).await?;
         return Ok(start_range(&outcome.tables));
     }
@@ -118,7 +120,7 @@ pub async fn effective_range(session: &Session, request: &FetchRequest) -> Resul
         kind: AdapterKind::Fhir,
         origin: config.base_url.clone(),
         options: Default::default(),
-        layout: Layout::Wide,
+        shape: Shape::all(Layout::Wide),
     };
     let mut pages = Vec::new();
     for search in plan::searches(&config.base_url, &request.query, Api::Fhir, generation) {

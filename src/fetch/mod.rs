@@ -126,13 +126,13 @@ async fn fetch_all(session: &Session, request: &FetchRequest, progress: Arc<Prog
     let (query, api, layout) = (&request.query, request.api, request.layout);
     let config = &session.config;
     let pace = Pace::new(config.concurrency, config.max_concurrency);
-    let mut builder = ObservationTableBuilder::new(layout, &query.code_names());
+    let mut builder = ObservationTableBuilder::new(layout, &query.code_names()).with_columns(request.columns.clone());
     // Not knowing the generation yet, ask the current one's first page alongside `metadata`
     // rather than after it: a round trip saved on a current server, a 404 on an older one.
     let guessed = match session.known_generation() {
         None if api != Api::Rest => {
             let first = plan::searches(&config.base_url, query, Api::Fhir, Generation::Current).swap_remove(0);
-            Some(Opening::ask(session, &pace, &first, builder.page_options(), builder.layout()).await)
+            Some(Opening::ask(session, &pace, &first, builder.page_options(), builder.shape().clone()).await)
         }
         _ => None,
     };
@@ -166,5 +166,6 @@ async fn fetch_all(session: &Session, request: &FetchRequest, progress: Arc<Prog
     let (requests, pace) = (reader.requests, reader.pace());
     let mut tables = builder.finish();
     tables.sort_newest_first();
+    tables.keep_selected();
     Ok(FetchOutcome { tables, server_total, requests, api, generation, pace })
 }

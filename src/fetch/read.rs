@@ -18,7 +18,7 @@ use crate::http::redact_url;
 use crate::source::PageSummary;
 use crate::source::paging::PageWalk;
 use crate::source::fhir::Snapshot;
-use crate::table::{Layout, ObservationTableBuilder, PageTables};
+use crate::table::{ObservationTableBuilder, PageTables, Shape};
 
 pub(super) struct Reader<'a> {
     session: &'a Session,
@@ -39,7 +39,7 @@ pub(super) struct Opening {
 
 impl Opening {
     /// Ask `search`'s first page now.
-    pub async fn ask(session: &Session, pace: &Arc<Pace>, search: &Search, options: crate::decode::PageOptions, layout: Layout) -> Self {
+    pub async fn ask(session: &Session, pace: &Arc<Pace>, search: &Search, options: crate::decode::PageOptions, shape: Shape) -> Self {
         let url = search.with_page(1, session.config.page_size);
         let fetch = PageFetch {
             http: session.http.clone(),
@@ -47,7 +47,7 @@ impl Opening {
             kind: search.kind,
             origin: session.config.base_url.clone(),
             options,
-            layout,
+            shape,
         };
         Self { task: fetch.spawn(url.clone()).await, url }
     }
@@ -70,7 +70,7 @@ impl<'a> Reader<'a> {
             kind: search.kind,
             origin: self.session.config.base_url.clone(),
             options: self.builder.page_options(),
-            layout: self.builder.layout(),
+            shape: self.builder.shape().clone(),
         }
     }
 

@@ -11,7 +11,7 @@ use url::Url;
 use super::pace::{Credit, Pace, Ticket};
 use super::plan::Search;
 use crate::decode::{PageOptions, PreparedPage};
-use crate::table::{Layout, PageTables};
+use crate::table::{PageTables, Shape};
 use crate::error::Result;
 use crate::http::HttpClient;
 use crate::source::{AdapterKind, PageSummary};
@@ -56,8 +56,8 @@ pub(super) struct PageFetch {
     pub kind: AdapterKind,
     pub origin: Url,
     pub options: PageOptions,
-    /// The layout each page's rows are built in where it is decoded.
-    pub layout: Layout,
+    /// The layout and columns each page's rows are built in where it is decoded.
+    pub shape: Shape,
 }
 
 /// A page fetched and decoded by a task of its own: its URL, the page, and the credit its
@@ -88,12 +88,12 @@ impl PageFetch {
             // No answer to learn from (an error is the fetch's end, or a page past the end).
             Err(error) => return (url, Err(error), None),
         };
-        let Self { kind, origin, options, layout, .. } = self;
+        let Self { kind, origin, options, shape, .. } = self;
         let _permit = DECODERS.acquire().await.expect("the semaphore is never closed");
         AbortOnDrop(tokio::task::spawn_blocking(move || {
             let page = PreparedPage::read(kind, &body, &url, &origin, options);
             drop(body);
-            (url, page.map(|(summary, page)| (summary, PageTables::build(page, layout))), credit)
+            (url, page.map(|(summary, page)| (summary, PageTables::build(page, &shape))), credit)
         }))
         .await
     }

@@ -23,6 +23,7 @@ struct Fields {
     api: Api,
     layout: Option<Layout>,
     changes: Option<Changes>,
+    columns: Option<Vec<String>>,
 }
 
 impl Fields {
@@ -36,6 +37,7 @@ impl Fields {
             "updated_since" => self.query.updated_since = time_bound(name, value)?,
             "api" => self.api = text(name, value)?.map(|t| Api::parse(&t)).transpose()?.unwrap_or_default(),
             "layout" => self.layout = text(name, value)?.map(|t| Layout::parse(&t)).transpose()?,
+            "columns" => self.columns = columns(value)?,
             _ => return Ok(false),
         }
         Ok(true)
@@ -94,11 +96,34 @@ pub fn fetch_request(filters: Option<Filters>, keywords: Option<&Bound<'_, PyDic
     if let Some(keywords) = keywords {
         read_each(keywords, |name, value| fields.keyword(name, value), unexpected_filter)?;
     }
-    let request = FetchRequest::new(fields.query, fields.api, fields.layout)?;
+    let mut request = FetchRequest::new(fields.query, fields.api, fields.layout)?;
+    if let Some(names) = fields.columns {
+        request = request.with_columns(&names)?;
+    }
     Ok(match fields.changes {
         Some(changes) => request.reading_changes(changes)?,
         None => request,
     })
+}
+
+/// `columns`: a sequence of str (a str alone is refused: its letters are not columns);
+/// None for every column. Which names are columns is checked with the layout.
+fn columns(value: &Bound<'_, PyAny>) -> PyResult<Option<Vec<String>>> {
+    if value.is_none() {
+        return Ok(None);
+    }
+    let expected = "a sequence of str";
+    if value.is_instance_of::<PyString>() {
+        return Err(wrong_type("columns", value, expected));
+    }
+    let items = value.try_iter().map_err(|_| wrong_type("columns", value, expected))?;
+    let mut names = Vec::new();
+    for item in items {
+        let item = item?;
+        let name = item.cast::<PyString>().map_err(|_| wrong_type("each column", &item, "a str"))?;
+        names.push(name.to_str()?.to_string());
+    }
+    Ok(Some(names))
 }
 
 /// `delivered`: `(observation id, last_updated µs)` pairs.

@@ -108,7 +108,7 @@ impl NativeFetchResult {
     /// `(observation id, last_updated µs)` of each observation held stored at or after `at`.
     fn delivered_since(&self, at: i64) -> PyResult<Vec<(i64, i64)>> {
         let held = self.held_tables()?;
-        Ok(crate::table::delivered_since(held.as_ref().ok_or_else(moved_out)?, at))
+        Ok(crate::table::delivered_since(held.as_ref().ok_or_else(moved_out)?, at)?)
     }
 
     /// Records in the errors table.

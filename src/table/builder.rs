@@ -18,17 +18,18 @@ use std::collections::{HashMap, HashSet};
 use arrow_array::{BooleanArray, RecordBatch};
 
 use super::chunks::join;
-use super::columns::{Record, present};
+use super::columns::{Record, Shape, present};
 use super::errors::ErrorsBuilder;
 use super::finish::ClientFilter;
 use super::flat::FlatTable;
 use super::long::LongTable;
 use super::page::{PageChunk, PageEntry, PageTables, RowFacts};
-use super::uuids::{UuidList, with_duplicate_uuid_flags};
+use super::uuids::{DUPLICATE_UUID, UuidList, with_duplicate_uuid_flags};
 use super::wide::WideTable;
 use super::{Appended, Layout, ObservationTables};
 use crate::decode::omh::catalog;
 use crate::decode::{PageOptions, PreparedObservation, PreparedPage, RawPayload};
+use crate::selection::ColumnSelection;
 
 /// Rows of page chunks joined into one segment while the fetch still runs.
 const SEGMENT_ROWS: usize = 1 << 17;
@@ -64,19 +65,19 @@ impl TableParts {
     }
 
     /// The table as the user gets it.
-    fn finish(mut self, layout: Layout) -> RecordBatch {
+    fn finish(mut self, shape: &Shape) -> RecordBatch {
         let mut parts = self.segments;
         parts.append(&mut self.chunks);
         parts.extend(self.own.take().map(WideTable::finish));
         if parts.is_empty() {
             // No rows: the columns a caller will index, all the same.
             parts.push(match &self.code {
-                Some(code) => WideTable::new(code).finish(),
-                None => LongTable::new().finish(),
+                Some(code) => WideTable::new(code, shape).finish(),
+                None => LongTable::new(shape).finish(),
             });
         }
-        let table = present(join(parts), layout == Layout::Wide);
-        match layout {
+        let table = present(join(parts), shape);
+        match shape.layout {
             Layout::Long => super::finish::with_arrival_order(table),
             _ => table,
         }
@@ -84,7 +85,7 @@ impl TableParts {
 }
 
 pub struct ObservationTableBuilder {
-    layout: Layout,
+    shape: Shape,
     /// Wide: one table per code, in order of first appearance.
     wide: Vec<TableParts>,
     wide_index: HashMap<String, usize>,
@@ -124,7 +125,7 @@ impl ObservationTableBuilder {
     /// will index; a row of another code is reported, not kept.
     pub fn new(layout: Layout, expected_codes: &[&str]) -> Self {
         let mut builder = Self {
-            layout,
+            shape: Shape::all(layout),
             wide: Vec::new(),
             wide_index: HashMap::new(),
             long: TableParts::new(None),
@@ -173,15 +174,27 @@ impl ObservationTableBuilder {
         self
     }
 
-    /// The layout pages are built in ([`PageTables::build`]).
+    /// Keep only the columns `columns` selects (none: every one); the others are not built.
+    /// Set before any page is built, so every chunk of a table has the same columns.
+    pub fn with_columns(mut self, columns: Option<ColumnSelection>) -> Self {
+        self.shape.columns = columns;
+        self
+    }
+
+    /// The layout pages are built in.
     pub fn layout(&self) -> Layout {
-        self.layout
+        self.shape.layout
+    }
+
+    /// The layout and columns pages are built in ([`PageTables::build`]).
+    pub fn shape(&self) -> &Shape {
+        &self.shape
     }
 
     /// What pages prepared for this builder must carry: (flat layout) the FHIR resources
     /// as received.
     pub fn page_options(&self) -> PageOptions {
-        PageOptions { resources: self.layout == Layout::Flat }
+        PageOptions { resources: self.shape.layout == Layout::Flat }
     }
 
     /// Rows kept in the tables so far (what the user gets).
@@ -210,20 +223,25 @@ impl ObservationTableBuilder {
     }
 
     fn wide_table(&mut self, code: &str) -> &mut TableParts {
-        let index = match self.wide_index.get(code) {
+        let index = self.wide_index(code);
+        &mut self.wide[index]
+    }
+
+    /// The index of `code`'s wide table, made if it is new.
+    fn wide_index(&mut self, code: &str) -> usize {
+        match self.wide_index.get(code) {
             Some(&index) => index,
             None => {
                 self.wide.push(TableParts::new(Some(code.to_string())));
                 self.wide_index.insert(code.to_string(), self.wide.len() - 1);
                 self.wide.len() - 1
             }
-        };
-        &mut self.wide[index]
+        }
     }
 
     /// Build a page's rows here and append them ([`Self::append_built`]).
     pub fn append_page(&mut self, page: PreparedPage) -> Option<i64> {
-        self.append_built(PageTables::build(page, self.layout))
+        self.append_built(PageTables::build(page, &self.shape))
     }
 
     /// Append a page's rows in order: the chunks built with it, less the rows not kept, and
@@ -347,13 +365,15 @@ impl ObservationTableBuilder {
         if let Some(uuid) = record.uuid {
             self.uuids.push(uuid);
         }
-        match self.layout {
+        match self.shape.layout {
             Layout::Wide => {
                 let code = record.code.expect("has_place_for keeps codeless rows out of the wide tables");
-                self.wide_table(code).own.get_or_insert_with(|| WideTable::new(code)).append(&record, body);
+                let index = self.wide_index(code);
+                let shape = &self.shape;
+                self.wide[index].own.get_or_insert_with(|| WideTable::new(code, shape)).append(&record, body);
             }
             Layout::Long => {
-                let mut table = LongTable::new();
+                let mut table = LongTable::new(&self.shape);
                 table.append(&record, record.code.and_then(catalog::lookup), body);
                 self.long.push(table.finish());
             }
@@ -374,14 +394,15 @@ impl ObservationTableBuilder {
                 false
             }
             // Decoding has reported the missing code.
-            None => self.layout != Layout::Wide,
+            None => self.shape.layout != Layout::Wide,
             Some(_) => true,
         }
     }
 
     pub fn finish(mut self) -> ObservationTables {
         let (repeated_uuids, duplicate_uuids) = std::mem::take(&mut self.uuids).repeated();
-        let layout = self.layout;
+        let shape = std::mem::replace(&mut self.shape, Shape::all(Layout::Long));
+        let layout = shape.layout;
         let tables: Vec<(Option<String>, _)> = match layout {
             Layout::Wide => {
                 // Catalogue order first, then codes in order of appearance.
@@ -390,15 +411,13 @@ impl ObservationTableBuilder {
                 };
                 let mut wide = std::mem::take(&mut self.wide);
                 wide.sort_by_key(|table| rank(&table.code));
-                wide.into_iter().map(|table| (table.code.clone(), table.finish(layout))).collect()
+                wide.into_iter().map(|table| (table.code.clone(), table.finish(&shape))).collect()
             }
-            Layout::Long => vec![(None, std::mem::replace(&mut self.long, TableParts::new(None)).finish(layout))],
+            Layout::Long => vec![(None, std::mem::replace(&mut self.long, TableParts::new(None)).finish(&shape))],
             Layout::Flat => vec![(None, std::mem::take(&mut self.flat).finish())],
         };
-        let tables = tables
-            .into_iter()
-            .map(|(code, batch)| (code, with_duplicate_uuid_flags(batch, &repeated_uuids)))
-            .collect();
+        let flagged = |batch| if shape.keeps(DUPLICATE_UUID) { with_duplicate_uuid_flags(batch, &repeated_uuids) } else { batch };
+        let tables = tables.into_iter().map(|(code, batch)| (code, flagged(batch))).collect();
         ObservationTables {
             layout,
             tables,
@@ -408,6 +427,7 @@ impl ObservationTableBuilder {
             duplicate_uuids,
             observations: self.rows as u64,
             newest_last_updated: self.newest_last_updated,
+            columns: shape.columns,
         }
     }
 }
@@ -455,10 +475,10 @@ mod tests {
         let tables = builder.finish();
         assert_eq!((tables.observations, tables.redelivered), (2, 1));
         assert_eq!(tables.newest_last_updated, Some(stored));
-        let mut since = crate::table::delivered_since(&tables.tables, stored);
+        let mut since = crate::table::delivered_since(&tables.tables, stored).unwrap();
         since.sort();
         assert_eq!(since, vec![(2, stored), (3, stored)], "once per observation, though the long layout has a row per measure");
-        assert!(crate::table::delivered_since(&tables.tables, stored + 1).is_empty());
+        assert!(crate::table::delivered_since(&tables.tables, stored + 1).unwrap().is_empty());
     }
 
     #[test]

@@ -10,6 +10,8 @@ use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 
 use crate::decode::PreparedObservation;
+use crate::query::Layout;
+use crate::selection::{ColumnSelection, DUPLICATE_UUID, TIMESTAMP};
 
 pub fn utc_timestamp_type() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
@@ -124,87 +126,161 @@ impl<'a> Record<'a> {
     }
 }
 
-/// The columns every layout has.
+/// What a table is built as: its layout, and the columns the user selected (none: every
+/// one). A column not selected is not built, but for those the builder itself needs, built
+/// and dropped once used ([`Shape::builds`]).
+#[derive(Debug, Clone)]
+pub struct Shape {
+    pub layout: Layout,
+    pub columns: Option<ColumnSelection>,
+}
+
+impl Shape {
+    /// Every column of `layout`.
+    pub fn all(layout: Layout) -> Self {
+        Self { layout, columns: None }
+    }
+
+    /// Whether the user gets the column `name`.
+    pub(super) fn keeps(&self, name: &str) -> bool {
+        self.columns.as_ref().is_none_or(|columns| columns.keeps(name))
+    }
+
+    /// Whether a table builds the column `name`: the user gets it, or the builder needs it
+    /// (ids and `last_updated` to sort, `effective_start` for `timestamp`, uuids for
+    /// `duplicate_uuid`); [`super::ObservationTables::keep_selected`] drops the latter.
+    pub(super) fn builds(&self, name: &str) -> bool {
+        let Some(columns) = &self.columns else { return true };
+        columns.keeps(name)
+            || match name {
+                "observation_id" | "last_updated" => true,
+                "effective_start" => columns.keeps(TIMESTAMP),
+                "uuid" => columns.keeps(DUPLICATE_UUID),
+                _ => false,
+            }
+    }
+}
+
+/// A builder's array pushed under `name`, if the table builds that column.
+pub(super) fn push_built<B: ArrayBuilder>(out: &mut Columns, name: &str, data_type: DataType, builder: &mut Option<B>) {
+    if let Some(builder) = builder {
+        out.push(name, data_type, builder.finish());
+    }
+}
+
+/// The columns every layout has; those a table does not build are `None`, so they cost a
+/// branch per row and no memory.
 pub(super) struct CommonColumns {
-    observation_id: Int64Builder,
-    patient_id: Int64Builder,
-    code: Dictionary,
-    effective_start: TimestampMicrosecondBuilder,
-    effective_end: TimestampMicrosecondBuilder,
-    utc_offset: DurationSecondBuilder,
-    last_updated: TimestampMicrosecondBuilder,
-    created: TimestampMicrosecondBuilder,
-    uuid: StringBuilder,
-    modality: Dictionary,
-    source_name: Dictionary,
-    patient_name: StringBuilder,
-    data_source: Dictionary,
+    rows: usize,
+    observation_id: Option<Int64Builder>,
+    patient_id: Option<Int64Builder>,
+    code: Option<Dictionary>,
+    effective_start: Option<TimestampMicrosecondBuilder>,
+    effective_end: Option<TimestampMicrosecondBuilder>,
+    utc_offset: Option<DurationSecondBuilder>,
+    last_updated: Option<TimestampMicrosecondBuilder>,
+    created: Option<TimestampMicrosecondBuilder>,
+    uuid: Option<StringBuilder>,
+    modality: Option<Dictionary>,
+    source_name: Option<Dictionary>,
+    patient_name: Option<StringBuilder>,
+    data_source: Option<Dictionary>,
 }
 
 impl CommonColumns {
-    /// Builders sized for `rows`, so a page's chunk allocates once what it holds.
-    pub(super) fn with_capacity(rows: usize) -> Self {
+    /// Builders sized for `rows`, so a page's chunk allocates once what it holds: the ones
+    /// `shape` builds.
+    pub(super) fn with_capacity(rows: usize, shape: &Shape) -> Self {
+        let build = |name: &str| shape.builds(name);
         Self {
-            observation_id: Int64Builder::with_capacity(rows),
-            patient_id: Int64Builder::with_capacity(rows),
-            code: dictionary(rows),
-            effective_start: timestamp_builder(rows),
-            effective_end: timestamp_builder(rows),
-            utc_offset: DurationSecondBuilder::with_capacity(rows),
-            last_updated: timestamp_builder(rows),
-            created: timestamp_builder(rows),
+            rows: 0,
+            observation_id: build("observation_id").then(|| Int64Builder::with_capacity(rows)),
+            patient_id: build("patient_id").then(|| Int64Builder::with_capacity(rows)),
+            code: build("code").then(|| dictionary(rows)),
+            effective_start: build("effective_start").then(|| timestamp_builder(rows)),
+            effective_end: build("effective_end").then(|| timestamp_builder(rows)),
+            utc_offset: build("utc_offset").then(|| DurationSecondBuilder::with_capacity(rows)),
+            last_updated: build("last_updated").then(|| timestamp_builder(rows)),
+            created: build(CREATED).then(|| timestamp_builder(rows)),
             // A canonical uuid is 36 bytes.
-            uuid: StringBuilder::with_capacity(rows, rows * 36),
-            modality: dictionary(rows),
-            source_name: dictionary(rows),
-            patient_name: StringBuilder::with_capacity(rows, 0),
-            data_source: dictionary(rows),
+            uuid: build("uuid").then(|| StringBuilder::with_capacity(rows, rows * 36)),
+            modality: build("modality").then(|| dictionary(rows)),
+            source_name: build("source_name").then(|| dictionary(rows)),
+            patient_name: build(PATIENT_NAME).then(|| StringBuilder::with_capacity(rows, 0)),
+            data_source: build(DATA_SOURCE).then(|| dictionary(rows)),
         }
     }
 
     /// Rows appended so far.
     pub(super) fn len(&self) -> usize {
-        self.observation_id.len()
+        self.rows
     }
 
     pub(super) fn append(&mut self, r: &Record<'_>) {
-        self.observation_id.append_option(r.id);
-        self.patient_id.append_option(r.patient_id);
-        self.code.append_option(r.code);
-        self.effective_start.append_option(r.start);
-        self.effective_end.append_option(r.end);
-        self.utc_offset.append_option(r.offset.map(i64::from));
-        self.last_updated.append_option(r.last_updated);
-        self.created.append_option(r.created);
-        self.uuid.append_option(r.uuid);
-        self.modality.append_option(r.modality);
-        self.source_name.append_option(r.source_name);
-        self.patient_name.append_option(r.patient_name);
-        self.data_source.append_option(r.data_source);
+        self.rows += 1;
+        if let Some(b) = &mut self.observation_id {
+            b.append_option(r.id);
+        }
+        if let Some(b) = &mut self.patient_id {
+            b.append_option(r.patient_id);
+        }
+        if let Some(b) = &mut self.code {
+            b.append_option(r.code);
+        }
+        if let Some(b) = &mut self.effective_start {
+            b.append_option(r.start);
+        }
+        if let Some(b) = &mut self.effective_end {
+            b.append_option(r.end);
+        }
+        if let Some(b) = &mut self.utc_offset {
+            b.append_option(r.offset.map(i64::from));
+        }
+        if let Some(b) = &mut self.last_updated {
+            b.append_option(r.last_updated);
+        }
+        if let Some(b) = &mut self.created {
+            b.append_option(r.created);
+        }
+        if let Some(b) = &mut self.uuid {
+            b.append_option(r.uuid);
+        }
+        if let Some(b) = &mut self.modality {
+            b.append_option(r.modality);
+        }
+        if let Some(b) = &mut self.source_name {
+            b.append_option(r.source_name);
+        }
+        if let Some(b) = &mut self.patient_name {
+            b.append_option(r.patient_name);
+        }
+        if let Some(b) = &mut self.data_source {
+            b.append_option(r.data_source);
+        }
     }
 
     /// The columns as a table's chunk holds them (a page's rows, or the rows a builder
-    /// appended itself): every common column, so chunks of one table share a schema, and
-    /// no `timestamp`, which [`present`] adds once the chunks are joined. `timestamp` is kept
-    /// free for it in the wide layout.
+    /// appended itself): every common column built, so chunks of one table share a schema,
+    /// and no `timestamp`, which [`present`] adds once the chunks are joined. `timestamp` is
+    /// kept free for it in the wide layout.
     pub(super) fn finish_chunk(&mut self, wide: bool) -> Columns {
         let mut out = Columns::default();
         if wide {
             out.names.insert(TIMESTAMP.to_string());
         }
-        out.push("observation_id", DataType::Int64, Arc::new(self.observation_id.finish()));
-        out.push("patient_id", DataType::Int64, Arc::new(self.patient_id.finish()));
-        out.push("code", dictionary_type(), Arc::new(self.code.finish()));
-        out.push("effective_start", utc_timestamp_type(), Arc::new(self.effective_start.finish()));
-        out.push("effective_end", utc_timestamp_type(), Arc::new(self.effective_end.finish()));
-        out.push("utc_offset", DataType::Duration(TimeUnit::Second), Arc::new(self.utc_offset.finish()));
-        out.push("last_updated", utc_timestamp_type(), Arc::new(self.last_updated.finish()));
-        out.push(CREATED, utc_timestamp_type(), Arc::new(self.created.finish()));
-        out.push("uuid", DataType::Utf8, Arc::new(self.uuid.finish()));
-        out.push("modality", dictionary_type(), Arc::new(self.modality.finish()));
-        out.push("source_name", dictionary_type(), Arc::new(self.source_name.finish()));
-        out.push(PATIENT_NAME, DataType::Utf8, Arc::new(self.patient_name.finish()));
-        out.push(DATA_SOURCE, dictionary_type(), Arc::new(self.data_source.finish()));
+        push_built(&mut out, "observation_id", DataType::Int64, &mut self.observation_id);
+        push_built(&mut out, "patient_id", DataType::Int64, &mut self.patient_id);
+        push_built(&mut out, "code", dictionary_type(), &mut self.code);
+        push_built(&mut out, "effective_start", utc_timestamp_type(), &mut self.effective_start);
+        push_built(&mut out, "effective_end", utc_timestamp_type(), &mut self.effective_end);
+        push_built(&mut out, "utc_offset", DataType::Duration(TimeUnit::Second), &mut self.utc_offset);
+        push_built(&mut out, "last_updated", utc_timestamp_type(), &mut self.last_updated);
+        push_built(&mut out, CREATED, utc_timestamp_type(), &mut self.created);
+        push_built(&mut out, "uuid", DataType::Utf8, &mut self.uuid);
+        push_built(&mut out, "modality", dictionary_type(), &mut self.modality);
+        push_built(&mut out, "source_name", dictionary_type(), &mut self.source_name);
+        push_built(&mut out, PATIENT_NAME, DataType::Utf8, &mut self.patient_name);
+        push_built(&mut out, DATA_SOURCE, dictionary_type(), &mut self.data_source);
         out
     }
 
@@ -224,8 +300,6 @@ impl CommonColumns {
     }
 }
 
-/// The guide's name for `effective_start` (wide layout only).
-const TIMESTAMP: &str = "timestamp";
 /// When the record was made, by its OMH header (wide and long layouts).
 const CREATED: &str = "created";
 const PATIENT_NAME: &str = "patient_name";
@@ -235,16 +309,20 @@ const OPTIONAL: [&str; 2] = [PATIENT_NAME, DATA_SOURCE];
 
 /// A table as the user gets it, from its joined chunks: in the wide layout `timestamp`, the
 /// guide's name for `effective_start`, placed after `code` and sharing the same Arrow array
-/// (so it costs no memory); patient name and data source left out when the API gave none.
-pub(super) fn present(batch: RecordBatch, wide: bool) -> RecordBatch {
+/// (so it costs no memory); patient name and data source left out when the API gave none,
+/// unless selected.
+pub(super) fn present(batch: RecordBatch, shape: &Shape) -> RecordBatch {
+    let wide = shape.layout == Layout::Wide && shape.keeps(TIMESTAMP);
+    let selected = |name: &str| shape.columns.as_ref().is_some_and(|columns| columns.keeps(name));
     let (schema, arrays, _) = batch.into_parts();
     let mut fields = Vec::with_capacity(arrays.len() + 1);
     let mut columns = Vec::with_capacity(arrays.len() + 1);
     for (field, array) in schema.fields().iter().zip(arrays) {
-        if OPTIONAL.contains(&field.name().as_str()) && array.null_count() == array.len() {
+        let name = field.name().as_str();
+        if OPTIONAL.contains(&name) && array.null_count() == array.len() && !selected(name) {
             continue;
         }
-        let start = (wide && field.name() == "effective_start").then(|| array.clone());
+        let start = (wide && name == "effective_start").then(|| array.clone());
         fields.push(field.as_ref().clone());
         columns.push(array);
         if let Some(start) = start {
@@ -255,4 +333,100 @@ pub(super) fn present(batch: RecordBatch, wide: bool) -> RecordBatch {
     }
     let schema = Schema::new_with_metadata(fields, schema.metadata().clone());
     RecordBatch::try_new(Arc::new(schema), columns).expect("columns match their schema")
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::Int64Type;
+
+    use super::Shape;
+    use crate::decode::PreparedPage;
+    use crate::query::Layout;
+    use crate::selection::{COMMON_COLUMNS, ColumnSelection};
+    use crate::table::test_support::*;
+    use crate::table::{ObservationTableBuilder, ObservationTables, PageTables};
+
+    const CODE: &str = "omh:blood-glucose:4.0";
+
+    fn selection(names: &[&str], layout: Layout, codes: &[&str]) -> Option<ColumnSelection> {
+        let names: Vec<String> = names.iter().map(|name| name.to_string()).collect();
+        Some(ColumnSelection::new(&names, layout, codes).unwrap())
+    }
+
+    fn names(batch: &arrow_array::RecordBatch) -> Vec<String> {
+        batch.schema().fields().iter().map(|field| field.name().clone()).collect()
+    }
+
+    /// Glucose readings, one undecodable and two sharing a uuid, through a builder.
+    fn fetched(layout: Layout, codes: &[&str], columns: Option<ColumnSelection>) -> ObservationTables {
+        let mut builder = ObservationTableBuilder::new(layout, codes).with_columns(columns);
+        for (id, data) in [("1", b64(GLUCOSE)), ("2", b64(GLUCOSE)), ("3", "%%%".into()), ("4", b64(UNKNOWN))] {
+            builder.append(&input(id, if id == "4" { "x:mood:1.0" } else { CODE }, &data));
+        }
+        let mut tables = builder.finish();
+        tables.sort_newest_first();
+        tables.keep_selected();
+        tables
+    }
+
+    #[test]
+    fn every_column_without_a_selection_in_the_order_the_selection_lists() {
+        let tables = fetched(Layout::Long, &[], None);
+        let long = names(&tables.tables[0].1);
+        let mut expected: Vec<&str> = COMMON_COLUMNS.iter().copied().filter(|name| !["patient_name", "data_source"].contains(name)).collect();
+        expected.insert(expected.iter().position(|name| *name == "uuid").unwrap() + 1, "duplicate_uuid");
+        expected.extend(crate::selection::LONG_COLUMNS);
+        assert_eq!(long, expected);
+    }
+
+    #[test]
+    fn a_selection_keeps_its_columns_in_table_order_and_every_row() {
+        let all = fetched(Layout::Wide, &[], None);
+        let columns = selection(&["glucose_mg_dl", "duplicate_uuid", "timestamp", "patient_name"], Layout::Wide, &[]);
+        let some = fetched(Layout::Wide, &[], columns);
+        let glucose = table(&some, CODE);
+        // patient_name is kept though the API gave none: it was asked for
+        assert_eq!(names(glucose), ["timestamp", "duplicate_uuid", "patient_name", "glucose_mg_dl"]);
+        assert_eq!(glucose.num_rows(), table(&all, CODE).num_rows());
+        assert_eq!(glucose.column_by_name("duplicate_uuid").unwrap().as_boolean().true_count(), 2, "flags from uuids not kept");
+        assert_eq!(glucose.column_by_name("glucose_mg_dl").unwrap(), table(&all, CODE).column_by_name("glucose_mg_dl").unwrap());
+        assert_eq!(some.errors, all.errors, "the errors table is the same");
+        assert_eq!(some.observations, all.observations);
+        // the code the catalogue does not know keeps only the common columns selected
+        assert_eq!(names(table(&some, "x:mood:1.0")), ["timestamp", "duplicate_uuid", "patient_name"]);
+    }
+
+    #[test]
+    fn columns_not_selected_are_not_built() {
+        let mut page = PreparedPage::default();
+        let data = b64(GLUCOSE);
+        page.push(&input("1", CODE, &data));
+        let shape = Shape { layout: Layout::Wide, columns: selection(&["glucose_unit", "timestamp"], Layout::Wide, &[CODE]) };
+        let built = PageTables::build(page, &shape);
+        // what the builder needs to sort and to make `timestamp`, and the one measure column
+        assert_eq!(names(&built.chunks[0].rows), ["observation_id", "effective_start", "last_updated", "glucose_unit"]);
+        let mut page = PreparedPage::default();
+        page.push(&input("1", CODE, &data));
+        let shape = Shape { layout: Layout::Long, columns: selection(&["unit", "duplicate_uuid"], Layout::Long, &[]) };
+        assert_eq!(names(&PageTables::build(page, &shape).chunks[0].rows), ["observation_id", "last_updated", "uuid", "unit"]);
+    }
+
+    #[test]
+    fn the_long_layout_keeps_a_row_per_measure() {
+        let all = fetched(Layout::Long, &[], None);
+        let some = fetched(Layout::Long, &[], selection(&["value", "measure", "observation_id"], Layout::Long, &[]));
+        let (all, some) = (&all.tables[0].1, &some.tables[0].1);
+        assert_eq!(names(some), ["observation_id", "measure", "value"]);
+        assert_eq!(some.num_rows(), all.num_rows());
+        assert_eq!(some.column(0).as_primitive::<Int64Type>(), all.column_by_name("observation_id").unwrap().as_primitive::<Int64Type>());
+    }
+
+    #[test]
+    fn key_path_columns_are_kept_by_name_for_a_code_the_catalogue_does_not_know() {
+        let mood = ["x:mood:1.0"];
+        let tables = fetched(Layout::Wide, &mood, selection(&["mood_score", "tags", "observation_id"], Layout::Wide, &mood));
+        assert_eq!(names(table(&tables, "x:mood:1.0")), ["observation_id", "mood_score", "tags"]);
+        assert_eq!(table(&tables, "x:mood:1.0").num_rows(), 1);
+    }
 }

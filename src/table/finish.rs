@@ -63,12 +63,16 @@ pub(super) fn with_arrival_order(batch: RecordBatch) -> RecordBatch {
 
 /// `(observation id, last_updated)` of each observation in `tables` stored at or after `at`
 /// (µs), once each, in no order: what a reading of changes delivered that the next one,
-/// overlapping it from `at`, will read again.
-pub fn delivered_since(tables: &[(Option<String>, RecordBatch)], at: i64) -> Vec<(i64, i64)> {
+/// overlapping it from `at`, will read again. Tables whose `columns=` left either out
+/// cannot tell: an error, not an empty answer.
+pub fn delivered_since(tables: &[(Option<String>, RecordBatch)], at: i64) -> crate::Result<Vec<(i64, i64)>> {
     let mut delivered = Vec::new();
     for (_, batch) in tables {
-        let ids = batch.column_by_name("observation_id").expect("common column").as_primitive::<Int64Type>();
-        let times = batch.column_by_name("last_updated").expect("common column").as_primitive::<TimestampMicrosecondType>();
+        let (Some(ids), Some(times)) = (batch.column_by_name("observation_id"), batch.column_by_name("last_updated")) else {
+            return Err(crate::JheError::Config("what was delivered needs the observation_id and last_updated columns; add them to columns=".into()));
+        };
+        let ids = ids.as_primitive::<Int64Type>();
+        let times = times.as_primitive::<TimestampMicrosecondType>();
         let rows = ids.iter().zip(times.iter()).filter_map(|pair| match pair {
             (Some(id), Some(time)) if time >= at => Some((id, time)),
             _ => None,
@@ -78,10 +82,22 @@ pub fn delivered_since(tables: &[(Option<String>, RecordBatch)], at: i64) -> Vec
     // The long layout has a row per measure.
     delivered.sort_unstable();
     delivered.dedup();
-    delivered
+    Ok(delivered)
 }
 
 impl ObservationTables {
+    /// Each table reduced to the columns the user selected, in the table's order: the ones
+    /// built only for the builder's own use (ids and `last_updated` to sort, uuids for
+    /// `duplicate_uuid`, `effective_start` for `timestamp`) and key-path columns not selected
+    /// are dropped. Rows are untouched. Call it once sorted.
+    pub fn keep_selected(&mut self) {
+        let Some(selection) = &self.columns else { return };
+        for (_, batch) in &mut self.tables {
+            let kept: Vec<usize> = (0..batch.num_columns()).filter(|&i| selection.keeps(batch.schema_ref().field(i).name())).collect();
+            *batch = batch.project(&kept).expect("indices of the batch's own columns");
+        }
+    }
+
     /// Newest first (`last_updated`, then id, both descending): the servers' order, made
     /// deterministic whatever order pages arrived in. The long layout keeps each
     /// observation's measures in catalogue order, then drops its arrival counter.

@@ -22,7 +22,8 @@ use arrow_array::builder::StringBuilder;
 use arrow_array::{Array, ArrayRef, RecordBatch, StructArray, UInt32Array};
 use arrow_schema::{DataType, Field, Fields};
 
-use super::columns::{CommonColumns, Record, UNKNOWN_ROWS};
+use super::columns::{CommonColumns, Record, Shape, UNKNOWN_ROWS};
+use super::Layout;
 use super::infer::{self, FlatKind};
 use crate::decode::flat::{Cell, FlatRow};
 use crate::decode::flatten::Leaf;
@@ -54,7 +55,7 @@ pub struct FlatTable {
 impl FlatTable {
     pub fn new() -> Self {
         Self {
-            common: CommonColumns::with_capacity(UNKNOWN_ROWS),
+            common: CommonColumns::with_capacity(UNKNOWN_ROWS, &Shape::all(Layout::Flat)),
             resources: StringBuilder::new(),
             columns: Vec::new(),
             by_name: HashMap::new(),

@@ -2,44 +2,44 @@
 //! `value`, `unit`, canonical value and unit, `text`), measures in catalogue order.
 //! Built in chunks (a page's rows each), which the builder joins.
 
-use std::sync::Arc;
-
+use arrow_array::RecordBatch;
 use arrow_array::builder::Float64Builder;
-use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::DataType;
 
-use super::columns::{CommonColumns, Dictionary, Record, UNKNOWN_ROWS, dictionary, dictionary_type};
+use super::columns::{CommonColumns, Dictionary, Record, Shape, UNKNOWN_ROWS, dictionary, dictionary_type, push_built};
 use crate::decode::PreparedBody;
 use crate::decode::flatten::Leaf;
 use crate::decode::omh::catalog::{CodeSpec, Measure, MeasureKind, MeasureValue};
 
 /// The long layout: one row per observation and measure.
+/// Columns the table does not build are `None`.
 pub(super) struct LongTable {
     common: CommonColumns,
-    measure: Dictionary,
-    value: Float64Builder,
-    unit: Dictionary,
-    canonical_value: Float64Builder,
-    canonical_unit: Dictionary,
-    text: Dictionary,
+    measure: Option<Dictionary>,
+    value: Option<Float64Builder>,
+    unit: Option<Dictionary>,
+    canonical_value: Option<Float64Builder>,
+    canonical_unit: Option<Dictionary>,
+    text: Option<Dictionary>,
 }
 
 impl LongTable {
     /// A table whose row count is not known in advance.
-    pub(super) fn new() -> Self {
-        Self::with_capacity(UNKNOWN_ROWS)
+    pub(super) fn new(shape: &Shape) -> Self {
+        Self::with_capacity(UNKNOWN_ROWS, shape)
     }
 
-    /// A table sized for `rows`.
-    pub(super) fn with_capacity(rows: usize) -> Self {
+    /// A table sized for `rows`, of the columns `shape` builds.
+    pub(super) fn with_capacity(rows: usize, shape: &Shape) -> Self {
+        let build = |name: &str| shape.builds(name);
         Self {
-            common: CommonColumns::with_capacity(rows),
-            measure: dictionary(rows),
-            value: Float64Builder::with_capacity(rows),
-            unit: dictionary(rows),
-            canonical_value: Float64Builder::with_capacity(rows),
-            canonical_unit: dictionary(rows),
-            text: dictionary(rows),
+            common: CommonColumns::with_capacity(rows, shape),
+            measure: build("measure").then(|| dictionary(rows)),
+            value: build("value").then(|| Float64Builder::with_capacity(rows)),
+            unit: build("unit").then(|| dictionary(rows)),
+            canonical_value: build("canonical_value").then(|| Float64Builder::with_capacity(rows)),
+            canonical_unit: build("canonical_unit").then(|| dictionary(rows)),
+            text: build("text").then(|| dictionary(rows)),
         }
     }
 
@@ -83,12 +83,24 @@ impl LongTable {
         text: Option<&str>,
     ) {
         self.common.append(record);
-        self.measure.append_option(measure);
-        self.value.append_option(value);
-        self.unit.append_option(unit);
-        self.canonical_value.append_option(canonical.map(|c| c.0));
-        self.canonical_unit.append_option(canonical.map(|c| c.1));
-        self.text.append_option(text);
+        if let Some(b) = &mut self.measure {
+            b.append_option(measure);
+        }
+        if let Some(b) = &mut self.value {
+            b.append_option(value);
+        }
+        if let Some(b) = &mut self.unit {
+            b.append_option(unit);
+        }
+        if let Some(b) = &mut self.canonical_value {
+            b.append_option(canonical.map(|c| c.0));
+        }
+        if let Some(b) = &mut self.canonical_unit {
+            b.append_option(canonical.map(|c| c.1));
+        }
+        if let Some(b) = &mut self.text {
+            b.append_option(text);
+        }
     }
 
     fn push_measure(&mut self, record: &Record<'_>, measure: &Measure, value: &MeasureValue<'_>) -> bool {
@@ -131,13 +143,12 @@ impl LongTable {
     /// The rows as a chunk of the table ([`CommonColumns::finish_chunk`]).
     pub(super) fn finish(mut self) -> RecordBatch {
         let mut out = self.common.finish_chunk(false);
-        let mut add = |name: &str, data_type: DataType, array: ArrayRef| out.push(name, data_type, array);
-        add("measure", dictionary_type(), Arc::new(self.measure.finish()));
-        add("value", DataType::Float64, Arc::new(self.value.finish()));
-        add("unit", dictionary_type(), Arc::new(self.unit.finish()));
-        add("canonical_value", DataType::Float64, Arc::new(self.canonical_value.finish()));
-        add("canonical_unit", dictionary_type(), Arc::new(self.canonical_unit.finish()));
-        add("text", dictionary_type(), Arc::new(self.text.finish()));
+        push_built(&mut out, "measure", dictionary_type(), &mut self.measure);
+        push_built(&mut out, "value", DataType::Float64, &mut self.value);
+        push_built(&mut out, "unit", dictionary_type(), &mut self.unit);
+        push_built(&mut out, "canonical_value", DataType::Float64, &mut self.canonical_value);
+        push_built(&mut out, "canonical_unit", dictionary_type(), &mut self.canonical_unit);
+        push_built(&mut out, "text", dictionary_type(), &mut self.text);
         out.into_batch()
     }
 }

@@ -28,7 +28,7 @@ mod wide;
 use arrow_array::RecordBatch;
 
 pub use builder::ObservationTableBuilder;
-pub use columns::utc_timestamp_type;
+pub use columns::{Shape, utc_timestamp_type};
 pub use finish::{ClientFilter, delivered_since};
 pub use flat::SHAPES_METADATA;
 pub use page::PageTables;
@@ -69,6 +69,8 @@ pub struct ObservationTables {
     /// The latest `lastUpdated` among every row received, kept or not: how far a reading
     /// of changes got.
     pub newest_last_updated: Option<i64>,
+    /// The columns the user selected (none: every one), kept by [`Self::keep_selected`].
+    pub columns: Option<crate::selection::ColumnSelection>,
 }
 
 #[cfg(test)]
@@ -111,7 +113,7 @@ mod test_support {
             let mut page = PreparedPage::default();
             page.push(input);
             let mut appended = None;
-            self.append_built_with(PageTables::build(page, self.layout()), |outcome| appended = Some(outcome));
+            self.append_built_with(PageTables::build(page, &self.shape().clone()), |outcome| appended = Some(outcome));
             appended.expect("one entry appended")
         }
     }

@@ -14,7 +14,7 @@ use std::ops::Range;
 
 use arrow_array::RecordBatch;
 
-use super::columns::Record;
+use super::columns::{Record, Shape};
 use super::long::LongTable;
 use super::uuids::UuidKey;
 use super::wide::WideTable;
@@ -64,10 +64,10 @@ enum Building {
 }
 
 impl PageTables {
-    /// Build `page`'s rows in `layout`.
-    pub fn build(page: PreparedPage, layout: Layout) -> Self {
+    /// Build `page`'s rows as `shape` says.
+    pub fn build(page: PreparedPage, shape: &Shape) -> Self {
         let observations = page.observations;
-        let mut building = Building::sized_for(&observations, layout);
+        let mut building = Building::sized_for(&observations, shape);
         let entries = observations.into_iter().map(|observation| building.append(observation)).collect();
         let chunks = match building {
             Building::Wide(tables) => {
@@ -116,8 +116,8 @@ fn long_rows(observation: &PreparedObservation) -> usize {
 
 impl Building {
     /// Tables sized for what `observations` will put in them, so each allocates once.
-    fn sized_for(observations: &[PreparedObservation], layout: Layout) -> Self {
-        match layout {
+    fn sized_for(observations: &[PreparedObservation], shape: &Shape) -> Self {
+        match shape.layout {
             Layout::Wide => {
                 let mut rows: Vec<(&'static CodeSpec, usize)> = Vec::new();
                 for spec in observations.iter().filter_map(wide_spec) {
@@ -126,11 +126,11 @@ impl Building {
                         None => rows.push((spec, 1)),
                     }
                 }
-                Self::Wide(rows.into_iter().map(|(spec, n)| (spec, WideTable::with_capacity(spec.code, n))).collect())
+                Self::Wide(rows.into_iter().map(|(spec, n)| (spec, WideTable::with_capacity(spec.code, n, shape))).collect())
             }
             Layout::Long => {
                 let rows = observations.iter().filter(|observation| observation.is_observation).map(long_rows).sum();
-                Self::Long(LongTable::with_capacity(rows))
+                Self::Long(LongTable::with_capacity(rows, shape))
             }
             Layout::Flat => Self::None,
         }
@@ -189,7 +189,7 @@ mod tests {
     fn page(inputs: &[ObservationInput<'_>], layout: Layout) -> PageTables {
         let mut page = PreparedPage::default();
         inputs.iter().for_each(|input| page.push(input));
-        PageTables::build(page, layout)
+        PageTables::build(page, &Shape::all(layout))
     }
 
     fn ids(batch: &RecordBatch) -> Vec<i64> {

@@ -92,7 +92,7 @@ impl UuidList {
 }
 
 /// The column [`with_duplicate_uuid_flags`] adds once a table is finished.
-pub(super) const DUPLICATE_UUID: &str = "duplicate_uuid";
+pub(super) use crate::selection::DUPLICATE_UUID;
 
 /// Add `duplicate_uuid`: true where another observation carries the same OMH uuid.
 pub(super) fn with_duplicate_uuid_flags(batch: RecordBatch, repeated: &HashSet<UuidKey>) -> RecordBatch {

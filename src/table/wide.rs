@@ -8,103 +8,106 @@ use arrow_array::builder::{BooleanBuilder, Float64Builder, Int64Builder, StringB
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::DataType;
 
-use super::columns::{Columns, CommonColumns, Dictionary, Record, UNKNOWN_ROWS, dictionary, dictionary_type};
+use super::columns::{Columns, CommonColumns, Dictionary, Record, Shape, UNKNOWN_ROWS, dictionary, dictionary_type};
 use super::keypaths::KeyPathColumns;
 use crate::decode::PreparedBody;
-use crate::decode::omh::catalog::{self, Measure, MeasureKind, MeasureValue};
+use crate::decode::omh::catalog::{self, CodeSpec, Measure, MeasureKind, MeasureValue};
 
-/// The builders of one catalogue measure in the wide layout.
-enum MeasureBuilders {
+/// The builder of one column of a catalogue measure in the wide layout, by what it takes
+/// from the measure's value.
+enum MeasureBuilder {
+    /// A quantity's canonical value, or a bare number.
     Float(Float64Builder),
-    /// Canonical value, then the value and unit as written.
-    QuantityStated(Float64Builder, Float64Builder, Dictionary),
-    Amount(Float64Builder, Dictionary),
+    /// A quantity's value and unit as written (`{stated}_value`, `{stated}_unit`).
+    StatedValue(Float64Builder),
+    StatedUnit(Dictionary),
+    AmountValue(Float64Builder),
+    AmountUnit(Dictionary),
     Count(Int64Builder),
     Category(Dictionary),
     Text(StringBuilder),
     Boolean(BooleanBuilder),
 }
 
-struct MeasureColumns {
-    measure: &'static Measure,
-    builders: MeasureBuilders,
+/// One column of a catalogue measure: which measure (its index in the code's spec), its
+/// name and its builder.
+struct MeasureColumn {
+    measure: usize,
+    name: String,
+    builder: MeasureBuilder,
 }
 
-impl MeasureColumns {
-    fn new(measure: &'static Measure, rows: usize) -> Self {
-        let float = || Float64Builder::with_capacity(rows);
-        let builders = match &measure.kind {
-            MeasureKind::Quantity { stated: None, .. } | MeasureKind::Number => MeasureBuilders::Float(float()),
-            MeasureKind::Quantity { stated: Some(_), .. } => MeasureBuilders::QuantityStated(float(), float(), dictionary(rows)),
-            MeasureKind::Amount => MeasureBuilders::Amount(float(), dictionary(rows)),
-            MeasureKind::Count { .. } => MeasureBuilders::Count(Int64Builder::with_capacity(rows)),
-            MeasureKind::Category => MeasureBuilders::Category(dictionary(rows)),
-            MeasureKind::Text => MeasureBuilders::Text(StringBuilder::with_capacity(rows, rows * 16)),
-            MeasureKind::Boolean => MeasureBuilders::Boolean(BooleanBuilder::with_capacity(rows)),
-        };
-        Self { measure, builders }
+impl MeasureColumn {
+    /// The columns of `spec`'s measures that `shape` builds, in table order.
+    fn of(spec: &'static CodeSpec, rows: usize, shape: &Shape) -> Vec<Self> {
+        let mut columns = Vec::new();
+        for (index, measure) in spec.measures.iter().enumerate() {
+            for (part, name) in measure.wide_columns().into_iter().enumerate() {
+                if shape.builds(&name) {
+                    columns.push(Self { measure: index, name, builder: builder(measure, part, rows) });
+                }
+            }
+        }
+        columns
     }
 
     fn append(&mut self, value: &MeasureValue<'_>) {
+        use MeasureBuilder as B;
         use MeasureValue as V;
-        match (&mut self.builders, value) {
-            (MeasureBuilders::Float(b), V::Quantity { canonical, .. }) => b.append_option(*canonical),
-            (MeasureBuilders::Float(b), V::Number(n)) => b.append_value(*n),
-            (MeasureBuilders::Float(b), _) => b.append_null(),
-            (MeasureBuilders::QuantityStated(canonical, stated, unit), V::Quantity { value, unit: u, canonical: c }) => {
-                canonical.append_option(*c);
-                stated.append_value(*value);
-                unit.append_value(u);
+        match (&mut self.builder, value) {
+            (B::Float(b), V::Quantity { canonical, .. }) => b.append_option(*canonical),
+            (B::Float(b), V::Number(n)) => b.append_value(*n),
+            (B::Float(b), _) => b.append_null(),
+            (B::StatedValue(b), V::Quantity { value, .. }) => b.append_value(*value),
+            (B::StatedValue(b), _) => b.append_null(),
+            (B::StatedUnit(b), V::Quantity { unit, .. }) => {
+                b.append_value(unit);
             }
-            (MeasureBuilders::QuantityStated(a, b, c), _) => {
-                a.append_null();
-                b.append_null();
-                c.append_null();
-            }
-            (MeasureBuilders::Amount(v, u), V::Amount { value, unit }) => {
-                v.append_value(*value);
-                u.append_option(unit.as_deref());
-            }
-            (MeasureBuilders::Amount(v, u), _) => {
-                v.append_null();
-                u.append_null();
-            }
-            (MeasureBuilders::Count(b), V::Count(n)) => b.append_value(*n),
-            (MeasureBuilders::Count(b), _) => b.append_null(),
-            (MeasureBuilders::Category(b), V::Text(t)) => {
+            (B::StatedUnit(b), _) => b.append_null(),
+            (B::AmountValue(b), V::Amount { value, .. }) => b.append_value(*value),
+            (B::AmountValue(b), _) => b.append_null(),
+            (B::AmountUnit(b), V::Amount { unit, .. }) => b.append_option(unit.as_deref()),
+            (B::AmountUnit(b), _) => b.append_null(),
+            (B::Count(b), V::Count(n)) => b.append_value(*n),
+            (B::Count(b), _) => b.append_null(),
+            (B::Category(b), V::Text(t)) => {
                 b.append_value(t);
             }
-            (MeasureBuilders::Category(b), _) => b.append_null(),
-            (MeasureBuilders::Text(b), V::Text(t)) => b.append_value(t),
-            (MeasureBuilders::Text(b), _) => b.append_null(),
-            (MeasureBuilders::Boolean(b), V::Bool(v)) => b.append_value(*v),
-            (MeasureBuilders::Boolean(b), _) => b.append_null(),
+            (B::Category(b), _) => b.append_null(),
+            (B::Text(b), V::Text(t)) => b.append_value(t),
+            (B::Text(b), _) => b.append_null(),
+            (B::Boolean(b), V::Bool(v)) => b.append_value(*v),
+            (B::Boolean(b), _) => b.append_null(),
         }
     }
 
     fn finish(&mut self, out: &mut Columns) {
-        let column = self.measure.column;
-        let mut push = |name: String, data_type: DataType, array: ArrayRef| out.push(name, data_type, array);
-        match &mut self.builders {
-            MeasureBuilders::Float(b) => push(column.into(), DataType::Float64, Arc::new(b.finish())),
-            MeasureBuilders::QuantityStated(canonical, stated, unit) => {
-                let stem = match self.measure.kind {
-                    MeasureKind::Quantity { stated: Some(stem), .. } => stem,
-                    _ => column,
-                };
-                push(column.into(), DataType::Float64, Arc::new(canonical.finish()));
-                push(format!("{stem}_value"), DataType::Float64, Arc::new(stated.finish()));
-                push(format!("{stem}_unit"), dictionary_type(), Arc::new(unit.finish()));
-            }
-            MeasureBuilders::Amount(value, unit) => {
-                push(format!("{column}_value"), DataType::Float64, Arc::new(value.finish()));
-                push(format!("{column}_unit"), dictionary_type(), Arc::new(unit.finish()));
-            }
-            MeasureBuilders::Count(b) => push(column.into(), DataType::Int64, Arc::new(b.finish())),
-            MeasureBuilders::Category(b) => push(column.into(), dictionary_type(), Arc::new(b.finish())),
-            MeasureBuilders::Text(b) => push(column.into(), DataType::Utf8, Arc::new(b.finish())),
-            MeasureBuilders::Boolean(b) => push(column.into(), DataType::Boolean, Arc::new(b.finish())),
-        }
+        use MeasureBuilder as B;
+        let (data_type, array): (DataType, ArrayRef) = match &mut self.builder {
+            B::Float(b) | B::StatedValue(b) | B::AmountValue(b) => (DataType::Float64, Arc::new(b.finish())),
+            B::StatedUnit(b) | B::AmountUnit(b) | B::Category(b) => (dictionary_type(), Arc::new(b.finish())),
+            B::Count(b) => (DataType::Int64, Arc::new(b.finish())),
+            B::Text(b) => (DataType::Utf8, Arc::new(b.finish())),
+            B::Boolean(b) => (DataType::Boolean, Arc::new(b.finish())),
+        };
+        out.push(std::mem::take(&mut self.name), data_type, array);
+    }
+}
+
+/// The builder of a measure's `part`th column, in the order of [`Measure::wide_columns`].
+fn builder(measure: &Measure, part: usize, rows: usize) -> MeasureBuilder {
+    use MeasureBuilder as B;
+    let float = || Float64Builder::with_capacity(rows);
+    match (&measure.kind, part) {
+        (MeasureKind::Quantity { stated: Some(_), .. }, 1) => B::StatedValue(float()),
+        (MeasureKind::Quantity { stated: Some(_), .. }, 2) => B::StatedUnit(dictionary(rows)),
+        (MeasureKind::Quantity { .. } | MeasureKind::Number, _) => B::Float(float()),
+        (MeasureKind::Amount, 0) => B::AmountValue(float()),
+        (MeasureKind::Amount, _) => B::AmountUnit(dictionary(rows)),
+        (MeasureKind::Count { .. }, _) => B::Count(Int64Builder::with_capacity(rows)),
+        (MeasureKind::Category, _) => B::Category(dictionary(rows)),
+        (MeasureKind::Text, _) => B::Text(StringBuilder::with_capacity(rows, rows * 16)),
+        (MeasureKind::Boolean, _) => B::Boolean(BooleanBuilder::with_capacity(rows)),
     }
 }
 
@@ -115,24 +118,26 @@ pub(super) struct WideTable {
 }
 
 enum WideKind {
-    Catalogued(Vec<MeasureColumns>),
-    /// Leaves by key path; column types are settled when the table is finished.
+    /// The catalogued columns built, in table order.
+    Catalogued(Vec<MeasureColumn>),
+    /// Leaves by key path; column types are settled when the table is finished (and
+    /// columns not selected dropped then: their names are known only once typed).
     Flattened(KeyPathColumns),
 }
 
 impl WideTable {
     /// A table for `code` whose row count is not known in advance.
-    pub(super) fn new(code: &str) -> Self {
-        Self::with_capacity(code, UNKNOWN_ROWS)
+    pub(super) fn new(code: &str, shape: &Shape) -> Self {
+        Self::with_capacity(code, UNKNOWN_ROWS, shape)
     }
 
-    /// A table for `code` sized for `rows`.
-    pub(super) fn with_capacity(code: &str, rows: usize) -> Self {
+    /// A table for `code` sized for `rows`, of the columns `shape` builds.
+    pub(super) fn with_capacity(code: &str, rows: usize, shape: &Shape) -> Self {
         let kind = match catalog::lookup(code) {
-            Some(spec) => WideKind::Catalogued(spec.measures.iter().map(|measure| MeasureColumns::new(measure, rows)).collect()),
+            Some(spec) => WideKind::Catalogued(MeasureColumn::of(spec, rows, shape)),
             None => WideKind::Flattened(KeyPathColumns::default()),
         };
-        Self { common: CommonColumns::with_capacity(rows), kind }
+        Self { common: CommonColumns::with_capacity(rows, shape), kind }
     }
 
     /// One row: the catalogued measures read from the body, or its leaves for an unknown code.
@@ -140,8 +145,8 @@ impl WideTable {
         self.common.append(record);
         match (&mut self.kind, body) {
             (WideKind::Catalogued(columns), PreparedBody::Measures(values)) => {
-                for (column, value) in columns.iter_mut().zip(&values) {
-                    column.append(value);
+                for column in columns.iter_mut() {
+                    column.append(values.get(column.measure).unwrap_or(&MeasureValue::Missing));
                 }
             }
             (WideKind::Catalogued(columns), _) => columns.iter_mut().for_each(|column| column.append(&MeasureValue::Missing)),
@@ -159,9 +164,9 @@ impl WideTable {
     pub(super) fn finish(mut self) -> RecordBatch {
         let mut out = self.common.finish_chunk(true);
         match self.kind {
-            WideKind::Catalogued(mut measures) => {
-                for measure in &mut measures {
-                    measure.finish(&mut out);
+            WideKind::Catalogued(mut columns) => {
+                for column in &mut columns {
+                    column.finish(&mut out);
                 }
             }
             WideKind::Flattened(columns) => columns.finish(&mut out),

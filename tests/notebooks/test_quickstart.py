@@ -181,3 +181,19 @@ def test_the_quality_section_shows_the_report_and_why_a_fetch_is_empty(executed:
     assert (executed.export_dir() / "quality.html").read_text().startswith("<!doctype html>")
     said = executed.stream('code="omh:blood-glucoze:4.0"', "stdout")
     assert said.strip().endswith("did you mean omh:blood-glucose:4.0?")
+
+
+def test_the_privacy_section_shows_no_identifier(executed: Executed) -> None:
+    shifted = executed.data('shifted[["pseudonym", "observation_id", "timestamp", "glucose_mg_dl"]]', "text/plain")
+    assert re.search(r"\b[0-9a-f]{32}\b", shifted), shifted
+    listed = executed.data('client.list_patients(study_id=study_id, deidentify=private)', "text/plain")
+    assert "pseudonym" in listed and "birthDate" in listed
+    shown = executed.data("patients[[", "text/plain")
+    names = re.findall(r"^\d+\s+4\d{4}\s+(\S+)\s+(\S+)", shown, flags=re.M)
+    assert names, shown
+    privacy = shifted + listed + executed.data('mode="safe_harbor"', "text/plain")
+    assert not [name for pair in names for name in pair if name in privacy]
+    assert "first_year" in executed.data('mode="safe_harbor"', "text/plain")
+    audited = executed.data("audit_log=out", "text/plain")
+    assert "'export_parquet'" in audited and "'encrypted': True" in audited and "pi_paula@example.com" in audited
+    assert "rows read back with the key" in executed.stream("audit_log=out", "stdout")

@@ -139,3 +139,15 @@ def test_the_key_is_required_never_shown_and_checked(monkeypatch: pytest.MonkeyP
     settings = jhe.Deidentification(KEY)
     assert KEY not in repr(settings) and KEY not in repr(settings.native(client.url)) and KEY not in repr(from_env)
     assert from_env.deidentified == {"mode": "pseudonymize", "date_shift_days": 365}
+
+
+def test_columns_name_the_deidentified_tables_and_the_pseudonym_stays(fx: FakeExchange, client: jhe.Client) -> None:
+    settings = jhe.Deidentification(KEY)
+    obs = fetched(client, fx.main_study_id, code=GLUCOSE, columns=["timestamp", "glucose_mg_dl"], deidentify=settings)
+    assert tables(obs)[0].column_names == ["pseudonym", "timestamp", "glucose_mg_dl"]
+    full = fetched(client, fx.main_study_id, code=GLUCOSE, deidentify=settings)
+    assert tables(obs)[0]["timestamp"].equals(tables(full)[0]["timestamp"]), "the same shift as without columns="
+    harbored = fetched(client, fx.main_study_id, code=GLUCOSE, columns=["first_year", "glucose_mg_dl"], deidentify=jhe.Deidentification(KEY, mode="safe_harbor"))
+    assert tables(harbored)[0].column_names == ["pseudonym", "first_year", "effective_start", "glucose_mg_dl"]
+    with pytest.raises(jhe.ConfigurationError, match="patient_id"):
+        jhe.Deidentification(KEY).native(client.url).apply(client._native.fetch({"columns": ["glucose_mg_dl"]}, study_id=fx.main_study_id, codes=GLUCOSE))

@@ -163,3 +163,16 @@ def test_watch_async_runs_in_a_running_loop(fx: FakeExchange) -> None:
 
     one, two, later = asyncio.run(two_batches())
     assert one >= first and two == later
+
+
+def test_a_watch_with_columns_keeps_what_it_needs_to_deliver_each_change_once(fx: FakeExchange) -> None:
+    client = jhe.Client(fx.url, fx.token)
+    watch = client._watcher(fx.main_study_id, None, None, 5, {"columns": ["patient_id"]})
+    position = watch.start(None)
+    added = set(fx.add_observations(4))
+    result, position = watch.poll(position)
+    assert ids(result) == added
+    table = jhe.Observations(result).to_arrow()  # type: ignore[arg-type]
+    assert table.column_names == ["observation_id", "patient_id", "last_updated"]  # type: ignore[union-attr]
+    result, position = watch.poll(position)
+    assert ids(result) == set(), "nothing is delivered twice"

@@ -85,6 +85,15 @@ impl Measure {
         }
     }
 
+    /// The wide layout's columns of this measure, in table order.
+    pub fn wide_columns(&self) -> Vec<String> {
+        match &self.kind {
+            MeasureKind::Quantity { stated: Some(stem), .. } => vec![self.column.into(), format!("{stem}_value"), format!("{stem}_unit")],
+            MeasureKind::Amount => vec![format!("{}_value", self.column), format!("{}_unit", self.column)],
+            _ => vec![self.column.into()],
+        }
+    }
+
     /// The canonical unit of a quantity, for the long layout.
     pub fn canonical_unit(&self) -> Option<&'static str> {
         match &self.kind {

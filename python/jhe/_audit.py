@@ -34,7 +34,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 ENV_PATH = "JHE_AUDIT_LOG"
 FIELDS = ("time", "server", "user", "user_error", "action", "query", "rows", "errors", "files", "deidentified", "encrypted", "outcome")
@@ -230,9 +230,13 @@ def read(path: str | os.PathLike[str]) -> tuple[list[dict[str, Any]], list[tuple
 _NOT_QUERY = ("self", "progress", "deidentify", "encryption", "filters", "_files_before")
 
 
+# The decorated method keeps its signature (and its overloads) for type checkers.
+Method = TypeVar("Method", bound=Callable[..., Any])
+
+
 def audited(
     action: str, observe: Callable[[Entry, Any, dict[str, Any]], None], prepare: Callable[[dict[str, Any]], None] | None = None
-) -> Callable[[Any], Any]:
+) -> Callable[[Method], Method]:
     """A client method that writes a line per call when its client has an audit log
     (otherwise it costs one attribute read). `observe(entry, result, arguments)` reads
     the call's result into its line; `prepare(arguments)` notes what it needs from before
@@ -240,7 +244,7 @@ def audited(
     import functools
     import inspect
 
-    def decorate(method: Any) -> Any:
+    def decorate(method: Method) -> Method:
         signature = inspect.signature(method)
 
         def begin(client: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Auditor, dict[str, Any]] | None:
@@ -268,7 +272,7 @@ def audited(
                     observe(entry, result, arguments)
                     return result
 
-            return awaited
+            return cast(Method, awaited)
 
         @functools.wraps(method)
         def called(client: Any, *args: Any, **kwargs: Any) -> Any:
@@ -282,7 +286,7 @@ def audited(
                 observe(entry, result, arguments)
                 return result
 
-        return called
+        return cast(Method, called)
 
     return decorate
 

@@ -197,7 +197,11 @@ def _caller_stacklevel() -> int:
     package = os.path.dirname(__file__)
     level = 1
     frame = inspect.currentframe()
-    while frame is not None and os.path.dirname(frame.f_code.co_filename) == package:
+    def inside(filename: str) -> bool:
+        folder = os.path.dirname(filename)
+        return folder == package or folder.startswith(package + os.sep)
+
+    while frame is not None and inside(frame.f_code.co_filename):
         frame = frame.f_back
         level += 1
     return level - 1

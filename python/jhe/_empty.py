@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, cast
 
 from jhe import _study
+from jhe._convert import _caller_stacklevel
 from jhe._jhe import JHEError, NativeClient
 
 if TYPE_CHECKING:
@@ -159,7 +160,7 @@ def warn_if_empty(native: NativeClient, result: Any, study_id: int | None, patie
         return
     cause, message = found
     result.source["empty_cause"], result.source["empty_reason"] = cause, message
-    warnings.warn(f"no observations: {message}", EmptyResultWarning, stacklevel=4)
+    warnings.warn(f"no observations: {message}", EmptyResultWarning, stacklevel=_caller_stacklevel())
 
 
 def _join(codes: Sequence[str]) -> str:

@@ -147,7 +147,7 @@ def test_parquet_exports(executed: Executed) -> None:
     vitals = pq.read_table(out / "vitals")
     assert set(vitals["code"].to_pylist()) == {"omh:blood-pressure:4.0", "omh:heart-rate:2.0", "omh:body-weight:3.0"}
     assert len(list((out / "vitals").glob("code=*"))) == 3
-    assert f"{vitals.num_rows} rows" in executed.stream("export_parquet(", "stdout")
+    assert f"{vitals.num_rows} rows" in executed.stream("partition_by=[\"code\"]", "stdout")
 
     study = {path.name: pq.read_metadata(path).num_rows for path in (out / "study").glob("*.parquet")}
     assert len(study) == 16, sorted(study)  # the main study asks for every code in the catalogue

@@ -127,6 +127,14 @@ def test_the_reason_reaches_pandas_attrs_and_the_async_fetch(fx: FakeExchange, c
     assert obs.source["empty_cause"] == "code_not_requested"
 
 
+def test_the_warning_points_at_the_callers_line(fx: FakeExchange, client: jhe.Client) -> None:
+    # Not at a line inside jhe (its argument checks and audit wrap every fetch method).
+    for fetch in (client.fetch, client.fetch_dataframe, jhe.Client(fx.url, fx.token, audit_log=None).fetch_polars):
+        with pytest.warns(jhe.EmptyResultWarning) as caught:
+            fetch(study_id=BP, code=GLUCOSE)
+        assert {w.filename for w in caught} == {__file__}, fetch
+
+
 def test_a_result_with_rows_asks_nothing_more(fx: FakeExchange, client: jhe.Client) -> None:
     fx.clear_requests()
     with warnings.catch_warnings():

@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from jhe import _empty, _study
+from jhe._convert import _caller_stacklevel
 from jhe.quality._completeness import completeness
 from jhe.quality._frame import read
 from jhe.quality._report import QualityReport, Settings, build_report
@@ -60,7 +61,7 @@ def study_report(
         every_code = not codes
         codes = codes or [c for c in requested if _study.is_observation_code(c)]
         for code in _empty.unknown_codes(codes, requested):
-            warnings.warn(_empty.unknown_code_message(code, study_id), _empty.EmptyResultWarning, stacklevel=4)
+            warnings.warn(_empty.unknown_code_message(code, study_id), _empty.EmptyResultWarning, stacklevel=_caller_stacklevel())
         fetched_at = now_utc()
         filters = {k: v for k, v in (("since", since), ("until", until)) if v is not None}
         with warnings.catch_warnings():

@@ -19,6 +19,7 @@ __all__ = [
     "NativeDeidentification",
     "NativeFakeExchange",
     "catalog",
+    "empty_tables",
     "purging_at_once",
     "PurgingAtOnce",
     "JHEError",
@@ -40,6 +41,10 @@ def catalog() -> list[dict[str, Any]]:
     """The codes jhe decodes into typed columns: for each, its measures with their wide
     column name, dotted path (the long layout's ``measure``), kind, whether required, allowed
     units (canonical first) and the stem of the stated ``_value``/``_unit`` columns."""
+
+def empty_tables(filters: Filters | None = None, /, **request: Unpack[NativeRequest]) -> list[tuple[str | None, ArrowStreamExportable]]:
+    """The ``(code, table)`` pairs a fetch of the request returns when nothing matches, typed
+    from the catalogue, without asking a server."""
 
 class JHEError(Exception):
     status: int | None
@@ -132,6 +137,7 @@ class NativeClient:
     def fetch_async(
         self, filters: Filters | None = None, /, **request: Unpack[NativeRequest]
     ) -> Awaitable[NativeFetchResult]: ...
+    def generation_of_server(self) -> str: ...
     def count(self, filters: Filters | None = None, /, **request: Unpack[NativeRequest]) -> tuple[int, bool]: ...
     def newest_update(self, filters: Filters | None = None, /, **request: Unpack[NativeRequest]) -> int | None: ...
     def effective_range(

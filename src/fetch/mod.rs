@@ -112,6 +112,15 @@ pub struct FetchOutcome {
     pub pace: PaceReport,
 }
 
+/// The tables a fetch of `request` has when nothing matches, typed from the catalogue (its
+/// layout, codes and `columns=`) without asking the server: a Dask frame's `meta`.
+pub fn empty_tables(request: &FetchRequest) -> ObservationTables {
+    let builder = ObservationTableBuilder::new(request.layout, &request.query.code_names()).with_columns(request.columns.clone());
+    let mut tables = builder.finish();
+    tables.keep_selected();
+    tables
+}
+
 /// Fetch every observation `request` asks for, counting pages and rows into `progress`.
 pub async fn fetch_observations(session: &Session, request: &FetchRequest, progress: Arc<Progress>) -> Result<FetchOutcome> {
     match fetch_all(session, request, progress.clone()).await {

@@ -87,3 +87,22 @@ async fn permission_errors_are_not_retried() {
     assert!(matches!(error, JheError::Http { status: 403, .. }), "{error}");
     assert!(error.to_string().contains(&format!("Group/{hidden}")));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn empty_tables_have_the_schema_of_a_fetch() {
+    let fx = FakeExchange::start(FakeConfig { patients: 2, days: 1, seed: 4, ..Default::default() }).await.unwrap();
+    let study = fx.directory().main_study_id;
+    let options = ClientOptions { url: Some(fx.url().to_string()), token: Some(fx.token().into()), ..Default::default() };
+    let session = Session::new(ClientConfig::resolve(options, |_| None).unwrap()).unwrap();
+    let glucose = ["omh:blood-glucose:4.0".to_string()];
+    let every_code: [String; 0] = [];
+    for (codes, layout) in [(&glucose[..], Layout::Wide), (&glucose[..], Layout::Long), (&every_code[..], Layout::Long)] {
+        let request = FetchRequest::new(ObservationQuery::new(Some(study), None, codes).unwrap(), Api::Auto, Some(layout)).unwrap();
+        let fetched = fetch_observations(&session, &request, Arc::default()).await.unwrap().tables;
+        let empty = empty_tables(&request);
+        assert!(fetched.observations > 0, "{codes:?} {layout:?} fetched nothing to compare with");
+        let schemas = |tables: &ObservationTables| tables.tables.iter().map(|(code, b)| (code.clone(), b.schema())).collect::<Vec<_>>();
+        assert_eq!(schemas(&empty), schemas(&fetched), "{codes:?} {layout:?}");
+        assert!(empty.tables.iter().all(|(_, batch)| batch.num_rows() == 0));
+    }
+}

@@ -43,3 +43,20 @@ pub fn catalog(py: Python<'_>) -> PyResult<Vec<Bound<'_, PyDict>>> {
         })
         .collect()
 }
+
+/// `(code, table)` pairs as a fetch of the request returns them when nothing matches, typed
+/// from the catalogue (its layout, codes and `columns=`), without asking any server.
+#[pyfunction]
+#[pyo3(signature = (filters=None, /, **request))]
+pub fn empty_tables(
+    py: Python<'_>,
+    filters: Option<super::arguments::Filters>,
+    request: Option<&Bound<'_, PyDict>>,
+) -> PyResult<Vec<(Option<String>, Py<pyo3_arrow::PyTable>)>> {
+    let request = super::arguments::fetch_request(filters, request)?;
+    crate::fetch::empty_tables(&request)
+        .tables
+        .into_iter()
+        .map(|(code, batch)| Ok((code, Py::new(py, pyo3_arrow::PyTable::try_new(vec![batch.clone()], batch.schema())?)?)))
+        .collect()
+}

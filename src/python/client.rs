@@ -180,10 +180,14 @@ impl NativeFetchResult {
 
     #[getter]
     fn generation(&self) -> &'static str {
-        match self.outcome.generation {
-            crate::source::Generation::Current => "current",
-            crate::source::Generation::Legacy => "legacy",
-        }
+        generation_name(self.outcome.generation)
+    }
+}
+
+fn generation_name(generation: crate::source::Generation) -> &'static str {
+    match generation {
+        crate::source::Generation::Current => "current",
+        crate::source::Generation::Legacy => "legacy",
     }
 }
 
@@ -299,6 +303,14 @@ impl NativeClient {
     #[pyo3(signature = (filters=None, /, **request))]
     fn newest_update(&self, py: Python<'_>, filters: Option<Filters>, request: Option<&Bound<'_, PyDict>>) -> PyResult<Option<i64>> {
         self.answer(py, filters, request, |session, request| async move { newest_update(&session, &request).await })
+    }
+
+    /// The server's API generation, "current" or "legacy", asked once per client: a fetch
+    /// after it no longer asks `metadata` beside its first page.
+    fn generation_of_server(&self, py: Python<'_>) -> PyResult<&'static str> {
+        let session = self.session.clone();
+        let generation = wait_for(py, async move { session.generation().await.map_err(|e| session.http.redact(e)) })??;
+        Ok(generation_name(generation))
     }
 
     /// `(total, exact)`: how many rows the query matches on the server now, and whether

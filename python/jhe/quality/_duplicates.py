@@ -15,11 +15,25 @@ COLUMNS = ["observation_id", "patient_id", "code", "effective_start", "kind", "d
 
 
 def duplicates(observations: Any, readings: Any) -> Any:
+    return ordered(polars().concat([same_uuid(observations), same_reading(observations, readings)]))
+
+
+def ordered(duplicates: Any) -> Any:
+    return duplicates.sort(["kind", "duplicate_of", "observation_id"])
+
+
+def same_uuid(observations: Any) -> Any:
+    """Observations sharing a uuid (across patients too)."""
     pl = polars()
     # Candidates by hash first (one pass, and they are few); each group is then made of equal
     # values, so a hash collision finds nothing.
     uuids = observations.filter(pl.col("uuid").is_not_null() & pl.col("uuid").hash().is_duplicated())
-    by_uuid = _grouped(uuids, ["uuid"], "same uuid")
+    return _grouped(uuids, ["uuid"], "same uuid")
+
+
+def same_reading(observations: Any, readings: Any) -> Any:
+    """One patient's readings uploaded twice: same code, times and values, other ids."""
+    pl = polars()
     # Same patient, code and times, then compared by value.
     times = ["patient_id", "code", "effective_start", *(["effective_end"] if "effective_end" in observations.columns else [])]
     timed = observations.filter(pl.col("effective_start").is_not_null())
@@ -30,8 +44,7 @@ def duplicates(observations: Any, readings: Any) -> Any:
         .group_by("observation_id")
         .agg(values=pl.concat_str([pl.col("measure").cast(pl.String), pl.lit("="), pl.col("value").cast(pl.String)]).str.join(";"))
     )
-    by_reading = _grouped(candidates.join(values, on="observation_id", how="left"), [*times, "values"], "same reading")
-    return pl.concat([by_uuid, by_reading]).sort(["kind", "duplicate_of", "observation_id"])
+    return _grouped(candidates.join(values, on="observation_id", how="left"), [*times, "values"], "same reading")
 
 
 def _grouped(rows: Any, key: list[str], kind: str) -> Any:

@@ -158,20 +158,47 @@ def build_report(
     context: dict[str, Any] | None = None,
 ) -> QualityReport:
     """Run every check over `frame` (read by :func:`jhe.quality._frame.read`)."""
+    pl = polars()
+    per_patient = patient_parts(frame, now=now, settings=settings, birth_dates=birth_dates)
+    same_reading = per_patient.pop("same_reading")
+    per_patient["coverage"] = _series.coverage_of_days(per_patient.pop("daily"), settings.valid_day_percent)
+    parts = {
+        "completeness": completeness if completeness is not None else _empty_completeness(),
+        **per_patient,
+        "duplicates": _duplicates.ordered(pl.concat([_duplicates.same_uuid(frame.observations), same_reading])),
+        "units": _units.units(errors_frame(errors)),
+    }
+    return QualityReport({name: parts[name] for name in PARTS}, now, settings, title, context or {})
+
+
+# How each part computed per patient is ordered: parts of several sets of patients,
+# concatenated, are ordered so again (jhe.dask.quality).
+PATIENT_PART_ORDER = {
+    "daily": [*_series.SERIES, "day"],
+    "gaps": [*_series.SERIES, "start"],
+    "outliers": ["patient_id", "code", "measure", "effective_start", "rule"],
+    "timestamps": ["patient_id", "effective_start", "rule"],
+    "same_reading": ["duplicate_of", "observation_id"],
+    "cgm": ["patient_id"],
+}
+
+
+def patient_parts(frame: Frame, *, now: datetime, settings: Settings, birth_dates: Any = None) -> dict[str, Any]:
+    """The checks that look at one patient at a time, so that a set of patients can be
+    checked apart from the rest: ``same_reading`` (the duplicates of one patient's
+    readings) and ``daily`` (the readings per day, from which :func:`_series.coverage_of_days`
+    makes the coverage of every patient at once) beside the report's own parts."""
     from jhe.quality import cgm_of
 
     in_time = _series.series(frame.observations, now)
-    parts = {
-        "completeness": completeness if completeness is not None else _empty_completeness(),
-        "coverage": _series.coverage(in_time, settings.valid_day_percent),
+    return {
+        "daily": _series.daily_readings(in_time),
         "gaps": _series.gaps(in_time, settings.k),
         "outliers": _outliers.flagged(frame.readings, _outliers.METHODS, settings.threshold_std, settings.mad_k),
         "timestamps": _timestamps.check(frame.observations, now, settings.tolerance, birth_dates),
-        "duplicates": _duplicates.duplicates(frame.observations, frame.readings),
-        "units": _units.units(errors_frame(errors)),
+        "same_reading": _duplicates.same_reading(frame.observations, frame.readings),
         "cgm": cgm_of(frame, now, in_time),
     }
-    return QualityReport(parts, now, settings, title, context or {})
 
 
 def _empty_completeness() -> Any:

@@ -86,13 +86,27 @@ def coverage(readings_in_time: Any, valid_day_percent: float = 70.0) -> Any:
     in whole minutes), ``active_percent`` (readings ÷ expected, at most 100: iglu's
     ``active_percent`` over one whole day) and ``valid_day`` (``active_percent`` ≥
     ``valid_day_percent``)."""
+    return coverage_of_days(daily_readings(readings_in_time), valid_day_percent)
+
+
+def daily_readings(readings_in_time: Any) -> Any:
+    """Per patient × code × local day with a reading: ``readings``, and the series'
+    ``interval_minutes``. What :func:`coverage_of_days` needs, made one set of patients at a
+    time if need be."""
+    pl = polars()
+    per_day = readings_in_time.with_columns(day=local_day()).group_by(*SERIES, "day").agg(readings=pl.len())
+    return per_day.join(intervals(readings_in_time).select(*SERIES, "interval_minutes"), on=SERIES, how="left")
+
+
+def coverage_of_days(daily: Any, valid_day_percent: float = 70.0) -> Any:
+    """:func:`coverage` from :func:`daily_readings` (of every patient: a code's days run
+    from its first to its last day among them all)."""
     pl = polars()
     if not 0 <= valid_day_percent <= 100:
         raise ValueError(f"valid_day_percent must be within 0 and 100, got {valid_day_percent!r}")
-    per_day = readings_in_time.with_columns(day=local_day()).group_by(*SERIES, "day").agg(readings=pl.len())
-    span = per_day.group_by("code").agg(first=pl.col("day").min(), last=pl.col("day").max())
+    span = daily.group_by("code").agg(first=pl.col("day").min(), last=pl.col("day").max())
     grid = (
-        per_day.select(SERIES)
+        daily.select(SERIES)
         .unique()
         .join(span, on="code")
         .with_columns(day=pl.date_ranges("first", "last", "1d"))
@@ -101,8 +115,8 @@ def coverage(readings_in_time: Any, valid_day_percent: float = 70.0) -> Any:
     )
     expected = (MINUTES_PER_DAY / pl.col("interval_minutes")).round(0).clip(lower_bound=1)
     return (
-        grid.join(per_day, on=[*SERIES, "day"], how="left")
-        .join(intervals(readings_in_time).select(*SERIES, "interval_minutes"), on=SERIES, how="left")
+        grid.join(daily.select(*SERIES, "day", "readings"), on=[*SERIES, "day"], how="left")
+        .join(daily.select(*SERIES, "interval_minutes").unique(SERIES), on=SERIES, how="left")
         .with_columns(readings=pl.col("readings").fill_null(0).cast(pl.Int64))
         .with_columns(expected_readings=expected.cast(pl.Int64))
         .with_columns(

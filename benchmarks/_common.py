@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -104,6 +105,16 @@ def run_child(command: list[str], timeout: float, *, cwd: Path | None = None) ->
         stdout=out.get("stdout", b"").decode(errors="replace"),
         stderr=out.get("stderr", b"").decode(errors="replace"),
     )
+
+
+def json_child(script: str, arguments: list[str], timeout: float) -> dict[str, Any]:
+    """``python script child ARGUMENTS...`` in a fresh interpreter: its last stdout line, a
+    JSON object, with ``status`` "ok"; or ``status`` "failed" and its last stderr line."""
+    done = subprocess.run([sys.executable, script, "child", *arguments], capture_output=True, text=True, timeout=timeout)
+    if done.returncode != 0:
+        return {"status": "failed", "error": done.stderr.strip().splitlines()[-1:]}
+    result: dict[str, Any] = {"status": "ok", **json.loads(done.stdout.strip().splitlines()[-1])}
+    return result
 
 
 def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:

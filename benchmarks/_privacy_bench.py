@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from _common import json_child
 
 HERE = Path(__file__).resolve().parent
 KEY = "a benchmark key, 32 bytes long.."
@@ -58,11 +59,7 @@ def _tables(obs: Any) -> list[Any]:
 
 def _measure(server: Any, layout: str) -> dict[str, Any]:
     info = server.info
-    command = [sys.executable, __file__, "child", layout, info["url"], info["token"], str(info["study_id"])]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=1800)
-    if done.returncode != 0:
-        return {"status": "failed", "error": done.stderr.strip().splitlines()[-1:]}
-    return {"status": "ok", **json.loads(done.stdout.strip().splitlines()[-1])}
+    return json_child(__file__, [layout, info["url"], info["token"], str(info["study_id"])], timeout=1800)
 
 
 def run(server: Any) -> dict[str, Any]:

@@ -435,6 +435,7 @@ def write_report(
     mirror: dict[str, Any] | None = None,
     quality: dict[str, Any] | None = None,
     privacy: dict[str, Any] | None = None,
+    scaled: dict[str, Any] | None = None,
 ) -> None:
     v = info["versions"]
     command = "python benchmarks/run.py" + (" --quick" if args.quick else "") + f" --sizes {','.join(str(s) for s in args.sizes)}"
@@ -478,6 +479,10 @@ def write_report(
         import _privacy_bench
 
         lines += ["## De-identification against its fetch (issue 15)", "", *_privacy_bench.table(privacy), ""]
+    if scaled is not None:
+        import _dask_bench
+
+        lines += ["## Dask: two workers against one client (issue 16)", "", *_dask_bench.table(scaled), ""]
     lines += ["## Decode throughput (`cargo bench --bench decode`)", "", *decode_section(decode, baseline), ""]
     # Where the time and memory go: profiled by hand (perf), kept beside this script.
     profile = HERE / "PROFILE.md"

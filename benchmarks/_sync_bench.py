@@ -10,12 +10,13 @@ is one measurement (run by :func:`run`); it prints one JSON line.
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from _common import json_child
 
 HERE = Path(__file__).resolve().parent
 NEW_SHARE = 0.01
@@ -44,11 +45,8 @@ def child(mode: str, url: str, token: str, study: int, path: str | None) -> dict
 
 def _measure(server: Any, mode: str, path: Path | None) -> dict[str, Any]:
     info = server.info
-    command = [sys.executable, __file__, "child", mode, info["url"], info["token"], str(info["study_id"])]
-    done = subprocess.run(command + ([str(path)] if path else []), capture_output=True, text=True, timeout=1200)
-    if done.returncode != 0:
-        return {"status": "failed", "error": done.stderr.strip().splitlines()[-1:]}
-    return {"status": "ok", **json.loads(done.stdout.strip().splitlines()[-1])}
+    arguments = [mode, info["url"], info["token"], str(info["study_id"]), *([str(path)] if path else [])]
+    return json_child(__file__, arguments, timeout=1200)
 
 
 def run(server: Any) -> dict[str, Any]:

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import _floors
+import _dask_bench
 import _privacy_bench
 import _quality_bench
 import _report
@@ -391,6 +392,22 @@ def run_privacy(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+def run_dask(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The cluster against one client (``_dask_bench``); None without dask."""
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        log("dask: skipped (pip install 'jhe[dask]')")
+        return None
+    with Server(args.dask_size, args.dask_latency_ms) as server:
+        log(f"dask: {server.info['total']:,} observations, {args.dask_latency_ms} ms per response")
+        result = _dask_bench.run(server, args.dask_latency_ms)
+    for run in result["runs"]:
+        if run["status"] == "ok":
+            log(f"  {run['kind']} at {run['concurrency']}: {run['read_s']:.1f} s")
+    return result
+
+
 def decode_bench(args: argparse.Namespace) -> dict[str, Any] | None:
     """This run's decode throughput (``--decode-bench``), or criterion's last saved estimates."""
     if args.decode_bench:
@@ -428,6 +445,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quality-latency-ms", type=int, default=1000, help="the quality report's second server's latency (default 1000)")
     parser.add_argument("--no-privacy", action="store_true", help="skip de-identification against its fetch")
     parser.add_argument("--privacy-size", type=int, help="observations in de-identification's study (default 1000000; --quick: 500)")
+    parser.add_argument("--no-dask", action="store_true", help="skip the Dask cluster against one client")
+    parser.add_argument("--dask-size", type=int, help="observations in the Dask section's study (default 1000000; --quick: 500)")
+    parser.add_argument("--dask-latency-ms", type=int, help="the Dask section's server latency (default 1000; --quick: 20)")
     parser.add_argument("--decode-bench", action="store_true", help="run `cargo bench --bench decode` (about 2 min once built) instead of reading criterion's saved estimates")
     args = parser.parse_args(argv)
     args.sizes = [int(s.replace("_", "")) for s in (args.sizes or ("500" if args.quick else "10000,100000,1000000")).split(",")]
@@ -446,6 +466,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.quality_size = 500 if args.quick else 1_000_000
     if args.privacy_size is None:
         args.privacy_size = 500 if args.quick else 1_000_000
+    if args.dask_size is None:
+        args.dask_size = 500 if args.quick else 1_000_000
+    if args.dask_latency_ms is None:
+        args.dask_latency_ms = 20 if args.quick else 1000
     args.out = args.out.resolve()
     args.chart = (args.chart or args.out.parent / "results.png").resolve()
     args.json = (args.json or args.out.parent / "results.json").resolve()
@@ -467,6 +491,7 @@ def main(argv: list[str] | None = None) -> int:
     mirror = None if args.no_mirror else run_mirror(args)
     quality = None if args.no_quality else run_quality(args)
     privacy = None if args.no_privacy else run_privacy(args)
+    scaled = None if args.no_dask else run_dask(args)
     decode = decode_bench(args)
     baseline = json.loads(DECODE_BASELINE.read_text()) if DECODE_BASELINE.exists() else None
     elapsed = time.monotonic() - start
@@ -474,11 +499,11 @@ def main(argv: list[str] | None = None) -> int:
     args.parse_floor = [str(part) for part in args.parse_floor]
     args.json.write_text(json.dumps(
         {"machine": info, "args": {k: str(v) for k, v in vars(args).items()}, "results": results,
-         "latency_model": model, "mirror": mirror, "quality": quality, "privacy": privacy, "decode_bench": decode, "decode_baseline": baseline},
+         "latency_model": model, "mirror": mirror, "quality": quality, "privacy": privacy, "dask": scaled, "decode_bench": decode, "decode_baseline": baseline},
         indent=1,
     ))
     _report.chart(args.chart, results, args.latency_ms, model)
-    _report.write_report(args, info, results, model, decode, baseline, elapsed, mirror, quality, privacy)
+    _report.write_report(args, info, results, model, decode, baseline, elapsed, mirror, quality, privacy, scaled)
     log(f"wrote {args.out}, {args.chart} and {args.json} in {elapsed / 60:.1f} min")
     return 0
 

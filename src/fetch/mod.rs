@@ -117,6 +117,8 @@ pub struct FetchOutcome {
 pub fn empty_tables(request: &FetchRequest) -> ObservationTables {
     let builder = ObservationTableBuilder::new(request.layout, &request.query.code_names()).with_columns(request.columns.clone());
     let mut tables = builder.finish();
+    // As a fetch finishes its tables (the sort drops the long table's arrival order).
+    tables.sort_newest_first();
     tables.keep_selected();
     tables
 }

@@ -92,8 +92,14 @@ def test_quick_run_reports_every_peer_with_the_servers_observations(tmp_path: Pa
         run = privacy["layouts"][layout]
         assert run["status"] == "ok" and run["observations"] == privacy["total"], (layout, run)
 
+    scaled = data["dask"]
+    for run in scaled["runs"]:
+        assert run["status"] == "ok" and run["rows"] > 0, run
+    assert len({run["rows"] for run in scaled["runs"]}) == 1, scaled["runs"]
+
     report = out.read_text()
     assert "## The quality report against its fetch (issue 14)" in report
+    assert "## Dask: two workers against one client (issue 16)" in report
     assert "## De-identification against its fetch (issue 15)" in report
     table = [line for line in report.splitlines() if line.startswith("| ") and "✓" in line]
     for peer in PEERS:

@@ -21,7 +21,7 @@ def cluster() -> Iterator[Any]:
     }
     with dask.config.set(settings):
         with distributed.LocalCluster(
-            n_workers=2, threads_per_worker=2, processes=True, dashboard_address=None, host="127.0.0.1"
+            n_workers=2, threads_per_worker=2, processes=True, dashboard_address="127.0.0.1:0", host="127.0.0.1"
         ) as local, distributed.Client(local) as client:
             yield client
 
@@ -31,6 +31,9 @@ def same_rows(result: Any, single: Any, key: list[str]) -> None:
     values and dtypes."""
     import pandas as pd
 
+    if not isinstance(result, pd.DataFrame):
+        # The frame's meta: the columns it promises before anything is fetched.
+        assert list(result.columns) == list(single.columns)
     computed = result if isinstance(result, pd.DataFrame) else result.compute()
     assert list(computed.columns) == list(single.columns)
     assert len(computed) == len(single) and len(single) > 0

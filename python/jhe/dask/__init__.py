@@ -32,18 +32,20 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Unpack
 
 from jhe import _convert
 from jhe.dask._connection import Credentials
+from jhe._watch import DEFAULT_OVERLAP
 from jhe.dask._read import DEFAULT_CONCURRENCY
 
 if TYPE_CHECKING:
     import dask.dataframe as dd
 
     from jhe._typing import Filters
+    from jhe._mirror import SyncResult
     from jhe.quality import QualityReport
 
 _convert._require("dask.dataframe", "dask")
@@ -146,6 +148,42 @@ def export_study(
     return _export.export(read, target)
 
 
+def sync(
+    path: str | os.PathLike[str],
+    study_id: int | None = None,
+    codes: str | Sequence[str] | None = None,
+    *,
+    patient_id: int | None = None,
+    url: str | None = None,
+    credentials: Credentials | str | None = None,
+    overlap: timedelta | float = DEFAULT_OVERLAP,
+    target_rows: int = 200_000,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    client_options: dict[str, Any] | None = None,
+    **filters: Unpack[Filters],
+) -> SyncResult:
+    """A mirror's first sync (:meth:`jhe.Client.sync`) made by the workers: each writes its
+    partitions' rows into each code's Delta table as data files, and this machine commits
+    each table once, then the errors table with the cursor. ``path`` must be new or empty;
+    afterwards ``client.sync(path, ...)`` with the same query continues it, reading only
+    what changed. Until the last commit there is no mirror at ``path``.
+    """
+    from jhe._client import _argument_error, _overlap_window
+    from jhe.dask import _export, _mirror, _read
+
+    if "updated_since" in filters or "layout" in filters:
+        raise _argument_error("sync reads by updated_since in the wide layout itself; it takes neither")
+    target = Path(path)
+    _export.check_empty(target)
+    window = _overlap_window(overlap)
+    connecting = _read.connect(url, credentials, concurrency, client_options)
+    read = _read.start(
+        connecting, study_id=study_id, patient_id=patient_id, code=codes, partition_by="patient", target_rows=target_rows,
+        layout="wide", strict=False, filters=dict(filters), one_table=False,
+    )
+    return _mirror.sync(connecting.planner, read, target, window)
+
+
 def quality(
     study_id: int,
     codes: str | Sequence[str] | None = None,
@@ -181,4 +219,4 @@ def quality(
     )
 
 
-__all__ = ["Credentials", "export_study", "quality", "read_observations"]
+__all__ = ["Credentials", "export_study", "quality", "read_observations", "sync"]

@@ -21,12 +21,24 @@ def test_small_slices_are_grouped_and_a_large_one_stands_alone() -> None:
     assert group([], 100) == []
 
 
-@pytest.mark.parametrize(("concurrency", "tasks"), [(16, 4), (16, 2), (3, 4), (2, 40), (64, 1), (5, 3)])
-def test_the_budget_is_never_exceeded(concurrency: int, tasks: int) -> None:
-    pages, leases = share(concurrency, tasks)
-    assert pages >= 1 and leases >= 1
-    # Each task holds its pages and the count a fetch asks beside them.
-    assert (pages + 1) * leases <= concurrency
+@pytest.mark.parametrize(
+    ("concurrency", "at_once", "pages"),
+    [(16, 4, 400), (16, 2, 1), (3, 4, 9), (2, 40, 2), (64, 1, 1000), (5, 3, 3), (16, 600, 2), (32, 3, 1)],
+)
+def test_the_budget_is_never_exceeded(concurrency: int, at_once: int, pages: int) -> None:
+    per_fetch, leases = share(concurrency, at_once, pages)
+    assert per_fetch >= 1 and leases >= 1
+    # Each fetch holds its pages and the count a fetch asks beside them.
+    assert (per_fetch + 1) * leases <= concurrency
+
+
+def test_small_slices_share_the_budget_between_more_fetches() -> None:
+    # Two-page patients, hundreds of them: a page each after the first, eight at once.
+    assert share(16, 600, 2) == (1, 8)
+    # Three large windows: the budget split three ways.
+    assert share(16, 3, 400) == (4, 3)
+    # One large slice has the whole budget.
+    assert share(16, 1, 400) == (15, 1)
 
 
 def test_counts_that_do_not_add_up_are_refused() -> None:

@@ -16,14 +16,16 @@ How it works:
   (:class:`jhe.InconsistentResult`).
 - **Each partition is one task**: the worker fetches it with jhe (every page, retries, the
   count check of a single fetch), with one client per worker process, so its connections
-  and token are reused.
+  and token are reused. Its slices (patients or windows) are fetched at once, as many
+  as the budget lets.
 - **Credentials never enter the task graph**: they reach the workers in a worker plugin
   (every worker, also one that joins later), or each worker reads its own environment
   (``credentials="environment"``).
 - **One request budget for the whole cluster**: at most ``concurrency`` requests are in
-  flight at the Exchange, whatever the number of workers. Each task fetches with a fixed
-  share of it, and a ``distributed.Semaphore`` lets only as many tasks fetch at once as
-  the shares allow; the others wait their turn. A killed worker's share comes back after
+  flight at the Exchange, whatever the number of workers. Each slice is fetched with a
+  fixed share of it (no wider than a typical slice needs), and a ``distributed.Semaphore``
+  lets only as many slices be fetched at once as the shares allow; the others wait their
+  turn. A killed worker's share comes back after
   ``distributed.scheduler.locks.lease-timeout`` (30 s by default), and its tasks run again
   elsewhere.
 """

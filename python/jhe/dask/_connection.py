@@ -13,8 +13,7 @@ from __future__ import annotations
 import os
 import threading
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -124,20 +123,20 @@ class CredentialsPlugin(WorkerPlugin):
 class Connection:
     """What a task needs to reach the Exchange, without any secret: the URL, the id of
     the credentials (or ``"environment"``), the client's settings, and the budget: at most
-    ``leases`` tasks fetch at once, each with ``per_task`` pages in flight (and the count
-    a fetch asks beside them)."""
+    ``leases`` fetches at once in the whole cluster, each with ``per_fetch`` pages in flight
+    (and the count a fetch asks beside them)."""
 
     url: str
     credentials_id: str
     options: tuple[tuple[str, Any], ...]
     budget_name: str
     leases: int
-    per_task: int
+    per_fetch: int
 
     def client_options(self) -> dict[str, Any]:
         settings = dict(self.options)
         # A fixed number of requests in flight: the budget counts on it.
-        settings.update(concurrency=self.per_task, max_concurrency=self.per_task)
+        settings.update(concurrency=self.per_fetch, max_concurrency=self.per_fetch)
         if self.credentials_id == FROM_ENVIRONMENT:
             return settings
         with _LOCK:
@@ -173,13 +172,12 @@ def client_for(connection: Connection) -> Client:
         return _CLIENTS.setdefault(connection, client)
 
 
-@contextmanager
-def budget(connection: Connection) -> Iterator[None]:
-    """One of the cluster's ``leases`` for as long as a task fetches: a
-    ``distributed.Semaphore`` on a worker, a semaphore of this process elsewhere."""
-    # A distributed.Semaphore registers itself with the scheduler on entering.
-    with _semaphore(connection):
-        yield
+def budget(connection: Connection) -> AbstractContextManager[Any]:
+    """The cluster's budget: a context manager that holds one of its ``leases`` (one fetch)
+    while entered, from any thread. A ``distributed.Semaphore`` when called on a worker
+    (from the task's own thread: a thread the task starts is not known as the worker's), a
+    semaphore of this process elsewhere."""
+    return _semaphore(connection)
 
 
 def _semaphore(connection: Connection) -> Any:
@@ -210,8 +208,7 @@ def _on_worker() -> bool:
     return True
 
 
-def budget_name(url: str, concurrency: int) -> str:
-    """The budget shared by every read of one Exchange with the same ``concurrency``."""
-    return f"jhe-budget-{uuid.uuid5(uuid.NAMESPACE_URL, url).hex}-{concurrency}"
-
-
+def budget_name(url: str, concurrency: int, per_fetch: int) -> str:
+    """The budget shared by every read of one Exchange with the same ``concurrency`` and
+    the same share per fetch (a semaphore's number of leases is fixed when it is made)."""
+    return f"jhe-budget-{uuid.uuid5(uuid.NAMESPACE_URL, url).hex}-{concurrency}-{per_fetch}"

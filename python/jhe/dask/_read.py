@@ -3,9 +3,12 @@ partition, each fetched by jhe on a worker exactly as :meth:`jhe.Client.fetch` d
 
 from __future__ import annotations
 
+import functools
 import os
 import warnings
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -35,22 +38,31 @@ class Read:
     strict: bool
 
     def fetch(self, partition: _plan.Partition) -> tuple[list[Observations], list[dict[str, Any]]]:
-        """Each slice of `partition` fetched (within the cluster's budget), and their errors."""
+        """Each slice of `partition` fetched, as many at once as the cluster's budget lets
+        (each fetch holds a lease of it), and their errors, in the partition's order."""
         from jhe._empty import EmptyResultWarning
 
-        results, errors = [], []
-        with _connection.budget(self.connection), warnings.catch_warnings():
-            # Inside the budget: a new client's first request (its server's generation) counts too.
-            client = _connection.client_for(self.connection)
+        # Asked on the task's own thread: the threads it starts are not the worker's.
+        lease = _connection.budget(self.connection)
+        at_once = min(len(partition.parts), self.connection.leases)
+        with warnings.catch_warnings():
             # A slice was planned from a count: an empty one is data changed since, not news.
             warnings.simplefilter("ignore", EmptyResultWarning)
-            for part in partition.parts:
-                result = client.fetch(**self.query.request(part), progress=False)
-                results.append(result)
-                errors.extend(result.errors)
+            if at_once == 1:
+                results = [self._fetch_part(lease, part) for part in partition.parts]
+            else:
+                with ThreadPoolExecutor(at_once, thread_name_prefix="jhe-dask-part") as pool:
+                    results = list(pool.map(functools.partial(self._fetch_part, lease), partition.parts))
+        errors = [error for result in results for error in result.errors]
         if self.strict:
             _convert.raise_for_errors(errors)
         return results, errors
+
+    def _fetch_part(self, lease: AbstractContextManager[Any], part: _plan.Part) -> Observations:
+        with lease:
+            # Inside the lease: a new client's first request (its server's generation) counts too.
+            client = _connection.client_for(self.connection)
+            return client.fetch(**self.query.request(part), progress=False)
 
 
 @dataclass(frozen=True)
@@ -114,14 +126,14 @@ def start(
         raise ConfigurationError(f'layout must be "wide" or "long", got {layout!r}')
     query = _plan.Query(study_id, patient_id, tuple(codes) if codes is not None else None, chosen, ordered_filters)
     partitions = _plan.plan(planner, query, partition_by, target_rows, concurrency)
-    per_task, leases = share(concurrency, min(_worker_threads(), len(partitions)))
+    per_fetch, leases = share(concurrency, _fetches_at_once(partitions), _typical_pages(partitions, planner._native.page_size))
     if connecting.credentials == _connection.FROM_ENVIRONMENT:
         credentials_id = _connection.FROM_ENVIRONMENT
     else:
         credentials_id = _connection.register(connecting.signing_in)
     connection = Connection(
         planner.url, credentials_id, tuple(sorted(connecting.options.items())),
-        _connection.budget_name(planner.url, concurrency), leases, per_task,
+        _connection.budget_name(planner.url, concurrency, per_fetch), leases, per_fetch,
     )
     return Read(query, partitions, connection, strict)
 
@@ -171,11 +183,28 @@ def _worker_threads() -> int:
     return os.cpu_count() or 1
 
 
-def share(concurrency: int, tasks_at_once: int) -> tuple[int, int]:
-    """``(pages in flight per task, tasks at once)``. A fetch asks its count beside its pages,
-    so a task holds one request more than its pages: ``(pages + 1) × tasks ≤ concurrency``."""
-    requests = max(2, concurrency // max(1, tasks_at_once))
-    return requests - 1, max(1, concurrency // requests)
+def _fetches_at_once(partitions: list[_plan.Partition]) -> int:
+    """How many slices could be fetched at once: those of as many partitions as the
+    cluster runs tasks at once (the largest, in slices)."""
+    largest = sorted((len(partition.parts) for partition in partitions), reverse=True)
+    return max(1, sum(largest[: _worker_threads()]))
+
+
+def _typical_pages(partitions: list[_plan.Partition], page_size: int) -> int:
+    """The pages of the median slice (by its planned count)."""
+    rows = sorted(part.rows for partition in partitions for part in partition.parts)
+    return max(1, -(-rows[len(rows) // 2] // page_size)) if rows else 1
+
+
+def share(concurrency: int, fetches_at_once: int, typical_pages: int) -> tuple[int, int]:
+    """``(pages in flight per fetch, fetches at once in the cluster)``: the budget split
+    between the fetches that could run at once, and no wider than a typical slice needs
+    (so small slices leave room for more of them). A fetch asks its count beside its
+    pages, so it holds one request more than its pages: ``(pages + 1) × fetches ≤
+    concurrency``. A slice of n pages has at most n - 1 in flight after its first."""
+    requests = max(2, concurrency // max(1, fetches_at_once))
+    requests = min(requests, max(2, typical_pages))
+    return requests - 1, concurrency // requests
 
 
 def meta(read: Read) -> pd.DataFrame:
@@ -223,6 +252,6 @@ def warn_decode_errors(errors: list[dict[str, Any]], observations: int) -> None:
     warn(
         f"{len(errors)} records could not be fully decoded in a partition of {observations} observations "
         f"(first: {_convert._record(first)}: {first['reason']}); kept as rows where the table has a place for them; "
-        "jhe.dask.read_errors(...) lists them",
+        "strict=True fails instead, and jhe.dask.export_study(...) writes them to its _errors/ folder",
         _convert.DecodeWarning,
     )

@@ -20,6 +20,7 @@ pub mod config;
 pub mod error;
 pub mod redact;
 pub mod query;
+pub mod origin;
 pub mod selection;
 
 pub mod http;

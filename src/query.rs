@@ -2,6 +2,7 @@
 
 use crate::error::{JheError, Result};
 use crate::decode::omh::catalog::system_for_code;
+use crate::origin::Origin;
 use crate::selection::ColumnSelection;
 
 /// A code as the servers want it: `system|code`.
@@ -79,6 +80,8 @@ pub struct ObservationQuery {
     pub until: Option<TimeBound>,
     /// Stored or changed at or after this (`_lastUpdated`).
     pub updated_since: Option<TimeBound>,
+    /// The Exchange's own records, or those imported from EHRs (`source=`).
+    pub origin: Origin,
 }
 
 /// A study, patient or organization id: the servers' ids start at 1.
@@ -126,6 +129,8 @@ impl ObservationQuery {
             Some("updated_since")
         } else if self.patient_identifier.is_some() {
             Some("patient_identifier")
+        } else if self.origin.reads_imported() {
+            Some("source")
         } else {
             None
         }

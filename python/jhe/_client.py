@@ -255,6 +255,11 @@ class Client:
             updated_since: Stored or changed on the server at or after this.
             patient_identifier: ``(system, value)``, e.g. an MRN.
             organization_id: Patients of this organization.
+            source: Which records: ``None`` (default) the Exchange's own; ``"imported"``
+                those imported from EHRs; a FHIR source's id or URI, that source's;
+                ``"all"`` both. An Exchange whose CapabilityStatement does not list
+                ``_source`` is refused (:class:`jhe.ConfigurationError`): it would ignore
+                the filter and answer with its own records.
             layout: ``"wide"``: one row per observation with the data type's typed columns,
                 one table per code. ``"long"``: one tidy table for any mix, one row per
                 observation and measure. Default: wide when one code is asked for, else long.

@@ -174,6 +174,7 @@ class NativeFakeExchange:
         duplicate_uuid_every: int = 0,
         render_cache: bool = False,
         quality_problems: bool = False,
+        source_search: bool = True,
         port: int = 0,
     ) -> NativeFakeExchange: ...
     @property
@@ -194,6 +195,10 @@ class NativeFakeExchange:
     def expected_observations(
         self, study_id: int | None = None, patient_id: int | None = None, code: str | None = None
     ) -> list[dict[str, Any]]: ...
+    def fhir_sources(self) -> dict[int, int]: ...
+    def expected_imported(
+        self, resource_type: str, patient_id: int | None = None, source_id: int | None = None
+    ) -> list[str]: ...
     def add_observations(
         self, count: int, patient_id: int | None = None, code: str | None = None, last_updated_offset_us: int = 0
     ) -> list[int]: ...

@@ -42,6 +42,9 @@ class _Narrowing(TypedDict, total=False):
     updated_since: TimeLike | None
     patient_identifier: tuple[str, str] | None
     organization_id: int | None
+    # The Exchange's own records (None), or those imported from EHRs: "imported", one FHIR
+    # source (its id or URI), or "all" (both).
+    source: str | int | None
     # Only these columns, in the table's order (minimum necessary).
     columns: Sequence[str] | None
 

@@ -62,6 +62,8 @@ def _demo(args: argparse.Namespace) -> int:
 def _filters(args: argparse.Namespace) -> dict[str, Any]:
     """The filters both export commands take."""
     filters = {"since": args.since, "until": args.until, "updated_since": args.updated_since, "api": args.api}
+    if args.source is not None:
+        filters["source"] = args.source
     if args.columns is not None:
         filters["columns"] = [name.strip() for name in args.columns.split(",")]
     return filters
@@ -188,6 +190,11 @@ def _fetch_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--until", help="effective time before (date or ISO date-time)")
     parser.add_argument("--updated-since", help="stored or changed on the server at or after (date or ISO date-time)")
     parser.add_argument("--api", choices=["auto", "fhir", "rest"], default="auto", help="default: auto")
+    parser.add_argument(
+        "--source", metavar="SOURCE",
+        help='records imported from EHRs: "imported", a FHIR source\'s id or URI, or "all" (with the Exchange\'s own); '
+        "default: the Exchange's own",
+    )
     parser.add_argument(
         "--columns", metavar="A,B,C", help="only these columns, comma-separated (minimum necessary); default: every column"
     )
@@ -324,6 +331,7 @@ _FLAG_SPELLINGS: list[tuple[str, Any]] = [
     (r"(?<!--partition-by )\bpatient_id\b", "--patient"),
     (r"\borganization_id\b", "--organization"),
     (r"\bstrict=True\b", "--strict"),
+    (r"\bsource= ", "--source "),
 ]
 
 

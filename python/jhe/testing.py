@@ -13,7 +13,9 @@ tests that nothing is lost, and (``quality_problems=True``) the problems a data-
 report must find, with their ground truth (``expected_consent``, ``expected_gaps``,
 ``expected_implausible``, ...). Its data can change while it runs (``add_observations``,
 ``update_observations``, ``delete_observations``), for tests of what a client sees when an
-Exchange's data changes between fetches.
+Exchange's data changes between fetches. It also serves EHR-imported FHIR records (LOINC
+Observations, Conditions, MedicationRequests, Encounters) behind ``_source``, as a current
+Exchange does, with their ground truth (``fhir_sources``, ``expected_imported``).
 """
 
 from __future__ import annotations
@@ -56,6 +58,36 @@ class FakeExchange:
     real ones do, and serve newest first). ``add_observations(...,
     last_updated_offset=timedelta(seconds=-3))`` dates new rows before rows already there, as
     a server committing out of order does.
+
+    EHR-imported records: every patient has one FhirSource (pk ``90001 + index``, see
+    ``fhir_sources()``) and through it the R5 records a real Exchange keeps after an R4 import
+    from an EHR: fifteen LOINC Observations (labs and vital signs, every value form: HbA1c,
+    glucose, heart rate with and without a UCUM system, a blood-pressure panel of components,
+    weight in kg and in ``[lb_av]``, creatinine, smoking status as a ``valueCodeableConcept``,
+    a ``valueString``, ``valueBoolean``, ``valueInteger`` and ``valuePeriod``; dated
+    ``effectiveDateTime``, ``effectivePeriod`` or only ``issued``; and two more a month in
+    worlds of 30 days or more), three Conditions, three MedicationRequests and two Encounters.
+    Each has a UUID ``id``, ``meta.source`` ``https://jupyterhealth.org/fhir/fhir-source/<pk>``
+    (no ``meta.lastUpdated``), the ``patient-id`` and ``patient-full-name`` extensions, and
+    ``subject.reference`` as the EHR sent it (``Patient/<the EHR's id>``, not the JHE id).
+    They were imported an hour before the anchor (2025-12-31T23:00:00Z), one millisecond per
+    patient: that is their ``_lastUpdated``. Searches route on ``_source`` as the server's
+    ``_resolve_source_target`` does: ``_source:below=https://jupyterhealth.org/fhir/fhir-source/``
+    is every imported record, ``_source=.../fhir-source/<pk>`` one source's,
+    ``_source=https://jupyterhealth.org/jhe`` the native store, any other value nothing; with
+    no ``_source`` an Observation or Patient search reads the native store only (as before)
+    and a Condition, MedicationRequest or Encounter search every imported record. Imported
+    searches take ``patient``, ``patient._has:Group:member:_id`` (enrolment only),
+    ``patient.organization``, ``_id``, ``_lastUpdated``, ``_count``/``_page``,
+    ``_summary=count``, ``_sort`` (``date``, ``_lastUpdated``, ``-`` for descending) and the
+    parameters the server declares per type: Observation ``category``, ``code``, ``status``,
+    ``date``; Condition ``category``, ``clinical-status``, ``code``, ``onset-date``,
+    ``recorded-date``, ``abatement-date``; MedicationRequest ``status``, ``intent``,
+    ``authoredon`` (no ``code``, no ``date``); Encounter ``class``, ``type``, ``status``,
+    ``identifier``, ``date``. As on the server, dates compare as text (``le2025-12-20``
+    excludes that day's times; a bare value is a prefix), and Encounter ``date`` matches
+    nothing (the server reads ``period.start``; R5 Encounters carry ``actualPeriod``).
+    ``GET {fhir_url}/<Type>/<uuid>`` reads one.
 
     >>> with FakeExchange(patients=2, days=1) as fx:  # doctest: +SKIP
     ...     rows = fx.expected_observations()  # newest first
@@ -133,6 +165,12 @@ class FakeExchange:
         render_cache: Keep each FHIR Observation resource once rendered and serve it from
             memory afterwards (about 1.1 KB per observation served). The benchmarks use it
             so that the server's share of the CPU is small and the same for every client.
+        source_search: Serve ``_source`` as current servers do (the default). ``False``: a
+            server that knows no ``_source``: the CapabilityStatement (``/FHIR/R5/metadata``)
+            lists no ``_source`` search parameter and every search is routed as if none were
+            sent (``Observation?_source:below=...`` returns the native rows, as an older server
+            silently would; Condition, MedicationRequest and Encounter searches still return the
+            imported records).
         port: The port to serve on (0, the default: a free one). A port in use raises
             ``ValueError``.
 
@@ -173,6 +211,7 @@ class FakeExchange:
         duplicate_uuid_every: int = 0,
         quality_problems: bool = False,
         render_cache: bool = False,
+        source_search: bool = True,
         port: int = 0,
     ) -> None:
         self._native = NativeFakeExchange(
@@ -195,6 +234,7 @@ class FakeExchange:
             duplicate_uuid_every=duplicate_uuid_every,
             quality_problems=quality_problems,
             render_cache=render_cache,
+            source_search=source_search,
             port=port,
         )
         self.url: str = self._native.url
@@ -265,6 +305,32 @@ class FakeExchange:
             else:
                 row["omh"], row["omh_text"] = json.loads(text), None
         return rows
+
+    def fhir_sources(self) -> dict[int, int]:
+        """``{source_pk: patient_id}`` of every FhirSource: one per patient, pk ``90001 +`` the
+        patient's index (ids ``40001 + index``), hidden patients' included (their records are
+        never served: ``_source=.../fhir-source/<pk>`` of one finds nothing, with no 403)."""
+        return self._native.fhir_sources()
+
+    def expected_imported(
+        self,
+        resource_type: str,
+        patient_id: int | None = None,
+        source_id: int | None = None,
+    ) -> list[str]:
+        """The ground truth of a search of the imported records: the JSON text of each
+        ``resource_type`` record that ``GET {fhir_url}/<resource_type>?_source:below=
+        https://jupyterhealth.org/fhir/fhir-source/`` returns, in the server's order without
+        ``_sort`` (newest import first), exactly as served (``json.loads`` each for dicts).
+        Only the records of patients the token's user may see; of ``patient_id`` and of the
+        FhirSource ``source_id`` (see ``fhir_sources()``) when given, a hidden or unknown one
+        giving none. Empty for a supported type the fake has no imported records of (only
+        Observation, Condition, MedicationRequest and Encounter have some). Sends no request.
+
+        Raises:
+            ValueError: the Exchange does not support ``resource_type``.
+        """
+        return self._native.expected_imported(resource_type, patient_id, source_id)
 
     def add_observations(
         self,

@@ -34,6 +34,7 @@ use crate::error::{JheError, Result};
 use crate::http::HttpClient;
 pub use crate::query::Api;
 use crate::query::{FetchRequest, Layout};
+use crate::source::capability::Capabilities;
 use crate::source::{Generation, fhir};
 use crate::table::{ClientFilter, ObservationTableBuilder, ObservationTables};
 pub use changes::{count_matching, effective_range, newest_update};
@@ -48,6 +49,7 @@ pub struct Session {
     /// Shared with the tasks that fetch pages.
     pub http: Arc<HttpClient>,
     generation: OnceCell<Generation>,
+    capabilities: OnceCell<Capabilities>,
 }
 
 impl Session {
@@ -58,6 +60,7 @@ impl Session {
             config,
             http,
             generation: OnceCell::new(),
+            capabilities: OnceCell::new(),
         })
     }
 
@@ -68,10 +71,21 @@ impl Session {
 
     /// The server's API generation, asked once per session.
     pub async fn generation(&self) -> Result<Generation> {
-        self.generation
-            .get_or_try_init(|| fhir::discover_generation(&self.http, &self.config.base_url))
-            .await
-            .copied()
+        let discover = || async {
+            let (generation, capabilities) = fhir::discover_generation(&self.http, &self.config.base_url).await?;
+            if let Some(capabilities) = capabilities {
+                // Kept: a feature that needs them would ask the same document again.
+                let _ = self.capabilities.set(capabilities);
+            }
+            Ok::<_, JheError>(generation)
+        };
+        self.generation.get_or_try_init(discover).await.copied()
+    }
+
+    /// A current server's CapabilityStatement, asked once per session (when a feature
+    /// depends on a search parameter the server might ignore).
+    pub async fn capabilities(&self) -> Result<&Capabilities> {
+        self.capabilities.get_or_try_init(|| Capabilities::fetch(&self.http, &self.config.base_url)).await
     }
 }
 
@@ -140,8 +154,9 @@ async fn fetch_all(session: &Session, request: &FetchRequest, progress: Arc<Prog
     let mut builder = ObservationTableBuilder::new(layout, &query.code_names()).with_columns(request.columns.clone());
     // Not knowing the generation yet, ask the current one's first page alongside `metadata`
     // rather than after it: a round trip saved on a current server, a 404 on an older one.
+    // Not for imported records: the server must first be seen to know `_source`.
     let guessed = match session.known_generation() {
-        None if api != Api::Rest => {
+        None if api != Api::Rest && !query.origin.reads_imported() => {
             let first = plan::searches(&config.base_url, query, Api::Fhir, Generation::Current).swap_remove(0);
             Some(Opening::ask(session, &pace, &first, builder.page_options(), builder.shape().clone()).await)
         }

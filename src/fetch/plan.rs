@@ -39,11 +39,14 @@ pub(super) fn searches(base_url: &Url, query: &ObservationQuery, api: Api, gener
         return vec![Search { kind: AdapterKind::Rest, url: rest::observation_list_url(base_url, query) }];
     }
     let base = generation.fhir_base(base_url);
-    // One search per code: servers match `code` exactly (or by LIKE), not as a list.
+    // One search per code: servers match `code` exactly (or by LIKE), not as a list. And
+    // one per store (`source`): a search reads the Exchange's own or the imported records.
     let codes: Vec<Option<&Coding>> = if query.codes.is_empty() { vec![None] } else { query.codes.iter().map(Some).collect() };
-    codes
-        .into_iter()
-        .map(|code| Search { kind: AdapterKind::Fhir, url: fhir::observation_search_url(&base, generation, query, code) })
+    let sources = query.origin.parameters();
+    sources
+        .iter()
+        .flat_map(|source| codes.iter().map(move |&code| (source, code)))
+        .map(|(source, code)| Search { kind: AdapterKind::Fhir, url: fhir::observation_search_url(&base, generation, query, code, source) })
         .collect()
 }
 
@@ -82,7 +85,26 @@ pub(super) async fn choose_api(session: &Session, query: &ObservationQuery, api:
             ));
         }
     }
+    if query.origin.reads_imported() {
+        check_source_search(session, generation).await?;
+    }
     Ok((api, generation))
+}
+
+/// `source=` reads a store chosen by `_source`. A server that does not know the parameter
+/// ignores it and answers with its own records as if they were the ones asked for, so it
+/// is used only where the CapabilityStatement lists it for Observation.
+async fn check_source_search(session: &Session, generation: Generation) -> Result<()> {
+    let listed = generation == Generation::Current && session.capabilities().await?.searches_by("Observation", "_source");
+    if listed {
+        return Ok(());
+    }
+    Err(JheError::Config(
+        "this Exchange does not list _source among Observation's search parameters (its CapabilityStatement), so it cannot \
+         tell imported records from its own and would answer with its own: source= needs an Exchange that imports EHR records; \
+         leave source unset for its own"
+            .into(),
+    ))
 }
 
 /// REST answers a study or patient you may not see with an empty list, not an error:

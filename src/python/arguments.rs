@@ -12,6 +12,7 @@ use pyo3::types::{PyBool, PyDict, PyInt, PyString, PyType};
 
 use crate::JheError;
 use crate::config::{ClientOptions, timeout_from_secs};
+use crate::origin::Origin;
 use crate::query::{Api, Changes, Coding, FetchRequest, Layout, ObservationQuery, TimeBound, patient_identifier, positive_id};
 
 use super::errors::argument_error;
@@ -38,6 +39,7 @@ impl Fields {
             "api" => self.api = text(name, value)?.map(|t| Api::parse(&t)).transpose()?.unwrap_or_default(),
             "layout" => self.layout = text(name, value)?.map(|t| Layout::parse(&t)).transpose()?,
             "columns" => self.columns = columns(value)?,
+            "source" => self.query.origin = origin(value)?,
             _ => return Ok(false),
         }
         Ok(true)
@@ -247,6 +249,22 @@ fn codes(value: &Bound<'_, PyAny>) -> PyResult<Vec<Coding>> {
         codes.push(Coding::parse(text.to_str()?)?);
     }
     Ok(codes)
+}
+
+/// `source`: None (the Exchange's own records), a str (`"imported"`, `"all"`, a FHIR
+/// source's id or URI) or an int (a FHIR source's id).
+fn origin(value: &Bound<'_, PyAny>) -> PyResult<Origin> {
+    if value.is_none() {
+        return Ok(Origin::Exchange);
+    }
+    if let Ok(text) = value.cast::<PyString>() {
+        return Ok(Origin::parse(text.to_str()?)?);
+    }
+    if value.is_instance_of::<PyBool>() || !value.is_instance_of::<PyInt>() {
+        return Err(wrong_type("source", value, "a str, an int or None"));
+    }
+    let id: i64 = value.extract().map_err(|_| JheError::Config(format!("source={value} is not a FHIR source's id")))?;
+    Ok(Origin::parse(&positive_id("source", id)?.to_string())?)
 }
 
 /// A `(system, value)` pair; each part is read as text, as `str()` gives it.

@@ -97,6 +97,7 @@ impl NativeFakeExchange {
         duplicate_uuid_every=0,
         quality_problems=false,
         render_cache=false,
+        source_search=true,
         port=0,
     ))]
     #[allow(clippy::too_many_arguments)]
@@ -121,6 +122,7 @@ impl NativeFakeExchange {
         duplicate_uuid_every: i64,
         quality_problems: bool,
         render_cache: bool,
+        source_search: bool,
         port: u16,
     ) -> PyResult<Self> {
         let generation = match legacy {
@@ -165,6 +167,7 @@ impl NativeFakeExchange {
             duplicate_uuid_every: every("duplicate_uuid_every", duplicate_uuid_every)?,
             quality_problems,
             render_cache,
+            source_search,
             port,
         };
         let server =
@@ -259,6 +262,24 @@ impl NativeFakeExchange {
                 Ok(dict)
             })
             .collect()
+    }
+
+    /// `{source_pk: patient_id}` of every FhirSource (one per patient, hidden ones too).
+    fn fhir_sources(&self) -> PyResult<BTreeMap<i64, i64>> {
+        self.with_server(|server| server.fhir_sources())
+    }
+
+    /// The JSON text of each imported record of `resource_type` a search of all imported
+    /// records returns (visible patients only), newest import first.
+    #[pyo3(signature = (resource_type, patient_id=None, source_id=None))]
+    fn expected_imported(
+        &self,
+        resource_type: &str,
+        patient_id: Option<i64>,
+        source_id: Option<i64>,
+    ) -> PyResult<Vec<String>> {
+        self.with_server(|server| server.expected_imported(resource_type, patient_id, source_id))?
+            .map_err(|e| PyValueError::new_err(e.to_string()))
     }
 
     /// Add `count` observations written now; their new ids. `last_updated_offset_us` dates

@@ -7,9 +7,11 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use url::Url;
 
+use super::capability::Capabilities;
 use super::{Adapter, NotAnObservation, ObservationId, ObservationInput, Page, Payload, TotalOnly};
 use crate::error::{JheError, Result};
 use crate::http::{HttpClient, redact_url};
+use crate::origin::{IMPORTED_SOURCE_BASE, SourceParameter};
 use crate::query::{Coding, ObservationQuery, TimeBound};
 
 /// Which of the two deployed API generations a server speaks.
@@ -44,15 +46,15 @@ impl Generation {
 
 /// Ask the current generation's CapabilityStatement; a 404 there means an older server. An
 /// answer that is not a JSON document (a web site's page) means an older server only if the
-/// REST API is there.
-pub async fn discover_generation(http: &HttpClient, base_url: &Url) -> Result<Generation> {
+/// REST API is there. A current server's statement is returned too, when it can be read.
+pub async fn discover_generation(http: &HttpClient, base_url: &Url) -> Result<(Generation, Option<Capabilities>)> {
     let metadata = Generation::Current.fhir_base(base_url).join("metadata").expect("constant path");
     match http.get_json(&metadata).await {
-        Ok(body) if is_json_object(&body) => Ok(Generation::Current),
-        Ok(_) => check_rest_api(http, base_url).await.map(|()| Generation::Legacy),
+        Ok(body) if is_json_object(&body) => Ok((Generation::Current, Capabilities::parse(&body, &metadata).ok())),
+        Ok(_) => check_rest_api(http, base_url).await.map(|()| (Generation::Legacy, None)),
         Err(JheError::Http { status: 404, .. }) => {
             log::info!("{} has no /FHIR/R5/metadata: using the older API generation", redact_url(base_url));
-            Ok(Generation::Legacy)
+            Ok((Generation::Legacy, None))
         }
         Err(other) => Err(other),
     }
@@ -106,10 +108,19 @@ pub fn sorted_by_date(search: &Url, descending: bool) -> Url {
 }
 
 /// An Observation search for one code (or none), without paging parameters.
-pub fn observation_search_url(fhir_base: &Url, generation: Generation, query: &ObservationQuery, code: Option<&Coding>) -> Url {
+pub fn observation_search_url(
+    fhir_base: &Url,
+    generation: Generation,
+    query: &ObservationQuery,
+    code: Option<&Coding>,
+    source: &SourceParameter,
+) -> Url {
     let mut url = fhir_base.join("Observation").expect("a constant relative path joins");
     {
         let mut pairs = url.query_pairs_mut();
+        if let Some((name, value)) = source.pair() {
+            pairs.append_pair(name, value);
+        }
         if let Some(study) = query.study_id {
             pairs.append_pair("patient._has:Group:member:_id", &study.to_string());
         }
@@ -189,7 +200,21 @@ pub struct Observation<'a> {
     #[serde(rename = "valueAttachment", borrow)]
     value_attachment: Option<Attachment<'a>>,
     #[serde(default, borrow)]
+    extension: Vec<Extension<'a>>,
+    #[serde(default, borrow)]
     issue: Vec<Issue<'a>>,
+}
+
+/// The Exchange stamps each imported record with its patient's id in this extension: the
+/// record's `subject` is kept as the EHR sent it (its own patient id, not the Exchange's).
+const PATIENT_ID_EXTENSION: &str = "https://jupyterhealth.org/fhir/StructureDefinition/patient-id";
+
+#[derive(Deserialize)]
+struct Extension<'a> {
+    #[serde(borrow)]
+    url: Option<Cow<'a, str>>,
+    #[serde(rename = "valueInteger")]
+    value_integer: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -202,6 +227,8 @@ struct Issue<'a> {
 struct Meta<'a> {
     #[serde(rename = "lastUpdated", borrow)]
     last_updated: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    source: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
@@ -269,6 +296,18 @@ fn not_a_bundle(resource_type: Option<&str>) -> Option<String> {
 }
 
 impl<'a> Observation<'a> {
+    /// The Exchange's patient: an imported record's extension (its `subject` names the EHR's
+    /// patient, whose id could be taken for another), else the `subject` reference.
+    fn patient_id(&self) -> Option<i64> {
+        let stamped = self.extension.iter().find(|e| e.url.as_deref() == Some(PATIENT_ID_EXTENSION)).and_then(|e| e.value_integer);
+        let imported = self.meta.as_ref().and_then(|m| m.source.as_deref()).is_some_and(|s| s.starts_with(IMPORTED_SOURCE_BASE));
+        match stamped {
+            Some(id) => Some(id),
+            None if imported => None,
+            None => self.subject.as_ref().and_then(|s| s.reference.as_deref()).and_then(patient_id_from_reference),
+        }
+    }
+
     fn input(&self) -> ObservationInput<'_> {
         let id = self.id.as_deref().unwrap_or("");
         if let Some(resource_type) = self.resource_type.as_deref().filter(|kind| *kind != "Observation") {
@@ -280,7 +319,7 @@ impl<'a> Observation<'a> {
         }
         ObservationInput {
             observation_id: ObservationId::Text(id),
-            patient_id: self.subject.as_ref().and_then(|s| s.reference.as_deref()).and_then(patient_id_from_reference),
+            patient_id: self.patient_id(),
             // A blank code is no code: it names no table.
             code: self.code.as_ref().and_then(|c| c.coding.first()).and_then(|c| c.code.as_deref()).filter(|c| !c.trim().is_empty()),
             last_updated: self.meta.as_ref().and_then(|m| m.last_updated.as_deref()),
@@ -421,9 +460,10 @@ mod tests {
             since: Some(TimeBound::parse("since", "2025-06-01").unwrap()),
             until: Some(TimeBound::parse("until", "2025-06-02T00:00:00+02:00").unwrap()),
             updated_since: Some(TimeBound::parse("updated_since", "2025-05-01").unwrap()),
+            origin: crate::origin::Origin::Exchange,
         };
         let base = Generation::Current.fhir_base(&base_url);
-        let search = observation_search_url(&base, Generation::Current, &query, query.codes.first());
+        let search = observation_search_url(&base, Generation::Current, &query, query.codes.first(), &SourceParameter::None);
         let url = with_snapshot(&search, Snapshot::AtOrBefore(0));
         let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
         let has = |k: &str, v: &str| pairs.contains(&(k.to_string(), v.to_string()));
@@ -447,7 +487,7 @@ mod tests {
         assert!(!url.as_str().contains('+'));
         // older servers ignore time filters and sorting: they are applied on our side (and
         // their searches are never frozen by a snapshot)
-        let legacy = observation_search_url(&Generation::Legacy.fhir_base(&base_url), Generation::Legacy, &query, None);
+        let legacy = observation_search_url(&Generation::Legacy.fhir_base(&base_url), Generation::Legacy, &query, None, &SourceParameter::None);
         assert_eq!(legacy.path(), "/fhir/r5/Observation");
         assert!(!legacy.query().unwrap().contains("date") && !legacy.query().unwrap().contains("_lastUpdated"));
     }
@@ -521,5 +561,25 @@ mod tests {
             );
             assert_eq!(seen[0].3, resources, "the flat layout's resources");
         }
+    }
+
+    #[test]
+    fn an_imported_record_belongs_to_the_patient_its_extension_names() {
+        let origin = Url::parse("https://jhe.example/").unwrap();
+        let page = br#"{"resourceType":"Bundle","total":4,"entry":[
+            {"resource":{"resourceType":"Observation","id":"1","subject":{"reference":"Patient/40001"}}},
+            {"resource":{"resourceType":"Observation","id":"2","meta":{"source":"https://jupyterhealth.org/fhir/fhir-source/9"},
+              "subject":{"reference":"Patient/777"},
+              "extension":[{"url":"https://jupyterhealth.org/fhir/StructureDefinition/patient-full-name","valueString":"A B"},
+                           {"url":"https://jupyterhealth.org/fhir/StructureDefinition/patient-id","valueInteger":40002}]}},
+            {"resource":{"resourceType":"Observation","id":"3","meta":{"source":"https://jupyterhealth.org/fhir/fhir-source/9"},
+              "subject":{"reference":"Patient/777"}}},
+            {"resource":{"resourceType":"Observation","id":"4","meta":{"source":"https://jupyterhealth.org/jhe"},
+              "subject":{"reference":"Patient/40003"}}}
+        ]}"#;
+        let mut patients = Vec::new();
+        AdapterKind::Fhir.read_page(page, &origin, &origin, false, |input| patients.push(input.patient_id)).unwrap();
+        // An imported record without the extension has no patient, rather than the EHR's id.
+        assert_eq!(patients, [Some(40001), Some(40002), None, Some(40003)]);
     }
 }

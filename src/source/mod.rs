@@ -10,6 +10,7 @@
 //! [`paging`] bounds how far any of these pages are followed.
 
 pub mod admin;
+pub mod capability;
 pub mod fhir;
 pub mod paging;
 pub mod rest;

@@ -42,6 +42,12 @@ pub struct FakeConfig {
     /// server's CPU, shared with the client being measured, is small and the same for
     /// every client.
     pub render_cache: bool,
+    /// Honour `_source` (and `_source:below`) on FHIR searches and list it in the
+    /// CapabilityStatement, as current servers do (on by default). Off: a server that
+    /// knows no `_source`: the CapabilityStatement lists no `_source` parameter and every
+    /// search is routed as if none were sent (Observation and Patient read the native
+    /// store, Condition, Encounter, ... the imported records).
+    pub source_search: bool,
     /// The port to listen on, on 127.0.0.1 (0, the default: a free one).
     pub port: u16,
 }
@@ -60,6 +66,7 @@ impl Default for FakeConfig {
             duplicate_uuid_every: 0,
             quality_problems: false,
             render_cache: false,
+            source_search: true,
             port: 0,
         }
     }

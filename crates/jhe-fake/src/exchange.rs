@@ -31,6 +31,9 @@ pub enum FakeError {
     /// A code that is neither an OMH code nor `system|code` the fake knows.
     #[error("unknown code {0:?}")]
     UnknownCode(String),
+    /// A FHIR resource type the Exchange does not support.
+    #[error("unsupported FHIR resource type {0:?}")]
+    UnknownResourceType(String),
     /// An addition, update or deletion was refused; nothing changed.
     #[error(transparent)]
     Change(#[from] ChangeError),
@@ -262,6 +265,7 @@ impl FakeExchange {
             render_cache: RenderCache::new(config.render_cache),
             config,
             faults: FaultState::default(),
+            imported: std::sync::OnceLock::new(),
         });
         let app = server::router(state.clone());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 DEFAULT_CONCURRENCY = 16
 # The filters a partition passes on to its fetch as they are.
-FILTERS = ("api", "since", "until", "updated_since", "patient_identifier", "organization_id", "columns")
+FILTERS = ("api", "since", "until", "updated_since", "patient_identifier", "organization_id", "source", "columns")
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,9 @@
 //! `quality_problems`: readings left out, values and times changed, copies), `quality`
 //! (which observations are
 //! damaged or repeat a uuid), `change` (an observation's next version, and new ones
-//! modelled on stored ones, for changes over time).
+//! modelled on stored ones, for changes over time); `ehr_codes` and `imported` (the
+//! EHR-imported records: their clinical catalogue, and the compact records, UUIDs and
+//! FhirSources).
 
 pub(crate) mod catalog;
 pub(crate) mod time;
@@ -29,3 +31,5 @@ pub(crate) mod observations;
 pub(crate) mod inject;
 pub(crate) mod quality;
 pub(crate) mod change;
+pub(crate) mod ehr_codes;
+pub(crate) mod imported;

@@ -1,10 +1,11 @@
 //! The JSON bodies the fake serves, rendered per request from the stored numbers. In: the
 //! world and stored observations (and payloads from [`crate::generate::omh`]); out: JSON
-//! text. `fhir` and `rest` hold the two APIs' shapes; `cache` keeps rendered FHIR
-//! Observations when asked to.
+//! text. `fhir` and `rest` hold the two APIs' shapes, `imported` the EHR-imported
+//! records' bodies; `cache` keeps rendered FHIR Observations when asked to.
 
 pub(crate) mod cache;
 pub(crate) mod fhir;
+pub(crate) mod imported;
 pub(crate) mod rest;
 
 #[cfg(test)]

@@ -1,5 +1,7 @@
-//! The FHIR R5 API under `/FHIR/R5/`: Observation and Patient search and read, the
-//! CapabilityStatement and SMART configuration. Errors are OperationOutcomes.
+//! The FHIR R5 API under `/FHIR/R5/`: searches and reads of the native (OMH) Observation
+//! and Patient store and of the EHR-imported records (which store a search reads is
+//! `_source`'s choice, [`super::imported::target`]), the CapabilityStatement and SMART
+//! configuration. Errors are OperationOutcomes.
 
 // Errors are ready-made HTTP responses; their size does not matter here.
 #![allow(clippy::result_large_err)]
@@ -12,76 +14,47 @@ use axum::http::StatusCode;
 use axum::response::Response;
 
 use crate::generate::catalog::Code;
-use crate::generate::time::{MICROS_PER_DAY, parse_date, parse_datetime};
 use crate::generate::world::{FIRST_OBSERVATION_ID, World};
-use crate::render::fhir::{bundle, outcome, patient_json, push_observation};
-use crate::store::{Cmp, ObsQuery, SortKey, TimeBound};
+use crate::imported::SUPPORTED_TYPES;
+use crate::render::fhir::{patient_json, push_observation};
+use crate::store::ObsQuery;
 
-use super::http::{Page, Params, json, py_int};
+use super::http::{Params, json, py_int};
+use super::imported::{self, Target};
 use super::log::ObservationPage;
+use super::search::{
+    common, error, identifier_value, not_a_number, paged_bundle, sort_keys, summary_count,
+    time_bound,
+};
 use super::state::{AppState, Ctx};
 
 const CAPABILITY_STATEMENT: &str = include_str!("capability_statement.json");
 /// The base URL inside the vendored CapabilityStatement, replaced by the request's.
 const CAPABILITY_BASE: &str = "http://localhost:8000";
 
-/// Resource types the CapabilityStatement lists besides Observation and Patient: a search
-/// finds none of them here (no imported records), a read is 404.
-const OTHER_TYPES: [&str; 24] = [
-    "AllergyIntolerance",
-    "CarePlan",
-    "CareTeam",
-    "Condition",
-    "Coverage",
-    "Device",
-    "DiagnosticReport",
-    "DocumentReference",
-    "Encounter",
-    "Goal",
-    "Group",
-    "Immunization",
-    "Location",
-    "Medication",
-    "MedicationDispense",
-    "MedicationRequest",
-    "Organization",
-    "Practitioner",
-    "PractitionerRole",
-    "Procedure",
-    "Provenance",
-    "QuestionnaireResponse",
-    "RelatedPerson",
-    "ServiceRequest",
-];
+/// The `_source` search parameter, as the vendored CapabilityStatement lists it for every
+/// resource type: a server without `_source` (`FakeConfig::source_search` off) lists none.
+const SOURCE_PARAM: &str = concat!(
+    r#",{"name":"_source","type":"uri","documentation":"Selects the backing store: omit (or pass "#,
+    r#"the JHE-native source URI) for JHE-native records; pass an imported FhirSource URI (or "#,
+    r#"_source:below) for imported records.","extension":[{"url":"#,
+    r#""http://hl7.org/fhir/StructureDefinition/capabilitystatement-expectation","valueCode":"SHALL"}]}"#,
+);
 
-fn error(status: StatusCode, message: &str) -> Response {
-    json(status, outcome(message))
-}
-
-fn forbidden(what: &str) -> Response {
-    error(
-        StatusCode::FORBIDDEN,
-        &format!("Current user is not authorized to access {what}."),
-    )
-}
-
-/// What the server answers when an id that must be an integer is not one.
-fn not_a_number(value: &str) -> Response {
-    error(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        &format!("Field 'id' expected a number but got '{value}'."),
-    )
-}
-
-fn int_param(value: &str) -> Result<i64, Response> {
-    py_int(value).ok_or_else(|| not_a_number(value))
-}
-
-pub(crate) async fn metadata(ctx: Ctx) -> Response {
+pub(crate) async fn metadata(State(state): State<Arc<AppState>>, ctx: Ctx) -> Response {
     json(
         StatusCode::OK,
-        CAPABILITY_STATEMENT.replace(CAPABILITY_BASE, &ctx.base),
+        capability_statement(&ctx.base, state.config.source_search),
     )
+}
+
+fn capability_statement(base: &str, source_search: bool) -> String {
+    let statement = CAPABILITY_STATEMENT.replace(CAPABILITY_BASE, base);
+    if source_search {
+        statement
+    } else {
+        statement.replace(SOURCE_PARAM, "")
+    }
 }
 
 pub(crate) async fn smart_configuration(ctx: Ctx) -> Response {
@@ -139,14 +112,24 @@ pub(crate) async fn post(
 
 async fn run_search(state: Arc<AppState>, resource: String, ctx: Ctx) -> Response {
     // Queries over a million rows take tens of milliseconds: keep them off the I/O threads.
-    tokio::task::spawn_blocking(move || match resource.as_str() {
-        "Observation" => observation_search(&state, &ctx),
-        "Patient" => patient_search(&state, &ctx),
-        other if OTHER_TYPES.contains(&other) => empty_search(&ctx),
-        other => error(
-            StatusCode::NOT_FOUND,
-            &format!("Unsupported FHIR resource type: {other}."),
-        ),
+    tokio::task::spawn_blocking(move || {
+        let r = resource.as_str();
+        if !SUPPORTED_TYPES.contains(&r) {
+            return error(
+                StatusCode::NOT_FOUND,
+                &format!("Unsupported FHIR resource type: {r}."),
+            );
+        }
+        match (imported::target(&ctx, r, state.config.source_search), r) {
+            (Target::Native, "Observation") => observation_search(&state, &ctx),
+            (Target::Native, "Patient") => patient_search(&state, &ctx),
+            // Native types with no native rows here (Device, Group, ...).
+            (Target::Native, _) => paged_bundle(&ctx, 0, |_, _| {}),
+            (Target::Imported { source_id }, _) => {
+                imported::imported_search(&state, &ctx, r, source_id)
+            }
+            (Target::Empty, _) => imported::empty_search(&ctx),
+        }
     })
     .await
     .unwrap_or_else(|_| error(StatusCode::INTERNAL_SERVER_ERROR, "The search failed."))
@@ -164,6 +147,12 @@ pub(crate) async fn read(
         )
     };
     let world = &state.world;
+    if SUPPORTED_TYPES.contains(&resource.as_str()) {
+        // A UUID is an imported record's id, whatever the type.
+        if let Some(r) = imported::read(&state, &resource, &id) {
+            return r;
+        }
+    }
     match resource.as_str() {
         "Observation" => {
             let Some(n) = py_int(&id) else {
@@ -187,120 +176,17 @@ pub(crate) async fn read(
                 None => not_found(),
             }
         }
-        other if OTHER_TYPES.contains(&other) => not_found(),
+        "Device" | "Group" | "Organization" | "Practitioner" => not_found(),
+        // Not a UUID, so a native id, and the type has no native store.
+        other if SUPPORTED_TYPES.contains(&other) => error(
+            StatusCode::NOT_FOUND,
+            &format!("Unsupported FHIR resource type: {other}."),
+        ),
         other => error(
             StatusCode::NOT_FOUND,
             &format!("Unsupported FHIR resource type: {other}."),
         ),
     }
-}
-
-/// A `date` / `_lastUpdated` value: `ge`/`gt`/`le`/`lt`/`eq` prefix (or none), then a
-/// `YYYY-MM-DD` day (compared as a UTC day) or a date-time (compared as an instant).
-/// `date` decides by length like the server: ten characters or fewer is a day.
-fn time_bound(raw: &str, last_updated: bool) -> Option<TimeBound> {
-    let (cmp, value) = match raw.get(..2) {
-        Some("ge") => (Cmp::Ge, &raw[2..]),
-        Some("gt") => (Cmp::Gt, &raw[2..]),
-        Some("le") => (Cmp::Le, &raw[2..]),
-        Some("lt") => (Cmp::Lt, &raw[2..]),
-        Some("eq") => (Cmp::Eq, &raw[2..]),
-        _ => (Cmp::Eq, raw),
-    };
-    if last_updated {
-        match parse_datetime(value) {
-            // A bare date-time on _lastUpdated means its whole day, as on the server.
-            Some(us) if cmp == Cmp::Eq && !raw.starts_with("eq") => {
-                Some(TimeBound::Day(Cmp::Eq, us.div_euclid(MICROS_PER_DAY)))
-            }
-            Some(us) => Some(TimeBound::Instant(cmp, us)),
-            None => parse_date(value).map(|d| TimeBound::Day(cmp, d)),
-        }
-    } else if value.len() <= 10 {
-        parse_date(value).map(|d| TimeBound::Day(cmp, d))
-    } else {
-        parse_datetime(value).map(|us| TimeBound::Instant(cmp, us))
-    }
-}
-
-fn sort_keys(params: &Params) -> Vec<SortKey> {
-    let Some(raw) = params.value("_sort") else {
-        return vec![];
-    };
-    raw.split(',')
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .filter_map(|t| {
-            let descending = t.starts_with('-');
-            let name: String = t
-                .trim_start_matches('-')
-                .chars()
-                .filter(|c| *c != '_' && *c != '-')
-                .collect();
-            match name.to_ascii_lowercase().as_str() {
-                "date" => Some(SortKey::Date { descending }),
-                "lastupdated" => Some(SortKey::LastUpdated { descending }),
-                _ => None, // unknown sort keys are ignored
-            }
-        })
-        .collect()
-}
-
-/// `system|value` -> the value; a bare value (no `|`) is ignored, as on the server.
-fn identifier_value(params: &Params) -> Option<String> {
-    let raw = params
-        .value("identifier")
-        .or_else(|| params.value("patient.identifier"))?;
-    let (_, value) = raw.split_once('|')?;
-    (!value.is_empty()).then(|| value.to_string())
-}
-
-/// The study: only `patient._has:Group:member:_id` (any letter case of `Group`), for
-/// Patient too, as on the server; `_has:Group:member:_id` alone is ignored there.
-fn study_param(params: &Params) -> Option<&str> {
-    params.value("patient._has:_group:member:_id")
-}
-
-/// The search parameters shared by Observation and Patient, authorized.
-struct Common {
-    study_id: Option<i64>,
-    patient_id: Option<i64>,
-    organization_id: Option<i64>,
-}
-
-fn common(world: &World, params: &Params) -> Result<Common, Response> {
-    let study_id = study_param(params).map(int_param).transpose()?;
-    if let Some(s) = study_id {
-        if world.visible_study(s).is_none() {
-            return Err(forbidden(&format!("Group/{s}")));
-        }
-    }
-    let patient_id = params.value("patient").map(int_param).transpose()?;
-    if let Some(p) = patient_id {
-        let Some(i) = world.visible_patient(p) else {
-            return Err(forbidden(&format!("Patient/{p}")));
-        };
-        if study_id.is_some_and(|s| !world.patients[i].in_study(s)) {
-            return Err(error(
-                StatusCode::FORBIDDEN,
-                "The requested Patient is not part of the specified Study.",
-            ));
-        }
-    }
-    let organization_id = params
-        .value("patient.organization")
-        .map(int_param)
-        .transpose()?;
-    if let Some(o) = organization_id {
-        if !world.is_member(o) {
-            return Err(forbidden(&format!("Organization/{o}")));
-        }
-    }
-    Ok(Common {
-        study_id,
-        patient_id,
-        organization_id,
-    })
 }
 
 /// Observation search parameters -> an authorized query, or the error response.
@@ -359,38 +245,6 @@ pub(crate) fn observation_query(world: &World, params: &Params) -> Result<ObsQue
     Ok(q)
 }
 
-fn summary_count(params: &Params) -> bool {
-    params
-        .value("_summary")
-        .is_some_and(|s| s.trim().eq_ignore_ascii_case("count"))
-}
-
-/// Pages `total` rows; renders the page's entries with `render(range, out)`.
-fn paged_bundle(
-    ctx: &Ctx,
-    total: usize,
-    render: impl FnOnce(std::ops::Range<usize>, &mut String),
-) -> Response {
-    let self_link = ctx.self_url();
-    if summary_count(&ctx.params) {
-        return json(StatusCode::OK, bundle(total, "", &[("self", self_link)]));
-    }
-    let Ok(page) = Page::select(total, ctx.params.last("_page"), ctx.params.last("_count")) else {
-        return error(StatusCode::NOT_FOUND, "Invalid page.");
-    };
-    let mut entries = String::new();
-    render(page.range(), &mut entries);
-    let (next, previous) = page.links(
-        &format!("{}{}", ctx.base, ctx.path),
-        &ctx.params.raw,
-        "_page",
-    );
-    let mut links = vec![("self", self_link)];
-    links.extend(previous.map(|u| ("previous", u)));
-    links.extend(next.map(|u| ("next", u)));
-    json(StatusCode::OK, bundle(total, &entries, &links))
-}
-
 fn observation_search(state: &AppState, ctx: &Ctx) -> Response {
     let world = &state.world;
     let q = match observation_query(world, &ctx.params) {
@@ -419,10 +273,6 @@ fn observation_search(state: &AppState, ctx: &Ctx) -> Response {
         r.extensions_mut().insert(ObservationPage);
     }
     r
-}
-
-fn empty_search(ctx: &Ctx) -> Response {
-    paged_bundle(ctx, 0, |_, _| {})
 }
 
 fn patient_search(state: &AppState, ctx: &Ctx) -> Response {

@@ -60,6 +60,11 @@ impl Params {
         self.last(key).filter(|v| !v.is_empty())
     }
 
+    /// Every (key, value) pair, in order, keys normalized.
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     pub fn all(&self, key: &str) -> impl Iterator<Item = &str> {
         self.pairs
             .iter()

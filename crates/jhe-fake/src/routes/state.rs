@@ -1,15 +1,16 @@
-//! The state every handler shares ([`AppState`]: the world, the store, the tokens, the
-//! request log, the configuration) and what every handler reads from its request
+//! The state every handler shares ([`AppState`]: the world, the store, the imported
+//! records, the tokens, the request log, the configuration) and what every handler reads from its request
 //! ([`Ctx`]). In: a request's parts; out: the base URL, path and parsed query.
 
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
 use crate::config::{FakeConfig, Generation};
 use crate::generate::world::World;
+use crate::imported::ImportedStore;
 use crate::render::cache::RenderCache;
 use crate::store::Store;
 
@@ -26,6 +27,15 @@ pub(crate) struct AppState {
     pub config: FakeConfig,
     pub faults: FaultState,
     pub render_cache: RenderCache,
+    /// The EHR-imported records, made on first use (most fakes never serve one).
+    pub imported: OnceLock<ImportedStore>,
+}
+
+impl AppState {
+    pub fn imported(&self) -> &ImportedStore {
+        self.imported
+            .get_or_init(|| ImportedStore::new(&self.world))
+    }
 }
 
 /// What every handler needs from the request: the absolute base the client used, the

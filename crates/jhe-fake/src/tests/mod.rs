@@ -2,13 +2,15 @@
 //! (response shapes against the real server's samples) of both generations, access rules,
 //! paging, filters, other semantics, faults, data quality (and the injected problems with
 //! their ground truth), OMH schemas, changes over time
-//! (additions, updates, deletions), and scale.
+//! (additions, updates, deletions), EHR-imported records (`_source`), and scale.
 
 mod access;
 mod changes;
 mod contract;
 mod faults;
 mod filters;
+mod imported;
+mod imported_filters;
 mod legacy;
 mod legacy_contract;
 mod paging;

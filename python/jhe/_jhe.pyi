@@ -149,6 +149,16 @@ class NativeClient:
     def list_json(self, path: str, params: list[tuple[str, str]] = ...) -> str: ...
     def get_json(self, path: str) -> str: ...
     def get_json_many(self, paths: list[str]) -> list[str]: ...
+    def search_resources(
+        self,
+        resource_type: str,
+        *,
+        study_id: int | None = None,
+        patient_id: int | None = None,
+        source: str | int | None = None,
+        params: list[tuple[str, str]] = ...,
+    ) -> list[str]: ...
+    def fhir_resource_types(self) -> list[str]: ...
 
 @final
 class NativeFakeExchange:

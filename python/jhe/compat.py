@@ -34,8 +34,12 @@ Differences from the official client (deliberate or unavoidable):
 * Observations are newest first (``meta.lastUpdated``, then id), whatever order pages
   arrive in. ``JHE_URL`` is read when the client is made (the official client reads it at
   import). Errors are :class:`jhe.JHEError` (``RequestError`` is an alias), not
-  ``requests.HTTPError``. The raw FHIR helpers (``get_fhir``, ``list_fhir``, ...) and
-  non-GET ``api_request`` are not available.
+  ``requests.HTTPError``. ``get_fhir``, ``get_fhir_capability_statement`` and non-GET
+  ``api_request`` are not available.
+* ``list_fhir`` reads every page before it yields the first resource (concurrently, checked
+  complete), and refuses a ``fhir_source`` that names no source (the official client sends
+  it, and the server answers with nothing), and one on a server whose CapabilityStatement
+  does not list ``_source`` for the type.
 * Works with both API generations (the official client needs ``/FHIR/R5``), retries
   transient failures, and accepts jhe's other options (``client_key``, ``timeout``, ...).
 """
@@ -360,13 +364,28 @@ class JupyterHealthClient:
 
     def list_fhir(self, resource_type: str, *, patient_id: int | None = None, study_id: int | None = None,
                   fhir_source: str | None = None, limit: int | None = None,
-                  params: dict[str, Any] | None = None) -> Any:
-        """Not available in the compatibility layer (raises ``NotImplementedError``)."""
-        raise self._not_available("list_fhir")
+                  params: dict[str, Any] | None = None) -> Generator[dict[str, Any]]:
+        """Iterate over the resources of a FHIR type a search matches (a study's or patient's).
+
+        ``fhir_source``: ``None`` (the server's default store for the type), ``"imported"``
+        (every record imported from an EHR), or one FHIR source's id or URI. ``params`` are
+        further search parameters, sent as given (``_count`` is jhe's: every page is read).
+        The engine reads every page concurrently and checks the result complete; the
+        resources are yielded newest first, each once.
+        """
+        if limit is not None and limit < 0:
+            raise ValueError(f"limit must be None, 0 (no limit) or positive, not {limit}")
+        # As the official client: its page size is a parameter; here the engine pages.
+        extra = [(str(name), str(value)) for name, value in (params or {}).items() if name != "_count"]
+        resources = self._client._native.search_resources(
+            resource_type, study_id=study_id or None, patient_id=patient_id or None, source=fhir_source, params=extra
+        )
+        for resource in resources[:limit] if limit else resources:
+            yield json.loads(resource)
 
     def list_fhir_resource_types(self) -> list[str]:
-        """Not available in the compatibility layer (raises ``NotImplementedError``)."""
-        raise self._not_available("list_fhir_resource_types")
+        """The resource types the server's CapabilityStatement lists."""
+        return self._client._native.fhir_resource_types()
 
     def get_fhir_capability_statement(self) -> dict[str, Any]:
         """Not available in the compatibility layer (raises ``NotImplementedError``)."""

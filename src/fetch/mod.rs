@@ -20,6 +20,7 @@ mod pace;
 mod plan;
 mod read;
 mod reconcile;
+mod resources;
 mod tasks;
 #[cfg(test)]
 mod tests;
@@ -39,6 +40,7 @@ use crate::source::{Generation, fhir};
 use crate::table::{ClientFilter, ObservationTableBuilder, ObservationTables};
 pub use changes::{count_matching, effective_range, newest_update};
 pub use pace::PaceReport;
+pub use resources::search_resources;
 use pace::Pace;
 use read::{Opening, Reader};
 

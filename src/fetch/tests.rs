@@ -6,6 +6,7 @@ mod bounded;
 mod changes;
 mod pacing;
 mod queries;
+mod resources;
 
 use crate::config::{ClientConfig, ClientOptions};
 use crate::error::JheError;

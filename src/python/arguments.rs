@@ -204,7 +204,7 @@ fn integer(name: &str, value: &Bound<'_, PyAny>) -> PyResult<Option<i64>> {
     optional(name, value, "an int")
 }
 
-fn id(name: &str, value: &Bound<'_, PyAny>) -> PyResult<Option<i64>> {
+pub(super) fn id(name: &str, value: &Bound<'_, PyAny>) -> PyResult<Option<i64>> {
     Ok(integer(name, value)?.map(|id| positive_id(name, id)).transpose()?)
 }
 
@@ -253,7 +253,7 @@ fn codes(value: &Bound<'_, PyAny>) -> PyResult<Vec<Coding>> {
 
 /// `source`: None (the Exchange's own records), a str (`"imported"`, `"all"`, a FHIR
 /// source's id or URI) or an int (a FHIR source's id).
-fn origin(value: &Bound<'_, PyAny>) -> PyResult<Origin> {
+pub(super) fn origin(value: &Bound<'_, PyAny>) -> PyResult<Origin> {
     if value.is_none() {
         return Ok(Origin::Exchange);
     }

@@ -10,11 +10,12 @@ use pyo3::types::PyDict;
 use pyo3_arrow::{PyArray, PySchema, PyTable};
 
 use crate::config::{ClientConfig, ClientOptions};
-use crate::fetch::{FetchOutcome, Progress, Session, count_matching, effective_range, fetch_observations, newest_update};
+use crate::fetch::{FetchOutcome, Progress, Session, count_matching, effective_range, fetch_observations, newest_update, search_resources};
 use crate::query::FetchRequest;
 use crate::source::admin::{get_all, list_all, rest_url};
+use crate::source::resources::ResourceQuery;
 
-use super::arguments::{Filters, Options, fetch_request, from_keywords};
+use super::arguments::{Filters, Options, fetch_request, from_keywords, id, origin};
 use super::runtime::{wait_for, wait_for_ticking};
 
 #[pyclass(module = "jhe._jhe", frozen)]
@@ -372,6 +373,43 @@ impl NativeClient {
             get_all(&session.http, &config.base_url, &paths, config.concurrency).await.map_err(|e| session.http.redact(e))
         })??;
         Ok(bodies.iter().map(|body| String::from_utf8_lossy(body).into_owned()).collect())
+    }
+
+    /// Every resource of `resource_type` a search matches (a study's or patient's; in the
+    /// stores `source` names), each as its JSON text as the server sent it, every page read
+    /// with as many in flight as the client's `concurrency`.
+    #[pyo3(signature = (resource_type, *, study_id=None, patient_id=None, source=None, params=Vec::new()))]
+    fn search_resources(
+        &self,
+        py: Python<'_>,
+        resource_type: String,
+        study_id: Option<&Bound<'_, PyAny>>,
+        patient_id: Option<&Bound<'_, PyAny>>,
+        source: Option<&Bound<'_, PyAny>>,
+        params: Vec<(String, String)>,
+    ) -> PyResult<Vec<String>> {
+        let query = ResourceQuery {
+            resource_type,
+            study_id: study_id.map(|value| id("study_id", value)).transpose()?.flatten(),
+            patient_id: patient_id.map(|value| id("patient_id", value)).transpose()?.flatten(),
+            params,
+        };
+        let origin = source.map(origin).transpose()?.unwrap_or_default();
+        let session = self.session.clone();
+        let resources = wait_for(py, async move {
+            search_resources(&session, &query, &origin).await.map_err(|e| session.http.redact(e))
+        })??;
+        Ok(resources.into_iter().map(|resource| String::from(Box::<str>::from(resource))).collect())
+    }
+
+    /// The resource types the server's CapabilityStatement lists (a current server).
+    fn fhir_resource_types(&self, py: Python<'_>) -> PyResult<Vec<String>> {
+        let session = self.session.clone();
+        let types = wait_for(py, async move {
+            let capabilities = session.capabilities().await.map_err(|e| session.http.redact(e))?;
+            Ok::<_, crate::JheError>(capabilities.resource_types().map(str::to_string).collect::<Vec<_>>())
+        })??;
+        Ok(types)
     }
 
     fn __repr__(&self) -> String {

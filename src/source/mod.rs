@@ -13,6 +13,7 @@ pub mod admin;
 pub mod capability;
 pub mod fhir;
 pub mod paging;
+pub mod resources;
 pub mod rest;
 
 use serde::Deserialize;

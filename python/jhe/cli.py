@@ -332,6 +332,7 @@ _FLAG_SPELLINGS: list[tuple[str, Any]] = [
     (r"\borganization_id\b", "--organization"),
     (r"\bstrict=True\b", "--strict"),
     (r"\bsource= ", "--source "),
+    (r"^source must be", "--source must be"),
 ]
 
 

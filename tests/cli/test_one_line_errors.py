@@ -58,6 +58,7 @@ def test_settings_are_named_as_flags(tmp_path: Path) -> None:
         (["--since", "nope"], '--since "nope"'),
         (["-o", "."], "is a directory"),
         (["-o", "missing/x.csv"], "does not exist"),
+        (["--source", "nope"], '--source must be "imported"'),
     ],
 )
 def test_usage_errors_exit_2(cli_fx: FakeExchange, tmp_path: Path, arguments: list[str], named: str) -> None:
@@ -74,6 +75,13 @@ def test_library_advice_names_flags(cli_fx: FakeExchange, tmp_path: Path) -> Non
     assert_one_line(wide, 2, "--layout long", "--partition-by code", "jhe export-study")
     rest = run_with(cli_fx, "export", "--study", study, "--api", "rest", "--since", "2025-01-01", "-o", "r.csv", cwd=tmp_path)
     assert_one_line(rest, 2, "--api fhir")
+
+
+def test_source_on_a_server_without_it_names_the_flag(tmp_path: Path) -> None:
+    with FakeExchange(patients=2, days=1, seed=5, source_search=False) as old:
+        done = run_with(old, "export", "--study", str(old.main_study_id), "--source", "imported", "-o", "x.csv", cwd=tmp_path)
+        assert_one_line(done, 2, "does not list _source", "--source needs")
+        assert list(tmp_path.iterdir()) == [], "nothing written"
 
 
 def test_format_follows_the_suffix(cli_fx: FakeExchange, tmp_path: Path) -> None:

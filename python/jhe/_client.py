@@ -705,6 +705,42 @@ class Client:
         return document
 
     @_checked
+    @_audit.audited("fetch_resources", _audit.listing)
+    def fetch_resources(
+        self,
+        resource_type: str,
+        *,
+        study_id: int | None = None,
+        patient_id: int | None = None,
+        source: str | int | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> pa.Table:
+        """Every resource of one FHIR type a search matches (``"Condition"``,
+        ``"MedicationRequest"``, ``"Encounter"``, ...), as one pyarrow Table.
+
+        Columns: ``id``, ``patient_id`` (the Exchange's patient: an imported record's
+        ``patient-id`` extension, never the EHR's own id), ``source`` (``meta.source``),
+        ``last_updated``, then one per key path of the resources, named by it
+        (``code.coding[0].code``; a reference also as ``subject.reference_type`` and
+        ``subject.reference_id``), numbers as float64, booleans as bool, the rest as text.
+
+        Args:
+            resource_type: A type the server's CapabilityStatement lists; another is a
+                :class:`jhe.ConfigurationError` naming those it does.
+            study_id: Resources of the study's enrolled patients.
+            patient_id: One patient's.
+            source: As for :meth:`fetch`: ``None`` the type's default store (the
+                Exchange's own for Observation and Patient, imported records for the
+                types only EHRs bring), ``"imported"``, a FHIR source's id or URI, or
+                ``"all"``.
+            params: Further search parameters, sent as given (``{"clinical-status": "active"}``).
+        """
+        _convert._require("pyarrow", "pyarrow")
+        extra = [(str(name), str(value)) for name, value in (params or {}).items()]
+        table = self._native.fetch_resources(resource_type, study_id=study_id, patient_id=patient_id, source=source, params=extra)
+        return _convert.to_pyarrow(table)
+
+    @_checked
     @_audit.audited("list_patients", _audit.listing)
     def list_patients(
         self, organization_id: int | None = None, study_id: int | None = None, *, deidentify: bool | Deidentification | None = None

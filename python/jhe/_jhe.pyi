@@ -158,6 +158,15 @@ class NativeClient:
         source: str | int | None = None,
         params: list[tuple[str, str]] = ...,
     ) -> list[str]: ...
+    def fetch_resources(
+        self,
+        resource_type: str,
+        *,
+        study_id: int | None = None,
+        patient_id: int | None = None,
+        source: str | int | None = None,
+        params: list[tuple[str, str]] = ...,
+    ) -> ArrowStreamExportable: ...
     def fhir_resource_types(self) -> list[str]: ...
 
 @final

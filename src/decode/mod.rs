@@ -12,6 +12,7 @@
 pub mod flat;
 pub mod flatten;
 pub mod omh;
+pub mod resource;
 
 use std::borrow::Cow;
 

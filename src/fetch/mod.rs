@@ -40,7 +40,7 @@ use crate::source::{Generation, fhir};
 use crate::table::{ClientFilter, ObservationTableBuilder, ObservationTables};
 pub use changes::{count_matching, effective_range, newest_update};
 pub use pace::PaceReport;
-pub use resources::search_resources;
+pub use resources::{fetch_resource_table, search_resources};
 use pace::Pace;
 use read::{Opening, Reader};
 

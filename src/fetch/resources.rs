@@ -15,6 +15,9 @@ use crate::origin::Origin;
 use crate::source::Generation;
 use crate::source::paging::PageWalk;
 use crate::source::resources::{ResourcePage, ResourceQuery, page_url};
+use crate::decode::resource::FlatResource;
+use crate::table::resource_table;
+use arrow_array::RecordBatch;
 
 /// What a search reads: the types and parameters the server lists for it.
 async fn check_supported(session: &Session, resource_type: &str, origin: &Origin) -> Result<()> {
@@ -50,6 +53,18 @@ pub async fn search_resources(session: &Session, query: &ResourceQuery, origin: 
         resources.extend(read_search(session, &url, &query.resource_type).await?);
     }
     Ok(resources)
+}
+
+/// [`search_resources`] as one table: each resource flattened by key path (on a blocking
+/// thread: it is CPU work) into [`resource_table`]'s columns.
+pub async fn fetch_resource_table(session: &Session, query: &ResourceQuery, origin: &Origin) -> Result<RecordBatch> {
+    let resources = search_resources(session, query, origin).await?;
+    let flatten = move || {
+        // Each was read as a JSON object of its type (`ResourcePage::read`).
+        let flat = resources.iter().map(|resource| FlatResource::read(resource.get()).expect("a page's resources are objects"));
+        resource_table(flat.collect())
+    };
+    tokio::task::spawn_blocking(flatten).await.map_err(|e| JheError::Config(format!("flattening the resources failed: {e}")))
 }
 
 /// Each page of one search, in page order, de-duplicated by id.

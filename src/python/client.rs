@@ -10,7 +10,7 @@ use pyo3::types::PyDict;
 use pyo3_arrow::{PyArray, PySchema, PyTable};
 
 use crate::config::{ClientConfig, ClientOptions};
-use crate::fetch::{FetchOutcome, Progress, Session, count_matching, effective_range, fetch_observations, newest_update, search_resources};
+use crate::fetch::{FetchOutcome, Progress, Session, count_matching, effective_range, fetch_observations, newest_update, fetch_resource_table, search_resources};
 use crate::query::FetchRequest;
 use crate::source::admin::{get_all, list_all, rest_url};
 use crate::source::resources::ResourceQuery;
@@ -388,18 +388,32 @@ impl NativeClient {
         source: Option<&Bound<'_, PyAny>>,
         params: Vec<(String, String)>,
     ) -> PyResult<Vec<String>> {
-        let query = ResourceQuery {
-            resource_type,
-            study_id: study_id.map(|value| id("study_id", value)).transpose()?.flatten(),
-            patient_id: patient_id.map(|value| id("patient_id", value)).transpose()?.flatten(),
-            params,
-        };
-        let origin = source.map(origin).transpose()?.unwrap_or_default();
+        let (query, origin) = resource_query(resource_type, study_id, patient_id, source, params)?;
         let session = self.session.clone();
         let resources = wait_for(py, async move {
             search_resources(&session, &query, &origin).await.map_err(|e| session.http.redact(e))
         })??;
         Ok(resources.into_iter().map(|resource| String::from(Box::<str>::from(resource))).collect())
+    }
+
+    /// [`Self::search_resources`] as one Arrow table: `id`, `patient_id`, `source`,
+    /// `last_updated`, then a column per key path (`code.coding[0].code`).
+    #[pyo3(signature = (resource_type, *, study_id=None, patient_id=None, source=None, params=Vec::new()))]
+    fn fetch_resources(
+        &self,
+        py: Python<'_>,
+        resource_type: String,
+        study_id: Option<&Bound<'_, PyAny>>,
+        patient_id: Option<&Bound<'_, PyAny>>,
+        source: Option<&Bound<'_, PyAny>>,
+        params: Vec<(String, String)>,
+    ) -> PyResult<Py<PyTable>> {
+        let (query, origin) = resource_query(resource_type, study_id, patient_id, source, params)?;
+        let session = self.session.clone();
+        let batch = wait_for(py, async move {
+            fetch_resource_table(&session, &query, &origin).await.map_err(|e| session.http.redact(e))
+        })??;
+        Py::new(py, PyTable::try_new(vec![batch.clone()], batch.schema())?)
     }
 
     /// The resource types the server's CapabilityStatement lists (a current server).
@@ -415,4 +429,21 @@ impl NativeClient {
     fn __repr__(&self) -> String {
         format!("NativeClient(url={:?})", self.session.config.display_url())
     }
+}
+
+/// A resource search's arguments, checked.
+fn resource_query(
+    resource_type: String,
+    study_id: Option<&Bound<'_, PyAny>>,
+    patient_id: Option<&Bound<'_, PyAny>>,
+    source: Option<&Bound<'_, PyAny>>,
+    params: Vec<(String, String)>,
+) -> PyResult<(ResourceQuery, crate::origin::Origin)> {
+    let query = ResourceQuery {
+        resource_type,
+        study_id: study_id.map(|value| id("study_id", value)).transpose()?.flatten(),
+        patient_id: patient_id.map(|value| id("patient_id", value)).transpose()?.flatten(),
+        params,
+    };
+    Ok((query, source.map(origin).transpose()?.unwrap_or_default()))
 }

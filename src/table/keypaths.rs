@@ -85,6 +85,11 @@ impl KeyPathColumns {
     /// The columns, sorted by key path, named by it with `_` for `.`, then (if any key is
     /// left over) [`OTHER_KEYS`].
     pub(super) fn finish(self, out: &mut Columns) {
+        self.finish_with(out, |path| path.replace('.', "_"));
+    }
+
+    /// [`Self::finish`], each column named `name(path)`.
+    pub(super) fn finish_with(self, out: &mut Columns, name: impl Fn(&str) -> String) {
         let rows = self.rows as usize;
         let mut columns = self.columns;
         let mut others = Vec::new();
@@ -101,7 +106,7 @@ impl KeyPathColumns {
                 dense[*row as usize] = Some(leaf);
             }
             let (data_type, array) = infer::body_array(&dense);
-            out.push_named_by_data(column.path.replace('.', "_"), data_type, array);
+            out.push_named_by_data(name(&column.path), data_type, array);
         }
         if !others.is_empty() {
             out.push_named_by_data(OTHER_KEYS.to_string(), DataType::Utf8, other_keys(others, rows));

@@ -22,6 +22,7 @@ mod infer;
 mod keypaths;
 mod long;
 mod page;
+mod resources;
 mod uuids;
 mod wide;
 
@@ -32,6 +33,7 @@ pub use columns::{Shape, utc_timestamp_type};
 pub use finish::{ClientFilter, delivered_since};
 pub use flat::SHAPES_METADATA;
 pub use page::PageTables;
+pub use resources::resource_table;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Appended {

@@ -15,6 +15,8 @@ from jhe.testing import FakeExchange
 
 CALLS: list[tuple[Callable[[jhe.Client], Any], str]] = [
     (lambda c: c.list_patients(study=30001), "unexpected keyword argument 'study'"),
+    (lambda c: c.fetch_resources("Condition", study=30001), "unexpected keyword argument 'study'"),
+    (lambda c: c.fetch_resources("Condition", study_id="abc"), "study_id must be an int, not str"),
     (lambda c: c.list_patients(study_id="abc"), "study_id must be an int, not str"),
     (lambda c: c.list_studies(organization_id=True), "organization_id must be an int, not bool"),
     (lambda c: c.list_organizations(1), "too many positional arguments"),

@@ -10,6 +10,22 @@ pub const EXCHANGE_SOURCE: &str = "https://jupyterhealth.org/jhe";
 /// The base of every imported record's `meta.source`: this, then the FHIR source's id.
 pub const IMPORTED_SOURCE_BASE: &str = "https://jupyterhealth.org/fhir/fhir-source/";
 
+/// The Exchange stamps each imported record with its patient's id in this extension
+/// (`valueInteger`): the record's `subject` is kept as the EHR sent it, naming the EHR's
+/// patient, whose id could be taken for another.
+pub const PATIENT_ID_EXTENSION: &str = "https://jupyterhealth.org/fhir/StructureDefinition/patient-id";
+
+/// The Exchange's patient of a record: the id `stamped` in its [`PATIENT_ID_EXTENSION`];
+/// else, unless its `source` is an import (then none, rather than the EHR's), the one its
+/// patient reference names.
+pub fn exchange_patient(stamped: Option<i64>, source: Option<&str>, referenced: impl FnOnce() -> Option<i64>) -> Option<i64> {
+    match stamped {
+        Some(id) => Some(id),
+        None if source.is_some_and(|s| s.starts_with(IMPORTED_SOURCE_BASE)) => None,
+        None => referenced(),
+    }
+}
+
 /// Which records a fetch reads.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Origin {

@@ -8,10 +8,7 @@ use serde_json::{Map, Value};
 
 use super::flatten::{Leaf, Leaves};
 use super::omh::time;
-use crate::origin::IMPORTED_SOURCE_BASE;
-
-/// The Exchange's patient of an imported record (its `subject` is the EHR's).
-const PATIENT_ID_EXTENSION: &str = "https://jupyterhealth.org/fhir/StructureDefinition/patient-id";
+use crate::origin::{PATIENT_ID_EXTENSION, exchange_patient};
 
 /// One resource, read.
 #[derive(Debug, Default, PartialEq)]
@@ -58,14 +55,13 @@ fn patient_of(resource: &Map<String, Value>, source: Option<&str>) -> Option<i64
         .find(|e| e.get("url").and_then(Value::as_str) == Some(PATIENT_ID_EXTENSION))
         .and_then(|e| e.get("valueInteger"))
         .and_then(Value::as_i64);
-    if stamped.is_some() || source.is_some_and(|s| s.starts_with(IMPORTED_SOURCE_BASE)) {
-        return stamped;
-    }
-    let reference = ["subject", "patient"].iter().find_map(|key| resource.get(*key)?.get("reference")?.as_str())?;
-    match split_reference(reference)? {
-        ("Patient", id) => id.parse().ok(),
-        _ => None,
-    }
+    exchange_patient(stamped, source, || {
+        let reference = ["subject", "patient"].iter().find_map(|key| resource.get(*key)?.get("reference")?.as_str())?;
+        match split_reference(reference)? {
+            ("Patient", id) => id.parse().ok(),
+            _ => None,
+        }
+    })
 }
 
 /// `Patient/123` or `https://host/fhir/Patient/123` (and `/_history/2` after) → the type

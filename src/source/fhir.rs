@@ -11,7 +11,7 @@ use super::capability::Capabilities;
 use super::{Adapter, NotAnObservation, ObservationId, ObservationInput, Page, Payload, TotalOnly};
 use crate::error::{JheError, Result};
 use crate::http::{HttpClient, redact_url};
-use crate::origin::{IMPORTED_SOURCE_BASE, SourceParameter};
+use crate::origin::{PATIENT_ID_EXTENSION, SourceParameter, exchange_patient};
 use crate::query::{Coding, ObservationQuery, TimeBound};
 
 /// Which of the two deployed API generations a server speaks.
@@ -205,10 +205,6 @@ pub struct Observation<'a> {
     issue: Vec<Issue<'a>>,
 }
 
-/// The Exchange stamps each imported record with its patient's id in this extension: the
-/// record's `subject` is kept as the EHR sent it (its own patient id, not the Exchange's).
-const PATIENT_ID_EXTENSION: &str = "https://jupyterhealth.org/fhir/StructureDefinition/patient-id";
-
 #[derive(Deserialize)]
 struct Extension<'a> {
     #[serde(borrow)]
@@ -300,12 +296,8 @@ impl<'a> Observation<'a> {
     /// patient, whose id could be taken for another), else the `subject` reference.
     fn patient_id(&self) -> Option<i64> {
         let stamped = self.extension.iter().find(|e| e.url.as_deref() == Some(PATIENT_ID_EXTENSION)).and_then(|e| e.value_integer);
-        let imported = self.meta.as_ref().and_then(|m| m.source.as_deref()).is_some_and(|s| s.starts_with(IMPORTED_SOURCE_BASE));
-        match stamped {
-            Some(id) => Some(id),
-            None if imported => None,
-            None => self.subject.as_ref().and_then(|s| s.reference.as_deref()).and_then(patient_id_from_reference),
-        }
+        let source = self.meta.as_ref().and_then(|m| m.source.as_deref());
+        exchange_patient(stamped, source, || self.subject.as_ref().and_then(|s| s.reference.as_deref()).and_then(patient_id_from_reference))
     }
 
     fn input(&self) -> ObservationInput<'_> {

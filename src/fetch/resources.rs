@@ -11,7 +11,8 @@ use url::Url;
 
 use super::Session;
 use crate::error::{JheError, Result};
-use crate::origin::Origin;
+use crate::http::redact_url;
+use crate::origin::{Origin, SourceParameter};
 use crate::source::Generation;
 use crate::source::paging::PageWalk;
 use crate::source::resources::{ResourcePage, ResourceQuery, page_url};
@@ -59,12 +60,12 @@ pub async fn search_resources(session: &Session, query: &ResourceQuery, origin: 
 /// thread: it is CPU work) into [`resource_table`]'s columns.
 pub async fn fetch_resource_table(session: &Session, query: &ResourceQuery, origin: &Origin) -> Result<RecordBatch> {
     let resources = search_resources(session, query, origin).await?;
+    let url = query.url(&session.config.base_url, &SourceParameter::None)?;
     let flatten = move || {
-        // Each was read as a JSON object of its type (`ResourcePage::read`).
-        let flat = resources.iter().map(|resource| FlatResource::read(resource.get()).expect("a page's resources are objects"));
-        resource_table(flat.collect())
+        let flat = resources.iter().map(|resource| FlatResource::read(resource.get())).collect::<std::result::Result<Vec<_>, _>>();
+        flat.map(resource_table).map_err(|message| JheError::Protocol { url: redact_url(&url), message })
     };
-    tokio::task::spawn_blocking(flatten).await.map_err(|e| JheError::Config(format!("flattening the resources failed: {e}")))
+    tokio::task::spawn_blocking(flatten).await.map_err(|e| JheError::Config(format!("flattening the resources failed: {e}")))?
 }
 
 /// Each page of one search, in page order, de-duplicated by id.

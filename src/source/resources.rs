@@ -121,6 +121,10 @@ impl ResourcePage {
         }
         let mut resources = Vec::with_capacity(bundle.entry.len());
         for resource in bundle.entry.iter().filter_map(|entry| entry.resource) {
+            // serde would also read a struct from an array: only an object is a resource.
+            if !resource.get().starts_with('{') {
+                return Err(refuse("an entry's resource is not a JSON object".into()));
+            }
             let identified: Identified<'_> =
                 serde_json::from_str(resource.get()).map_err(|e| refuse(format!("an entry's resource is not a JSON object: {e}")))?;
             match identified.resource_type.as_deref() {
@@ -189,6 +193,7 @@ mod tests {
             (&br#"{"resourceType":"OperationOutcome","issue":[]}"#[..], "expected a Bundle"),
             (br#"{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Patient","id":"1"}}]}"#, "returned a Patient"),
             (br#"{"resourceType":"Bundle","entry":[{"resource":[1]}]}"#, "not a JSON object"),
+            (br#"{"resourceType":"Bundle","entry":[{"resource":["Condition","a"]}]}"#, "not a JSON object"),
             (b"<html>", "not a FHIR Bundle"),
         ] {
             let error = ResourcePage::read(body, &url, "Condition").unwrap_err().to_string();

@@ -1,7 +1,10 @@
 //! Decode throughput: FHIR Bundle pages of every code (served by the fake Exchange, fetched
 //! once into memory) decoded into Arrow on one thread, each page as a fetch does it (read
 //! and prepared whole, then appended), beside plain `serde_json` parsing of
-//! the same bytes, the practical limit. `cargo bench --bench decode`.
+//! the same bytes, the practical limit. Two corpora: the Exchange's own (OMH) observations
+//! (`fhir_pages`), and those imported from EHRs (`clinical_pages`: LOINC vitals and labs,
+//! every value form), so the two paths are compared per observation.
+//! `cargo bench --bench decode`.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -14,13 +17,12 @@ use jhe_fake::{FakeConfig, FakeExchange};
 use jhe::source::AdapterKind;
 use jhe::table::{Layout, ObservationTableBuilder};
 
-/// Every page of the main study, 1000 observations each, as the server sends them.
-fn corpus() -> (Vec<Vec<u8>>, usize) {
+/// Every page of the main study's search, 1000 observations each, as the server sends them:
+/// of the Exchange's own records, or with `_source:below` of the imported ones.
+fn corpus(config: FakeConfig, source: &str) -> (Vec<Vec<u8>>, usize) {
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
     runtime.block_on(async {
-        let fx = FakeExchange::start(FakeConfig { patients: 10, days: 7, seed: 1, ..Default::default() })
-            .await
-            .expect("the fake starts");
+        let fx = FakeExchange::start(config).await.expect("the fake starts");
         jhe::http::install_crypto_provider();
         let client = reqwest::Client::new();
         let study = fx.directory().main_study_id;
@@ -28,7 +30,7 @@ fn corpus() -> (Vec<Vec<u8>>, usize) {
         let mut observations = 0;
         for page in 1.. {
             let url = format!(
-                "{}/FHIR/R5/Observation?patient._has:Group:member:_id={study}&_count=1000&_page={page}",
+                "{}/FHIR/R5/Observation?patient._has:Group:member:_id={study}{source}&_count=1000&_page={page}",
                 fx.url()
             );
             let response = client.get(&url).bearer_auth(fx.token()).send().await.expect("a page");
@@ -37,7 +39,11 @@ fn corpus() -> (Vec<Vec<u8>>, usize) {
             }
             let bytes = response.bytes().await.expect("a body").to_vec();
             let bundle: serde_json::Value = serde_json::from_slice(&bytes).expect("JSON");
-            observations += bundle["entry"].as_array().map_or(0, Vec::len);
+            let entries = bundle["entry"].as_array().map_or(0, Vec::len);
+            if entries == 0 {
+                break;
+            }
+            observations += entries;
             pages.push(bytes);
         }
         (pages, observations)
@@ -45,13 +51,22 @@ fn corpus() -> (Vec<Vec<u8>>, usize) {
 }
 
 fn decode(c: &mut Criterion) {
-    let (pages, observations) = corpus();
+    let own = corpus(FakeConfig { patients: 10, days: 7, seed: 1, ..Default::default() }, "");
+    // 15 imported Observations a patient: enough patients for pages of 1000.
+    let imported = corpus(FakeConfig { patients: 600, days: 1, seed: 1, ..Default::default() }, "&_source:below=https://jupyterhealth.org/fhir/fhir-source/");
+    measure(c, "fhir_pages", own, false);
+    measure(c, "clinical_pages", imported, true);
+}
+
+/// One corpus decoded in each layout, and parsed by `serde_json`, per byte and per observation.
+fn measure(c: &mut Criterion, group: &str, (pages, observations): (Vec<Vec<u8>>, usize), origins: bool) {
     let bytes: usize = pages.iter().map(Vec::len).sum();
     let origin = Url::parse("http://127.0.0.1/").expect("a URL");
     let page_url = origin.join("FHIR/R5/Observation").expect("a URL");
-    eprintln!("corpus: {} pages, {observations} observations of every code, {:.1} MB", pages.len(), bytes as f64 / 1e6);
+    eprintln!("{group}: {} pages, {observations} observations, {:.1} MB", pages.len(), bytes as f64 / 1e6);
+    assert!(observations > 0, "{group}: the fake served no observations");
 
-    let mut group = c.benchmark_group("fhir_pages");
+    let mut group = c.benchmark_group(group);
     group.measurement_time(Duration::from_secs(8)).sample_size(20);
     for (name, unit) in [("bytes", Throughput::Bytes(bytes as u64)), ("observations", Throughput::Elements(observations as u64))] {
         group.throughput(unit);
@@ -65,12 +80,15 @@ fn decode(c: &mut Criterion) {
         for (label, layout) in [("jhe_wide", Layout::Wide), ("jhe_long", Layout::Long)] {
             group.bench_function(format!("{label}/{name}"), |b| {
                 b.iter(|| {
-                    let mut builder = ObservationTableBuilder::new(layout, &[]);
+                    // As a fetch of imported records builds its tables: with their origins.
+                    let mut builder = ObservationTableBuilder::new(layout, &[]).with_origins(origins);
                     for page in &pages {
                         let (_, prepared) = PreparedPage::read(AdapterKind::Fhir, page, &page_url, &origin, jhe::decode::PageOptions::default()).expect("a bundle");
                         builder.append_page(prepared);
                     }
-                    black_box(builder.finish())
+                    let tables = builder.finish();
+                    assert_eq!((tables.observations as usize, tables.errors.num_rows()), (observations, 0), "every observation decoded");
+                    black_box(tables)
                 })
             });
         }

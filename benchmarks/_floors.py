@@ -172,6 +172,9 @@ def measure_floors(
 # the decode benchmark (criterion)
 
 BENCHES = {"wide": "jhe_wide", "long": "jhe_long", "serde_json_value": "serde_json_value"}
+# The corpora: the Exchange's own (OMH) pages, and the EHR-imported (clinical) ones, whose
+# figures are saved with this prefix.
+GROUPS = {"fhir_pages": "", "clinical_pages": "clinical_"}
 
 
 def target_directory() -> Path | None:
@@ -186,19 +189,26 @@ def target_directory() -> Path | None:
     return Path(json.loads(done.stdout)["target_directory"])
 
 
-def criterion_mib_s(directory: Path) -> float | None:
-    """MiB/s of one criterion benchmark (``.../new``): its bytes over its typical time
-    (the slope where criterion fitted one, else the mean), as criterion itself reports."""
+def criterion_rate(directory: Path, unit: str) -> float | None:
+    """Per second of one criterion benchmark (``.../new``): its throughput in `unit`
+    (``Bytes`` or ``Elements``) over its typical time (the slope where criterion fitted one,
+    else the mean), as criterion itself reports."""
     try:
         estimates = json.loads((directory / "estimates.json").read_text())
         benchmark = json.loads((directory / "benchmark.json").read_text())
     except (OSError, json.JSONDecodeError):
         return None
-    nbytes = (benchmark.get("throughput") or {}).get("Bytes")
+    amount = (benchmark.get("throughput") or {}).get(unit)
     typical = estimates.get("slope") or estimates.get("mean")
-    if not nbytes or not typical:
+    if not amount or not typical:
         return None
-    return nbytes / (typical["point_estimate"] / 1e9) / 2**20
+    return amount / (typical["point_estimate"] / 1e9)
+
+
+def criterion_mib_s(directory: Path) -> float | None:
+    """MiB/s of one criterion benchmark (``.../new``)."""
+    rate = criterion_rate(directory, "Bytes")
+    return None if rate is None else rate / 2**20
 
 
 def saved_decode_bench() -> dict[str, Any] | None:
@@ -206,15 +216,16 @@ def saved_decode_bench() -> dict[str, Any] | None:
     target = target_directory()
     if target is None:
         return None
-    group = target / "criterion" / "fhir_pages"
     out: dict[str, Any] = {}
     newest = 0.0
-    for key, name in BENCHES.items():
-        directory = group / f"{name}_bytes" / "new"
-        value = criterion_mib_s(directory)
-        if value is not None:
-            out[f"{key}_mib_s"] = round(value, 1)
-            newest = max(newest, (directory / "estimates.json").stat().st_mtime)
+    for group, prefix in GROUPS.items():
+        for key, name in BENCHES.items():
+            for suffix, field, rate in (("bytes", "mib_s", criterion_mib_s), ("observations", "obs_s", lambda d: criterion_rate(d, "Elements"))):
+                directory = target / "criterion" / group / f"{name}_{suffix}" / "new"
+                value = rate(directory)
+                if value is not None:
+                    out[f"{prefix}{key}_{field}"] = round(value, 1)
+                    newest = max(newest, (directory / "estimates.json").stat().st_mtime)
     if not out:
         return None
     out["saved"] = dt.datetime.fromtimestamp(newest, dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -222,11 +233,11 @@ def saved_decode_bench() -> dict[str, Any] | None:
 
 
 def run_decode_bench(timeout: float = 3600) -> dict[str, Any]:
-    """Run ``cargo bench --bench decode`` (the byte-throughput benchmarks) and read it back."""
+    """Run ``cargo bench --bench decode`` (both corpora, per byte and per observation) and read it back."""
     cargo = shutil.which("cargo")
     if cargo is None:
         return {"status": "not measured", "reason": "cargo is not installed"}
-    command = [cargo, "bench", "--bench", "decode", "--", "/bytes"]
+    command = [cargo, "bench", "--bench", "decode"]
     log(f"decode benchmark: {' '.join(command[1:])}")
     load = os.getloadavg()[0]
     child = run_child(command, timeout, cwd=ROOT)

@@ -327,12 +327,29 @@ def targets(results: list[dict[str, Any]], model: dict[str, Any] | None, decode:
     ]
 
 
+def clinical_rows(decode: dict[str, Any] | None) -> list[str]:
+    """Per observation, in the same run: the Exchange's own (OMH) pages beside the EHR-imported
+    (clinical FHIR) ones."""
+    ok = decode and decode.get("status") == "ok"
+    lines = [
+        "| decoder, observations/s | OMH pages | clinical pages | clinical ÷ OMH |",
+        "|---|---:|---:|---:|",
+    ]
+    for key, name in (("serde_json_value", "`serde_json::Value` (the Bundle page only)"), ("wide", "jhe, wide layout"), ("long", "jhe, long layout")):
+        omh = (decode or {}).get(f"{key}_obs_s") if ok else None
+        clinical = (decode or {}).get(f"clinical_{key}_obs_s") if ok else None
+        ratio = f"{clinical / omh:.2f}×" if omh and clinical else ""
+        lines.append(f"| {name} | {fmt(omh, 0)} | {fmt(clinical, 0)} | {ratio} |")
+    return lines
+
+
 def decode_section(decode: dict[str, Any] | None, baseline: dict[str, Any] | None) -> list[str]:
     lines = ["| decoder | baseline MiB/s | now MiB/s | now ÷ baseline |", "|---|---:|---:|---:|"]
     for key, name in (("serde_json_value", "`serde_json::Value` (the Bundle page only)"), ("wide", "jhe, wide layout"), ("long", "jhe, long layout")):
         before = (baseline or {}).get(f"{key}_mib_s")
         now = (decode or {}).get(f"{key}_mib_s") if decode and decode.get("status") == "ok" else None
         lines.append(f"| {name} | {fmt(before, 0)} | {fmt(now, 0)} | {f'{now / before:.2f}×' if now and before else ''} |")
+    lines += ["", *clinical_rows(decode)]
     notes = []
     if baseline:
         notes.append(f"Baseline: {baseline['date']}, commit {baseline['commit']} (`{baseline.get('command', '')}`).")

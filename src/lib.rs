@@ -21,6 +21,7 @@ pub mod error;
 pub mod redact;
 pub mod query;
 pub mod origin;
+pub mod terminology;
 pub mod selection;
 
 pub mod http;

@@ -115,6 +115,19 @@ impl ObservationQuery {
         })
     }
 
+    /// Whether what changed can be read for this query: not for imported records, since
+    /// changes are found and delivered by the Exchange's `lastUpdated`, which they lack.
+    pub fn check_changes_readable(&self) -> Result<()> {
+        if !self.origin.reads_imported() {
+            return Ok(());
+        }
+        Err(JheError::Config(format!(
+            "updated_since (and watch and sync, which read by it) finds the records the Exchange stored or changed; \
+             an imported record carries no lastUpdated of the Exchange's, so it cannot be combined with source={:?}",
+            self.origin.name()
+        )))
+    }
+
     pub fn code_names(&self) -> Vec<&str> {
         self.codes.iter().map(|c| c.code.as_str()).collect()
     }
@@ -229,6 +242,9 @@ impl FetchRequest {
             if until.utc_micros <= since.utc_micros {
                 return Err(JheError::Config("until must be later than since".into()));
             }
+        }
+        if query.updated_since.is_some() {
+            query.check_changes_readable()?;
         }
         let layout = layout.unwrap_or(if query.codes.len() == 1 { Layout::Wide } else { Layout::Long });
         Ok(Self { query, api, layout, changes: None, columns: None })

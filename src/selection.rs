@@ -10,10 +10,11 @@ use crate::decode::omh::catalog::{self, CodeSpec};
 use crate::error::{JheError, Result};
 use crate::query::Layout;
 
-/// The columns every wide and long table has, in table order.
-pub const COMMON_COLUMNS: [&str; 13] = [
+/// The columns every wide and long table has, in table order (the last two only when a
+/// fetch reads imported records).
+pub const COMMON_COLUMNS: [&str; 15] = [
     "observation_id", "patient_id", "code", "effective_start", "effective_end", "utc_offset", "last_updated", "created", "uuid",
-    "modality", "source_name", "patient_name", "data_source",
+    "modality", "source_name", "patient_name", "data_source", "resource_id", "source",
 ];
 /// The wide layout's name for `effective_start`.
 pub const TIMESTAMP: &str = "timestamp";
@@ -69,7 +70,7 @@ fn valid_columns(layout: Layout, codes: &[&str]) -> Vec<String> {
         _ => {
             valid.insert(3, TIMESTAMP.to_string());
             let specs: Vec<&'static CodeSpec> = match codes {
-                [] => catalog::CATALOG.iter().collect(),
+                [] => catalog::every_spec().collect(),
                 codes => codes.iter().filter_map(|code| catalog::lookup(code)).collect(),
             };
             for measure in specs.into_iter().flat_map(|spec| spec.measures) {

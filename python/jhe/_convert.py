@@ -89,6 +89,22 @@ def _min_max(pa: Any, pc: Any, column: Any) -> dict[str, Any]:
     return {side: None if value is None else timedelta(microseconds=value) for side, value in bounds.items()}
 
 
+# An observation is one of the Exchange's (its id) or an imported record (its FHIR id).
+_RECORD_IDS = ("observation_id", "resource_id")
+
+
+def _sum_known(counts: Any) -> int:
+    return sum(n or 0 for n in counts)
+
+
+def _distinct_records(pl: Any, present: set[str]) -> Any:
+    """The polars expression counting distinct records, or None when ``columns=`` left the id out."""
+    if "observation_id" not in present:
+        return None
+    counts = [pl.col(name).drop_nulls().n_unique() for name in _RECORD_IDS if name in present]
+    return pl.sum_horizontal(counts)
+
+
 def summarize(table: ArrowStreamExportable, code: str | None = None) -> list[dict[str, Any]]:
     """Per code in `table`, in order of first appearance: ``observations`` and ``patients``
     (distinct ids, or pseudonyms once de-identified), and the ``first`` and ``last`` effective start. A column ``columns=``
@@ -98,7 +114,7 @@ def summarize(table: ArrowStreamExportable, code: str | None = None) -> list[dic
         frame = pl.DataFrame(table)
         present = set(frame.columns)
         wanted = {
-            "observations": pl.col("observation_id").drop_nulls().n_unique() if "observation_id" in present else None,
+            "observations": _distinct_records(pl, present),
             "patients": pl.col(patient_column(present)).drop_nulls().n_unique() if patient_column(present) in present else None,
             "first": pl.col("effective_start").min() if "effective_start" in present else None,
             "last": pl.col("effective_start").max() if "effective_start" in present else None,
@@ -128,7 +144,9 @@ def summarize(table: ArrowStreamExportable, code: str | None = None) -> list[dic
         summary.append(
             {
                 "code": each,
-                "observations": distinct(part, "observation_id"),
+                "observations": _sum_known(distinct(part, name) for name in _RECORD_IDS if name in present)
+                if "observation_id" in present
+                else None,
                 "patients": distinct(part, patient_column(present)),
                 "first": start["min"],
                 "last": start["max"],

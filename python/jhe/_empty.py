@@ -39,7 +39,7 @@ class EmptyResultWarning(UserWarning):
 def catalogue_codes() -> list[str]:
     from jhe import catalog
 
-    return [entry["code"] for entry in catalog()]
+    return [entry["code"] for clinical in (False, True) for entry in catalog(clinical=clinical)]
 
 
 def nearest_codes(code: str, n: int = 3) -> list[str]:

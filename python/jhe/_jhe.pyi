@@ -37,10 +37,12 @@ __all__ = [
 ]
 __version__: str
 
-def catalog() -> list[dict[str, Any]]:
-    """The codes jhe decodes into typed columns: for each, its measures with their wide
-    column name, dotted path (the long layout's ``measure``), kind, whether required, allowed
-    units (canonical first) and the stem of the stated ``_value``/``_unit`` columns."""
+def catalog(*, clinical: bool = False) -> list[dict[str, Any]]:
+    """The codes jhe decodes into typed columns: for each, its coding system and its measures
+    with their wide column name, dotted path (the long layout's ``measure``), kind, whether
+    required, allowed units (canonical first) and the stem of the stated ``_value``/``_unit``
+    columns. The OMH and IEEE codes; with ``clinical=True``, the clinical (LOINC) codes of
+    EHR-imported Observations instead, each measure also with the ``element`` it is read from."""
 
 def empty_tables(filters: Filters | None = None, /, **request: Unpack[NativeRequest]) -> list[tuple[str | None, ArrowStreamExportable]]:
     """The ``(code, table)`` pairs a fetch of the request returns when nothing matches, typed

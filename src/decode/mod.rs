@@ -5,10 +5,13 @@
 //! ([`PreparedPage::read`], on several threads at once) and then appended to the tables in
 //! page order.
 //!
+//! [`clinical`] reads an Observation imported from an EHR (a `value[x]`, no attachment) into
+//! the same parts.
 //! [`omh`] holds the Open mHealth knowledge (base64, documents, time frames, the catalogue
 //! of codes); [`flatten`] turns JSON the catalogue does not describe into leaves by key path;
 //! [`flat`] flattens a whole resource and document for the flat layout.
 
+pub mod clinical;
 pub mod flat;
 pub mod flatten;
 pub mod omh;
@@ -21,7 +24,9 @@ use url::Url;
 use serde_json::{Map, Value};
 
 use crate::error::Result;
-use crate::source::{AdapterKind, ObservationId, ObservationInput, PageSummary, Payload};
+use crate::origin::EXCHANGE_SOURCE;
+use crate::source::{AdapterKind, ClinicalInput, ObservationId, ObservationInput, PageSummary, Payload};
+use clinical::ClinicalBody;
 use flatten::{Leaves, flatten_body};
 use omh::catalog::{self, CodeSpec, MeasureValue};
 use omh::raw::RawObject;
@@ -100,6 +105,10 @@ fn leaves(body: &RawObject<'_>, problems: &mut Vec<String>) -> Leaves {
 #[derive(Debug)]
 pub struct PreparedObservation {
     pub(crate) id: Option<i64>,
+    /// A clinical record's FHIR id (it is not the Exchange's integer, often a UUID).
+    pub(crate) resource_id: Option<String>,
+    /// `meta.source`: the Exchange's own store (borrowed), or an import's.
+    pub(crate) source: Option<Cow<'static, str>>,
     pub(crate) patient_id: Option<i64>,
     /// A catalogued code is borrowed from the catalogue: no allocation per row.
     pub(crate) code: Option<Cow<'static, str>>,
@@ -134,21 +143,12 @@ impl PreparedObservation {
             };
             return Self::not_an_observation(other.reason(&id));
         }
+        if let Some(clinical) = &input.clinical {
+            return Self::clinical(input, clinical);
+        }
         let mut problems: Vec<String> = Vec::new();
         let id = integer_id(input.observation_id, &mut problems);
-        if input.patient_id.is_none() {
-            problems.push("the observation names no patient".into());
-        }
-        if input.code.is_none() {
-            problems.push("the observation has no code".into());
-        }
-        let last_updated = input.last_updated.and_then(|text| match time::parse_date_time(text) {
-            Ok(instant) => Some(instant.utc_micros),
-            Err(reason) => {
-                problems.push(format!("lastUpdated: {reason}"));
-                None
-            }
-        });
+        let last_updated = common_problems(input, &mut problems);
         let mut decoded = Vec::new();
         let json: Result<&[u8], String> = match input.payload {
             Payload::Base64(data) => omh::decode_base64(data, &mut decoded).map(|()| decoded.as_slice()),
@@ -167,6 +167,8 @@ impl PreparedObservation {
         let created = created(&header, &mut problems);
         Self {
             id,
+            resource_id: None,
+            source: input.source.map(source_of),
             patient_id: input.patient_id,
             code: input.code.map(|code| catalogued(code, spec)),
             last_updated,
@@ -184,9 +186,47 @@ impl PreparedObservation {
         }
     }
 
+    /// A clinical Observation ([`clinical`]): its FHIR id kept as text, never taken for the
+    /// Exchange's integer ids (an imported `12` is not observation 12).
+    fn clinical(input: &ObservationInput<'_>, clinical: &ClinicalInput<'_>) -> Self {
+        let mut problems: Vec<String> = Vec::new();
+        let resource_id = match input.observation_id {
+            ObservationId::Number(n) => Some(n.to_string()),
+            ObservationId::Text(text) if !text.trim().is_empty() => Some(text.to_string()),
+            ObservationId::Text(_) => {
+                problems.push("the observation has no id".into());
+                None
+            }
+        };
+        let last_updated = common_problems(input, &mut problems);
+        let body = ClinicalBody::read(input.code, clinical, &mut problems);
+        let as_sent = clinical::as_sent(resource_id.as_deref().unwrap_or(""), input.code, clinical);
+        Self {
+            id: None,
+            resource_id,
+            source: input.source.map(source_of),
+            patient_id: input.patient_id,
+            code: input.code.map(|code| catalogued(code, catalog::lookup(code))),
+            last_updated,
+            created: None,
+            patient_name: input.patient_name.map(str::to_string),
+            data_source: input.data_source.map(str::to_string),
+            json: RawPayload::AsSent(as_sent),
+            header: OmhHeader::default(),
+            body: body.body,
+            measure_problems: body.measure_problems,
+            frame: body.frame,
+            flat: input.resource.map(|resource| flat::FlatRow::new(resource, None, input.code)),
+            problems,
+            is_observation: true,
+        }
+    }
+
     fn not_an_observation(reason: String) -> Self {
         Self {
             id: None,
+            resource_id: None,
+            source: None,
             patient_id: None,
             code: None,
             last_updated: None,
@@ -202,6 +242,31 @@ impl PreparedObservation {
             problems: vec![reason],
             is_observation: false,
         }
+    }
+}
+
+/// What every observation is checked for (a patient, a code), and its `lastUpdated`.
+fn common_problems(input: &ObservationInput<'_>, problems: &mut Vec<String>) -> Option<i64> {
+    if input.patient_id.is_none() {
+        problems.push("the observation names no patient".into());
+    }
+    if input.code.is_none() {
+        problems.push("the observation has no code".into());
+    }
+    input.last_updated.and_then(|text| match time::parse_date_time(text) {
+        Ok(instant) => Some(instant.utc_micros),
+        Err(reason) => {
+            problems.push(format!("lastUpdated: {reason}"));
+            None
+        }
+    })
+}
+
+/// `meta.source`, borrowed when it is the Exchange's own (no allocation per row).
+fn source_of(source: &str) -> Cow<'static, str> {
+    match source {
+        EXCHANGE_SOURCE => Cow::Borrowed(EXCHANGE_SOURCE),
+        other => Cow::Owned(other.to_string()),
     }
 }
 

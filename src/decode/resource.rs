@@ -74,7 +74,7 @@ pub fn split_reference(reference: &str) -> Option<(&str, &str)> {
     (is_type && !id.is_empty()).then_some((kind, id))
 }
 
-fn flatten_object(object: &Map<String, Value>, prefix: &str, out: &mut Leaves) {
+pub(crate) fn flatten_object(object: &Map<String, Value>, prefix: &str, out: &mut Leaves) {
     for (key, value) in object {
         let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
         flatten_value(value, &path, out);

@@ -11,6 +11,7 @@ use arrow_buffer::{Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use super::keyed::{Keys, PSEUDONYM_LEN};
 use super::patients::Patients;
 use crate::error::{JheError, Result};
+use crate::origin::IMPORTED_SOURCE_BASE;
 
 const MICROS_PER_DAY: i64 = 86_400_000_000;
 
@@ -92,6 +93,34 @@ pub(super) fn first_years(rows: &[Option<u32>], patients: &Patients) -> ArrayRef
         })
         .collect();
     Arc::new(years)
+}
+
+/// Each imported record's FHIR id, as its keyed pseudonym (fixed-width hex).
+/// `None` for a column of another type (it is then not jhe's).
+pub(super) fn record_pseudonyms(ids: &dyn Array, keys: &Keys) -> Option<ArrayRef> {
+    let ids = ids.as_string_opt::<i32>()?;
+    let mut values = vec![0u8; ids.len() * PSEUDONYM_LEN];
+    for (id, slot) in ids.iter().zip(values.chunks_exact_mut(PSEUDONYM_LEN)) {
+        if let Some(id) = id {
+            keys.record_into(id, slot);
+        }
+    }
+    let offsets = OffsetBuffer::new(ScalarBuffer::from_iter((0..=ids.len()).map(|row| (row * PSEUDONYM_LEN) as i32)));
+    Some(Arc::new(StringArray::try_new(offsets, Buffer::from_vec(values), ids.nulls().cloned()).expect("hex is UTF-8")))
+}
+
+/// Each row's `source` as its kind only: the Exchange's own, or imported (the FHIR source's
+/// id, one per patient's EHR link, is not kept). `None` for a column of another type.
+pub(super) fn source_kinds(sources: &dyn Array) -> Option<ArrayRef> {
+    let sources = sources.as_dictionary_opt::<Int32Type>()?;
+    let kind = |s: &str| if s.starts_with(IMPORTED_SOURCE_BASE) { IMPORTED_SOURCE_BASE.to_string() } else { s.to_string() };
+    let kinds: Vec<Option<String>> = sources.values().as_string_opt::<i32>()?.iter().map(|s| s.map(kind)).collect();
+    // A dictionary's values stay distinct (pandas refuses repeated categories).
+    let mut builder = arrow_array::builder::StringDictionaryBuilder::<Int32Type>::new();
+    for key in sources.keys().iter() {
+        builder.append_option(key.and_then(|key| kinds[key as usize].as_deref()));
+    }
+    Some(Arc::new(builder.finish()))
 }
 
 /// `column` with the rows `withheld` marks made null.

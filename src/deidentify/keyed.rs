@@ -19,6 +19,8 @@ type Keyed = Hmac<Sha256>;
 pub struct Keys {
     patient: Keyed,
     observation: Keyed,
+    /// An imported record's FHIR id (text, the EHR's).
+    record: Keyed,
 }
 
 impl std::fmt::Debug for Keys {
@@ -39,7 +41,7 @@ pub struct PatientKey {
 impl Keys {
     pub fn new(key: &[u8], server: &str) -> Self {
         let server = server.trim_end_matches('/');
-        Self { patient: prefixed(key, "patient", server), observation: prefixed(key, "observation", server) }
+        Self { patient: prefixed(key, "patient", server), observation: prefixed(key, "observation", server), record: prefixed(key, "record", server) }
     }
 
     pub fn patient(&self, id: i64) -> PatientKey {
@@ -51,6 +53,14 @@ impl Keys {
     /// The observation's pseudonym, written into `out` as hex.
     pub fn observation_into(&self, id: i64, out: &mut [u8]) {
         write_hex(&finish(&self.observation, id)[..PSEUDONYM_LEN / 2], out);
+    }
+
+    /// An imported record's pseudonym (the domain `record`, its FHIR id as sent), as hex.
+    pub fn record_into(&self, id: &str, out: &mut [u8]) {
+        let mut mac = self.record.clone();
+        mac.update(id.as_bytes());
+        let digest: [u8; 32] = mac.finalize().into_bytes().into();
+        write_hex(&digest[..PSEUDONYM_LEN / 2], out);
     }
 }
 

@@ -1,8 +1,9 @@
 //! De-identification of a fetch's finished tables, in Arrow: tables in, tables out, after
 //! stage 6, knowing nothing of how they were fetched.
 //!
-//! - `patient_id` becomes `pseudonym`, and `observation_id` its own pseudonym, both keyed
-//!   HMACs ([`keyed`]), so whatever a user joins on stays joinable.
+//! - `patient_id` becomes `pseudonym`, and `observation_id` (and an imported record's
+//!   `resource_id`) its own pseudonym, all keyed HMACs ([`keyed`]), so whatever a user joins
+//!   on stays joinable. `source` keeps only whether a row is imported, not from which source.
 //! - Direct identifiers go: `uuid`, `patient_name`; in the errors table, the raw payload.
 //!   Text taken from the body of a code the catalogue does not know goes too: nothing says
 //!   what it holds.
@@ -65,12 +66,20 @@ impl Output {
         self.fields.push(Field::new(name, array.data_type().clone(), true));
         self.arrays.push(array);
     }
+
+    /// The column, if there is one.
+    fn extend(&mut self, name: &str, array: Option<ArrayRef>) {
+        if let Some(array) = array {
+            self.push(name, array);
+        }
+    }
 }
 
 /// The columns every layout has, which are never taken for body text.
-const COMMON: [&str; 15] = [
+const COMMON: [&str; 17] = [
     "observation_id", "patient_id", "code", "timestamp", "effective_start", "effective_end", "utc_offset",
     "last_updated", "created", "uuid", "duplicate_uuid", "modality", "source_name", "patient_name", "data_source",
+    "resource_id", "source",
 ];
 /// Direct identifiers, removed.
 const REMOVED: [&str; 2] = ["uuid", "patient_name"];
@@ -156,6 +165,9 @@ impl Deidentification {
             let name = field.name().as_str();
             match name {
                 "observation_id" => out.push(name, columns::observation_pseudonyms(column, &self.keys)),
+                // Anything else under these names is dropped: never shown unvetted.
+                "resource_id" => out.extend(name, columns::record_pseudonyms(column, &self.keys)),
+                "source" => out.extend(name, columns::source_kinds(column)),
                 PATIENT_ID => {
                     out.push("pseudonym", columns::pseudonyms(&rows, patients));
                     if self.dates == DateHandling::SafeHarbor {

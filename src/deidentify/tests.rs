@@ -196,3 +196,37 @@ fn a_short_key_a_wide_shift_and_the_flat_layout_are_refused() {
     let flat = shifting(KEY, 7).tables(Layout::Flat, &[]).unwrap_err();
     assert!(flat.to_string().contains("flat"), "{flat}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_imported_records_fhir_id_is_keyed_and_its_source_says_only_imported() {
+    let fx = fake(false).await;
+    let options = ClientOptions { url: Some(fx.url().to_string()), token: Some(fx.token().into()), ..Default::default() };
+    let session = Session::new(ClientConfig::resolve(options, |_| None).unwrap()).unwrap();
+    let mut query = ObservationQuery::new(Some(fx.directory().main_study_id), None, &["4548-4".to_string(), "omh:heart-rate:2.0".to_string()]).unwrap();
+    query.origin = crate::origin::Origin::All;
+    let request = FetchRequest::new(query, Api::Fhir, Some(Layout::Long)).unwrap();
+    let outcome = fetch_observations(&session, &request, Arc::default()).await.unwrap();
+    let long = &outcome.tables.tables[0].1;
+    let out = &shifting(KEY, 0).tables(Layout::Long, &outcome.tables.tables).unwrap().remove(0).1;
+    let (ids, sources) = (strings(long, "resource_id"), strings(out, "source"));
+    let pseudonyms = strings(out, "resource_id");
+    let keys = Keys::new(KEY, "http://127.0.0.1");
+    let mut imported = 0;
+    for ((id, pseudonym), source) in ids.iter().zip(&pseudonyms).zip(&sources) {
+        match id {
+            Some(id) => {
+                let mut expected = [0u8; PSEUDONYM_LEN];
+                keys.record_into(id, &mut expected);
+                assert_eq!(pseudonym.as_deref().map(str::as_bytes), Some(&expected[..]));
+                assert_eq!(source.as_deref(), Some(crate::origin::IMPORTED_SOURCE_BASE), "not which source");
+                imported += 1;
+            }
+            None => {
+                assert_eq!(*pseudonym, None);
+                assert_eq!(source.as_deref(), Some(crate::origin::EXCHANGE_SOURCE));
+            }
+        }
+    }
+    assert!(imported > 0 && imported < ids.len(), "both stores read");
+    assert!(strings(long, "source").iter().flatten().any(|s| s.len() > crate::origin::IMPORTED_SOURCE_BASE.len()), "the source's id, before");
+}

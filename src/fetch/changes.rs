@@ -37,11 +37,7 @@ pub(super) async fn read_newest_first(session: &Session, request: &FetchRequest,
     plan::check_rest_access(session, query).await?;
     // The list has every code: rows of others are the filter's, not reported.
     let filter = ClientFilter::new(query).expect("updated_since is a filter");
-    let mut builder = ObservationTableBuilder::new(request.layout, &query.code_names())
-        .with_loose_code_matching()
-        .with_filter(filter)
-        .with_delivered(delivered)
-        .with_columns(request.columns.clone());
+    let mut builder = super::table_builder(request).with_loose_code_matching().with_filter(filter).with_delivered(delivered);
     let search = plan::searches(&session.config.base_url, &without_filters(query), Api::Rest, Generation::Legacy).swap_remove(0);
     // One page after another: each tells whether the next is needed.
     let mut reader = Reader::new(session, &mut builder, progress, Pace::new(1, 1));
@@ -67,8 +63,9 @@ fn without_filters(query: &ObservationQuery) -> ObservationQuery {
 /// of the study or patient, whatever its code, which is as good a start (nothing the query
 /// matches is newer); with a patient identifier, which the list cannot take, every row.
 pub async fn newest_update(session: &Session, request: &FetchRequest) -> Result<Option<i64>> {
-    let generation = session.generation().await?;
     let query = &request.query;
+    query.check_changes_readable()?;
+    let generation = session.generation().await?;
     let mut builder = ObservationTableBuilder::new(Layout::Long, &[]).with_loose_code_matching();
     let mut reader = Reader::new(session, &mut builder, Arc::default(), Pace::new(1, 1));
     if generation.honours_time_filters() {

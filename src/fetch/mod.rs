@@ -131,12 +131,20 @@ pub struct FetchOutcome {
 /// The tables a fetch of `request` has when nothing matches, typed from the catalogue (its
 /// layout, codes and `columns=`) without asking the server: a Dask frame's `meta`.
 pub fn empty_tables(request: &FetchRequest) -> ObservationTables {
-    let builder = ObservationTableBuilder::new(request.layout, &request.query.code_names()).with_columns(request.columns.clone());
+    let builder = table_builder(request);
     let mut tables = builder.finish();
     // As a fetch finishes its tables (the sort drops the long table's arrival order).
     tables.sort_newest_first();
     tables.keep_selected();
     tables
+}
+
+/// The tables `request` asks for: its layout, codes and columns, and each row's origin
+/// when it reads imported records.
+pub(crate) fn table_builder(request: &FetchRequest) -> ObservationTableBuilder {
+    ObservationTableBuilder::new(request.layout, &request.query.code_names())
+        .with_columns(request.columns.clone())
+        .with_origins(request.query.origin.reads_imported())
 }
 
 /// Fetch every observation `request` asks for, counting pages and rows into `progress`.
@@ -153,7 +161,7 @@ async fn fetch_all(session: &Session, request: &FetchRequest, progress: Arc<Prog
     let (query, api, layout) = (&request.query, request.api, request.layout);
     let config = &session.config;
     let pace = Pace::new(config.concurrency, config.max_concurrency);
-    let mut builder = ObservationTableBuilder::new(layout, &query.code_names()).with_columns(request.columns.clone());
+    let mut builder = table_builder(request);
     // Not knowing the generation yet, ask the current one's first page alongside `metadata`
     // rather than after it: a round trip saved on a current server, a 404 on an older one.
     // Not for imported records: the server must first be seen to know `_source`.

@@ -8,7 +8,8 @@ use serde_json::value::RawValue;
 use url::Url;
 
 use super::capability::Capabilities;
-use super::{Adapter, NotAnObservation, ObservationId, ObservationInput, Page, Payload, TotalOnly};
+use super::{Adapter, ClinicalInput, NotAnObservation, ObservationId, ObservationInput, Page, Payload, TotalOnly};
+use crate::terminology::{self, IEEE_SYSTEM, OMH_SYSTEM};
 use crate::error::{JheError, Result};
 use crate::http::{HttpClient, redact_url};
 use crate::origin::{PATIENT_ID_EXTENSION, SourceParameter, exchange_patient};
@@ -203,6 +204,35 @@ pub struct Observation<'a> {
     extension: Vec<Extension<'a>>,
     #[serde(default, borrow)]
     issue: Vec<Issue<'a>>,
+    // A clinical Observation's elements, kept as sent for `decode::clinical`.
+    #[serde(borrow)]
+    status: Option<&'a RawValue>,
+    #[serde(borrow)]
+    category: Option<&'a RawValue>,
+    #[serde(rename = "effectiveDateTime", borrow)]
+    effective_date_time: Option<&'a RawValue>,
+    #[serde(rename = "effectivePeriod", borrow)]
+    effective_period: Option<&'a RawValue>,
+    #[serde(borrow)]
+    issued: Option<&'a RawValue>,
+    #[serde(rename = "valueQuantity", borrow)]
+    value_quantity: Option<&'a RawValue>,
+    #[serde(rename = "valueCodeableConcept", borrow)]
+    value_codeable_concept: Option<&'a RawValue>,
+    #[serde(rename = "valueString", borrow)]
+    value_string: Option<&'a RawValue>,
+    #[serde(rename = "valueBoolean", borrow)]
+    value_boolean: Option<&'a RawValue>,
+    #[serde(rename = "valueInteger", borrow)]
+    value_integer: Option<&'a RawValue>,
+    #[serde(rename = "valuePeriod", borrow)]
+    value_period: Option<&'a RawValue>,
+    #[serde(borrow)]
+    component: Option<&'a RawValue>,
+    #[serde(borrow)]
+    interpretation: Option<&'a RawValue>,
+    #[serde(rename = "referenceRange", borrow)]
+    reference_range: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
@@ -231,12 +261,27 @@ struct Meta<'a> {
 struct CodeableConcept<'a> {
     #[serde(default, borrow)]
     coding: Vec<BundleCoding<'a>>,
+    #[serde(borrow)]
+    text: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
 struct BundleCoding<'a> {
     #[serde(borrow)]
+    system: Option<Cow<'a, str>>,
+    #[serde(borrow)]
     code: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    display: Option<Cow<'a, str>>,
+}
+
+impl CodeableConcept<'_> {
+    /// The coding that names the record: the first, but for a clinical record the first in a
+    /// terminology jhe names tables by (LOINC, SNOMED), where an EHR's own code comes first.
+    fn naming_coding(&self, clinical: bool) -> Option<&BundleCoding<'_>> {
+        let named = |c: &&BundleCoding<'_>| c.system.as_deref().is_some_and(terminology::is_named_terminology);
+        clinical.then(|| self.coding.iter().find(named)).flatten().or(self.coding.first())
+    }
 }
 
 #[derive(Deserialize)]
@@ -309,11 +354,12 @@ impl<'a> Observation<'a> {
                 ..ObservationInput::new(id, None, Payload::Missing)
             };
         }
+        let coding = self.code.as_ref().and_then(|c| c.naming_coding(self.is_clinical()));
         ObservationInput {
             observation_id: ObservationId::Text(id),
             patient_id: self.patient_id(),
             // A blank code is no code: it names no table.
-            code: self.code.as_ref().and_then(|c| c.coding.first()).and_then(|c| c.code.as_deref()).filter(|c| !c.trim().is_empty()),
+            code: coding.and_then(|c| c.code.as_deref()).filter(|c| !c.trim().is_empty()),
             last_updated: self.meta.as_ref().and_then(|m| m.last_updated.as_deref()),
             payload: match self.value_attachment.as_ref().and_then(|a| a.data.as_ref()) {
                 Some(data) => Payload::Base64(data.0.as_ref()),
@@ -323,6 +369,36 @@ impl<'a> Observation<'a> {
             data_source: None,
             resource: None,
             not_an_observation: None,
+            source: self.meta.as_ref().and_then(|m| m.source.as_deref()),
+            clinical: self.is_clinical().then(|| self.clinical(coding)),
+        }
+    }
+
+    /// No OMH attachment, and not coded as OMH (an OMH record without its payload is the
+    /// Exchange's own, and reported as such).
+    fn is_clinical(&self) -> bool {
+        let system = self.code.as_ref().and_then(|c| c.coding.first()).and_then(|c| c.system.as_deref());
+        self.value_attachment.is_none() && !system.is_some_and(|s| s == OMH_SYSTEM || s == IEEE_SYSTEM)
+    }
+
+    fn clinical<'s>(&'s self, coding: Option<&'s BundleCoding<'_>>) -> ClinicalInput<'s> {
+        ClinicalInput {
+            code_system: coding.and_then(|c| c.system.as_deref()),
+            code_display: coding.and_then(|c| c.display.as_deref()).or_else(|| self.code.as_ref().and_then(|c| c.text.as_deref())),
+            status: self.status,
+            category: self.category,
+            effective_date_time: self.effective_date_time,
+            effective_period: self.effective_period,
+            issued: self.issued,
+            value_quantity: self.value_quantity,
+            value_codeable_concept: self.value_codeable_concept,
+            value_string: self.value_string,
+            value_boolean: self.value_boolean,
+            value_integer: self.value_integer,
+            value_period: self.value_period,
+            component: self.component,
+            interpretation: self.interpretation,
+            reference_range: self.reference_range,
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod resources;
 pub mod rest;
 
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use url::Url;
 
 use crate::error::{JheError, Result};
@@ -94,6 +95,33 @@ pub struct ObservationInput<'a> {
     pub resource: Option<&'a str>,
     /// Set when the entry is not an observation at all (then only the id is read).
     pub not_an_observation: Option<NotAnObservation<'a>>,
+    /// `meta.source` (FHIR): the store the record is from.
+    pub source: Option<&'a str>,
+    /// An Observation with no OMH attachment (one imported from an EHR): its value and
+    /// times as sent, read by `decode::clinical`.
+    pub clinical: Option<ClinicalInput<'a>>,
+}
+
+/// The elements of a clinical FHIR Observation, each as the server wrote it (not yet read).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ClinicalInput<'a> {
+    /// The chosen coding's system and display (or the concept's `text`).
+    pub code_system: Option<&'a str>,
+    pub code_display: Option<&'a str>,
+    pub status: Option<&'a RawValue>,
+    pub category: Option<&'a RawValue>,
+    pub effective_date_time: Option<&'a RawValue>,
+    pub effective_period: Option<&'a RawValue>,
+    pub issued: Option<&'a RawValue>,
+    pub value_quantity: Option<&'a RawValue>,
+    pub value_codeable_concept: Option<&'a RawValue>,
+    pub value_string: Option<&'a RawValue>,
+    pub value_boolean: Option<&'a RawValue>,
+    pub value_integer: Option<&'a RawValue>,
+    pub value_period: Option<&'a RawValue>,
+    pub component: Option<&'a RawValue>,
+    pub interpretation: Option<&'a RawValue>,
+    pub reference_range: Option<&'a RawValue>,
 }
 
 impl<'a> ObservationInput<'a> {
@@ -108,6 +136,8 @@ impl<'a> ObservationInput<'a> {
             data_source: None,
             resource: None,
             not_an_observation: None,
+            source: None,
+            clinical: None,
         }
     }
 }

@@ -106,6 +106,8 @@ impl<'a> RestObservation<'a> {
             data_source: self.data_source.as_deref(),
             resource: None,
             not_an_observation: None,
+            source: None,
+            clinical: None,
         }
     }
 }

@@ -84,6 +84,13 @@ impl TableParts {
     }
 }
 
+/// What tells one observation from another: the Exchange's id, or a clinical record's FHIR id.
+#[derive(Clone, Copy)]
+struct RowKey<'a> {
+    id: Option<i64>,
+    resource_id: Option<&'a str>,
+}
+
 pub struct ObservationTableBuilder {
     shape: Shape,
     /// Wide: one table per code, in order of first appearance.
@@ -99,6 +106,8 @@ pub struct ObservationTableBuilder {
     /// Observation ids received: a compressed bitmap, as ids are mostly dense database ids
     /// (a hash set would hold a bucket per id; benchmarks/PROFILE.md).
     seen_ids: roaring::RoaringTreemap,
+    /// The FHIR ids of clinical records received (text: they are not the Exchange's ids).
+    seen_resource_ids: HashSet<String>,
     duplicates: u64,
     /// Page entries that were not observations (in the errors table only).
     not_observations: usize,
@@ -133,6 +142,7 @@ impl ObservationTableBuilder {
             received: 0,
             filter: None,
             seen_ids: roaring::RoaringTreemap::new(),
+            seen_resource_ids: HashSet::new(),
             duplicates: 0,
             not_observations: 0,
             uuids: UuidList::default(),
@@ -171,6 +181,13 @@ impl ObservationTableBuilder {
     /// they still count as received.
     pub fn with_delivered(mut self, delivered: &[(i64, i64)]) -> Self {
         self.delivered = delivered.iter().copied().collect();
+        self
+    }
+
+    /// Tell each row's origin (`source`, and a clinical record's `resource_id`): a fetch
+    /// that reads imported records. Set before any page is built.
+    pub fn with_origins(mut self, origins: bool) -> Self {
+        self.shape.origins = origins;
         self
     }
 
@@ -295,14 +312,20 @@ impl ObservationTableBuilder {
 
     /// Whether an observation (an entry of a page) is kept, counting it: the one decision
     /// every row goes through, built or not. Why one is reported is added to `problems`.
-    fn admit(&mut self, is_observation: bool, id: Option<i64>, code: Option<&str>, times: (Option<i64>, Option<i64>), problems: &mut Vec<String>) -> Appended {
+    fn admit(&mut self, is_observation: bool, key: RowKey<'_>, code: Option<&str>, times: (Option<i64>, Option<i64>), problems: &mut Vec<String>) -> Appended {
         let (start, last_updated) = times;
+        let RowKey { id, resource_id } = key;
         if !is_observation {
             self.not_observations += 1;
             return Appended::NotAnObservation;
         }
         // `as u64` is a bijection, so negative ids stay distinct.
-        if id.is_some_and(|id| !self.seen_ids.insert(id as u64)) {
+        let repeated = match (id, resource_id) {
+            (Some(id), _) => !self.seen_ids.insert(id as u64),
+            (None, Some(text)) => !self.seen_resource_ids.insert(text.to_string()),
+            (None, None) => false,
+        };
+        if repeated {
             self.duplicates += 1;
             return Appended::Duplicate;
         }
@@ -328,8 +351,9 @@ impl ObservationTableBuilder {
 
     /// A built observation: counted, and reported where it has problems or no place.
     fn append_facts(&mut self, facts: RowFacts) -> Appended {
-        let RowFacts { id, code, start, last_updated, uuid, json, mut problems, measure_problems } = facts;
-        let appended = self.admit(true, id, code.as_deref(), (start, last_updated), &mut problems);
+        let RowFacts { id, resource_id, code, start, last_updated, uuid, json, mut problems, measure_problems } = facts;
+        let key = RowKey { id, resource_id: resource_id.as_deref() };
+        let appended = self.admit(true, key, code.as_deref(), (start, last_updated), &mut problems);
         if appended == Appended::Row {
             if let Some(uuid) = uuid {
                 self.uuids.push_key(uuid);
@@ -349,7 +373,8 @@ impl ObservationTableBuilder {
     fn append_prepared(&mut self, mut prepared: PreparedObservation) -> Appended {
         let mut problems = std::mem::take(&mut prepared.problems);
         let times = (prepared.frame.map(|frame| frame.start), prepared.last_updated);
-        let appended = self.admit(prepared.is_observation, prepared.id, prepared.code.as_deref(), times, &mut problems);
+        let key = RowKey { id: prepared.id, resource_id: prepared.resource_id.as_deref() };
+        let appended = self.admit(prepared.is_observation, key, prepared.code.as_deref(), times, &mut problems);
         let json = std::mem::replace(&mut prepared.json, RawPayload::AsSent(String::new()));
         match appended {
             Appended::Row => {}

@@ -70,7 +70,8 @@ impl Columns {
     /// taken (by jhe's own column or an earlier one), `body_{name}`, then `body_{name}_2`,
     /// `body_{name}_3`, ...: the first that is free.
     pub(super) fn push_named_by_data(&mut self, name: String, data_type: DataType, array: ArrayRef) {
-        let name = if self.names.contains(&name) {
+        // The origin columns are jhe's even in a table that does not have them.
+        let name = if self.names.contains(&name) || ORIGIN_COLUMNS.contains(&name.as_str()) {
             let prefixed = format!("body_{name}");
             (1..)
                 .map(|n| if n == 1 { prefixed.clone() } else { format!("{prefixed}_{n}") })
@@ -103,6 +104,8 @@ pub(super) struct Record<'a> {
     pub source_name: Option<&'a str>,
     pub patient_name: Option<&'a str>,
     pub data_source: Option<&'a str>,
+    pub resource_id: Option<&'a str>,
+    pub source: Option<&'a str>,
 }
 
 impl<'a> Record<'a> {
@@ -122,23 +125,27 @@ impl<'a> Record<'a> {
             source_name: header.acquisition_provenance.as_ref().and_then(|p| p.source_name.as_deref()),
             patient_name: observation.patient_name.as_deref(),
             data_source: observation.data_source.as_deref(),
+            resource_id: observation.resource_id.as_deref(),
+            source: observation.source.as_deref(),
         }
     }
 }
 
-/// What a table is built as: its layout, and the columns the user selected (none: every
-/// one). A column not selected is not built, but for those the builder itself needs, built
-/// and dropped once used ([`Shape::builds`]).
+/// What a table is built as: its layout, the columns the user selected (none: every
+/// one), and whether records' origins are told apart. A column not selected is not built,
+/// but for those the builder itself needs, built and dropped once used ([`Shape::builds`]).
 #[derive(Debug, Clone)]
 pub struct Shape {
     pub layout: Layout,
     pub columns: Option<ColumnSelection>,
+    /// A fetch that reads imported records: each row's `source` and FHIR `resource_id`.
+    pub origins: bool,
 }
 
 impl Shape {
     /// Every column of `layout`.
     pub fn all(layout: Layout) -> Self {
-        Self { layout, columns: None }
+        Self { layout, columns: None, origins: false }
     }
 
     /// Whether the user gets the column `name`.
@@ -147,14 +154,19 @@ impl Shape {
     }
 
     /// Whether a table builds the column `name`: the user gets it, or the builder needs it
-    /// (ids and `last_updated` to sort, `effective_start` for `timestamp`, uuids for
-    /// `duplicate_uuid`); [`super::ObservationTables::keep_selected`] drops the latter.
+    /// (ids and `last_updated` to sort, and with origins `resource_id` and `effective_start`;
+    /// `effective_start` for `timestamp`, uuids for `duplicate_uuid`);
+    /// [`super::ObservationTables::keep_selected`] drops the latter.
     pub(super) fn builds(&self, name: &str) -> bool {
+        if ORIGIN_COLUMNS.contains(&name) && !self.origins {
+            return false;
+        }
         let Some(columns) = &self.columns else { return true };
         columns.keeps(name)
             || match name {
                 "observation_id" | "last_updated" => true,
-                "effective_start" => columns.keeps(TIMESTAMP),
+                RESOURCE_ID => self.origins,
+                "effective_start" => self.origins || columns.keeps(TIMESTAMP),
                 "uuid" => columns.keeps(DUPLICATE_UUID),
                 _ => false,
             }
@@ -185,6 +197,8 @@ pub(super) struct CommonColumns {
     source_name: Option<Dictionary>,
     patient_name: Option<StringBuilder>,
     data_source: Option<Dictionary>,
+    resource_id: Option<StringBuilder>,
+    source: Option<Dictionary>,
 }
 
 impl CommonColumns {
@@ -208,6 +222,8 @@ impl CommonColumns {
             source_name: build("source_name").then(|| dictionary(rows)),
             patient_name: build(PATIENT_NAME).then(|| StringBuilder::with_capacity(rows, 0)),
             data_source: build(DATA_SOURCE).then(|| dictionary(rows)),
+            resource_id: build(RESOURCE_ID).then(|| StringBuilder::with_capacity(rows, rows * 36)),
+            source: build(SOURCE).then(|| dictionary(rows)),
         }
     }
 
@@ -257,6 +273,12 @@ impl CommonColumns {
         if let Some(b) = &mut self.data_source {
             b.append_option(r.data_source);
         }
+        if let Some(b) = &mut self.resource_id {
+            b.append_option(r.resource_id);
+        }
+        if let Some(b) = &mut self.source {
+            b.append_option(r.source);
+        }
     }
 
     /// The columns as a table's chunk holds them (a page's rows, or the rows a builder
@@ -281,6 +303,8 @@ impl CommonColumns {
         push_built(&mut out, "source_name", dictionary_type(), &mut self.source_name);
         push_built(&mut out, PATIENT_NAME, DataType::Utf8, &mut self.patient_name);
         push_built(&mut out, DATA_SOURCE, dictionary_type(), &mut self.data_source);
+        push_built(&mut out, RESOURCE_ID, DataType::Utf8, &mut self.resource_id);
+        push_built(&mut out, SOURCE, dictionary_type(), &mut self.source);
         out
     }
 
@@ -304,6 +328,10 @@ impl CommonColumns {
 const CREATED: &str = "created";
 const PATIENT_NAME: &str = "patient_name";
 const DATA_SOURCE: &str = "data_source";
+const RESOURCE_ID: &str = "resource_id";
+const SOURCE: &str = "source";
+/// Built only for a fetch that reads imported records ([`Shape::origins`]).
+const ORIGIN_COLUMNS: [&str; 2] = [RESOURCE_ID, SOURCE];
 /// Common columns left out of a table when the API gave none of them.
 const OPTIONAL: [&str; 2] = [PATIENT_NAME, DATA_SOURCE];
 
@@ -374,7 +402,9 @@ mod tests {
     fn every_column_without_a_selection_in_the_order_the_selection_lists() {
         let tables = fetched(Layout::Long, &[], None);
         let long = names(&tables.tables[0].1);
-        let mut expected: Vec<&str> = COMMON_COLUMNS.iter().copied().filter(|name| !["patient_name", "data_source"].contains(name)).collect();
+        // Neither the API's optional columns nor, reading no imported records, their origins.
+        let absent = ["patient_name", "data_source", "resource_id", "source"];
+        let mut expected: Vec<&str> = COMMON_COLUMNS.iter().copied().filter(|name| !absent.contains(name)).collect();
         expected.insert(expected.iter().position(|name| *name == "uuid").unwrap() + 1, "duplicate_uuid");
         expected.extend(crate::selection::LONG_COLUMNS);
         assert_eq!(long, expected);
@@ -402,13 +432,13 @@ mod tests {
         let mut page = PreparedPage::default();
         let data = b64(GLUCOSE);
         page.push(&input("1", CODE, &data));
-        let shape = Shape { layout: Layout::Wide, columns: selection(&["glucose_unit", "timestamp"], Layout::Wide, &[CODE]) };
+        let shape = Shape { layout: Layout::Wide, columns: selection(&["glucose_unit", "timestamp"], Layout::Wide, &[CODE]), origins: false };
         let built = PageTables::build(page, &shape);
         // what the builder needs to sort and to make `timestamp`, and the one measure column
         assert_eq!(names(&built.chunks[0].rows), ["observation_id", "effective_start", "last_updated", "glucose_unit"]);
         let mut page = PreparedPage::default();
         page.push(&input("1", CODE, &data));
-        let shape = Shape { layout: Layout::Long, columns: selection(&["unit", "duplicate_uuid"], Layout::Long, &[]) };
+        let shape = Shape { layout: Layout::Long, columns: selection(&["unit", "duplicate_uuid"], Layout::Long, &[]), origins: false };
         assert_eq!(names(&PageTables::build(page, &shape).chunks[0].rows), ["observation_id", "last_updated", "uuid", "unit"]);
     }
 

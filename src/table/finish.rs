@@ -99,7 +99,8 @@ impl ObservationTables {
     }
 
     /// Newest first (`last_updated`, then id, both descending): the servers' order, made
-    /// deterministic whatever order pages arrived in. The long layout keeps each
+    /// deterministic whatever order pages arrived in. Imported records, which have neither,
+    /// follow, newest effective time first, then by FHIR id. The long layout keeps each
     /// observation's measures in catalogue order, then drops its arrival counter.
     pub fn sort_newest_first(&mut self) {
         let descending = Some(SortOptions { descending: true, nulls_first: false });
@@ -108,6 +109,11 @@ impl ObservationTables {
                 SortColumn { values: batch.column_by_name("last_updated").expect("common column").clone(), options: descending },
                 SortColumn { values: batch.column_by_name("observation_id").expect("common column").clone(), options: descending },
             ];
+            // Both are built with the origins (`Shape::builds`).
+            if let (Some(start), Some(ids)) = (batch.column_by_name("effective_start"), batch.column_by_name("resource_id")) {
+                keys.push(SortColumn { values: start.clone(), options: descending });
+                keys.push(SortColumn { values: ids.clone(), options: descending });
+            }
             if let Some(sequence) = batch.column_by_name("sequence") {
                 keys.push(SortColumn { values: sequence.clone(), options: None });
             }

@@ -45,6 +45,7 @@ pub(super) enum PageEntry {
 /// What the builder decides a built observation's rows on, and reports it with.
 pub(super) struct RowFacts {
     pub id: Option<i64>,
+    pub resource_id: Option<String>,
     pub code: Option<Cow<'static, str>>,
     pub start: Option<i64>,
     pub last_updated: Option<i64>,
@@ -163,6 +164,7 @@ impl Building {
         };
         let facts = RowFacts {
             id: observation.id,
+            resource_id: observation.resource_id,
             start: observation.frame.map(|frame| frame.start),
             last_updated: observation.last_updated,
             uuid: observation.header.uuid.as_deref().map(UuidKey::of),

@@ -76,3 +76,22 @@ def test_wrong_token_and_api_url(tmp_path: Path) -> None:
         for suffix in ["/api/v1/", "/api/v1", "/FHIR/R5/"]:
             listed = run_with(fx, "studies", "--url", fx.url + suffix, cwd=tmp_path)
             assert listed.returncode == 0 and str(fx.main_study_id) in listed.stdout, (suffix, listed.stderr)
+
+
+def test_export_of_imported_lab_results(tmp_path: Path) -> None:
+    """`--source imported --code 4548-4`: the EHR's HbA1c, typed, each row its FHIR id and source."""
+    import json
+
+    with FakeExchange(patients=2, days=1, seed=2) as fx:
+        study = str(fx.main_study_id)
+        done = run_with(fx, "export", "--study", study, "--source", "imported", "--code", "4548-4", "-o", "a1c.csv", cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        with open(tmp_path / "a1c.csv", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        records = [json.loads(t) for p in fx.directory["patients_by_study"][fx.main_study_id] for t in fx.expected_imported("Observation", patient_id=p)]
+        hba1c = {r["id"]: r for r in records if any(c["code"] == "4548-4" for c in r["code"]["coding"])}
+        assert {row["resource_id"] for row in rows} == set(hba1c)
+        for row in rows:
+            assert float(row["hba1c_percent"]) == hba1c[row["resource_id"]]["valueQuantity"]["value"]
+            assert row["source"] == hba1c[row["resource_id"]]["meta"]["source"]
+        assert not (tmp_path / "a1c.errors.csv").exists()

@@ -197,3 +197,33 @@ def test_the_privacy_section_shows_no_identifier(executed: Executed) -> None:
     audited = executed.data("audit_log=out", "text/plain")
     assert "'export_parquet'" in audited and "'encrypted': True" in audited and "pi_paula@example.com" in audited
     assert "rows read back with the key" in executed.stream("audit_log=out", "stdout")
+
+
+def test_ehr_hba1c_is_joined_per_patient_with_the_cgm_glucose(executed: Executed) -> None:
+    """Section 12: each patient's latest imported HbA1c, as the fake imported it, beside
+    their CGM mean glucose and GMI."""
+    import json
+    from datetime import datetime
+
+    from jhe import Client
+    from jhe.testing import FakeExchange
+
+    fetched = executed.data('code="4548-4", source="imported"', "text/plain")
+    assert "https://jupyterhealth.org/fhir/fhir-source/" in fetched
+    joined = executed.data("cgm.join(latest_hba1c", "text/plain")
+    header, *rows = [line for line in joined.splitlines() if line.strip()]
+    assert header.split() == ["mean_glucose_mg_dl", "gmi", "ehr_hba1c_percent"]
+    shown = {" ".join(line.split()[:-3]): [float(x) for x in line.split()[-3:]] for line in rows if len(line.split()) > 3}
+    with FakeExchange(**notebook_parameters()) as same:
+        patients = Client(same.url, same.token).list_patients(study_id=same.main_study_id)
+        name = dict(zip(patients["id"], patients["nameGiven"] + " " + patients["nameFamily"]))
+        latest = {}
+        for patient in same.directory["patients_by_study"][same.main_study_id]:
+            records = [json.loads(t) for t in same.expected_imported("Observation", patient_id=patient)]
+            hba1c = [r for r in records if any(c["code"] == "4548-4" for c in r["code"]["coding"])]
+            when = lambda r: datetime.fromisoformat((r.get("effectiveDateTime") or r["issued"]).replace("Z", "+00:00"))  # noqa: E731
+            latest[name[patient]] = max(hba1c, key=when)["valueQuantity"]["value"]
+    assert set(shown) == set(latest) and len(shown) == notebook_parameters()["patients"]
+    for patient, (mean, gmi, hba1c) in shown.items():
+        assert hba1c == round(latest[patient], 2)
+        assert abs(gmi - (3.31 + 0.02392 * mean)) < 0.01, "the GMI of the mean shown (both rounded to 2 places)"

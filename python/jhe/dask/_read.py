@@ -165,7 +165,7 @@ def _layout(layout: str | None, codes: list[str] | None) -> str:
         raise ConfigurationError(f'layout must be "wide" or "long", got {layout!r}')
     if codes is None or len(codes) != 1:
         raise ConfigurationError('a Dask DataFrame is one table: layout="wide" needs exactly one code; use layout="long" for several')
-    if codes[0] not in {entry["code"] for entry in catalog()}:
+    if codes[0] not in {entry["code"] for clinical in (False, True) for entry in catalog(clinical=clinical)}:
         raise ConfigurationError(
             f"{codes[0]} is not in jhe's catalogue: its wide columns are named by its data, so every partition "
             'would have its own; use layout="long"'

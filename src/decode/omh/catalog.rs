@@ -7,17 +7,7 @@ use serde_json::value::RawValue;
 
 use super::raw::{self, RawObject};
 
-pub const OMH_SYSTEM: &str = "https://w3id.org/openmhealth";
-pub const IEEE_SYSTEM: &str = "https://w3id.org/ieee1752";
-
-/// The coding system a bare code belongs to (`ieee:*` codes use IEEE 1752).
-pub fn system_for_code(code: &str) -> &'static str {
-    if code.starts_with("ieee:") {
-        IEEE_SYSTEM
-    } else {
-        OMH_SYSTEM
-    }
-}
+pub use crate::terminology::{IEEE_SYSTEM, OMH_SYSTEM, system_for_code};
 
 /// How a measure is stored and read.
 #[derive(Debug)]
@@ -111,8 +101,14 @@ pub struct CodeSpec {
 
 pub use super::codes::CATALOG;
 
+/// The entry of an OMH or IEEE code, or of a clinical (LOINC) one.
 pub fn lookup(code: &str) -> Option<&'static CodeSpec> {
-    CATALOG.iter().find(|spec| spec.code == code)
+    CATALOG.iter().find(|spec| spec.code == code).or_else(|| crate::decode::clinical::loinc::lookup(code).map(|clinical| &clinical.spec))
+}
+
+/// Every code either catalogue describes: OMH and IEEE first, then clinical.
+pub fn every_spec() -> impl Iterator<Item = &'static CodeSpec> {
+    CATALOG.iter().chain(crate::decode::clinical::loinc::LOINC.iter().map(|clinical| &clinical.spec))
 }
 
 /// A measure read from a body. Strings are borrowed from the body where they can be;

@@ -11,7 +11,7 @@
 use super::catalog::{CodeSpec, Measure, MeasureKind, UnitConversion, affine, unit};
 
 /// mg/dL per mmol/L of glucose (molar mass 180.156 g/mol).
-const GLUCOSE_MG_DL_PER_MMOL_L: f64 = 18.0156;
+pub(crate) const GLUCOSE_MG_DL_PER_MMOL_L: f64 = 18.0156;
 
 // Units: the canonical unit first (factor 1), then every other unit the schema allows, in
 // the schema's order, with its exact factor to the canonical unit.
@@ -121,46 +121,46 @@ const MILLIGRAMS: &[UnitConversion] = &[
 
 // Constructors, so that each code's measures read as a list of columns.
 
-type Path = &'static [&'static str];
+pub(crate) type Path = &'static [&'static str];
 
-const fn measure(column: &'static str, path: Path, kind: MeasureKind) -> Measure {
+pub(crate) const fn measure(column: &'static str, path: Path, kind: MeasureKind) -> Measure {
     Measure { column, path, kind, required: false }
 }
 
 /// A measure the schema requires.
-const fn required(measure: Measure) -> Measure {
+pub(crate) const fn required(measure: Measure) -> Measure {
     Measure { required: true, ..measure }
 }
 
 /// `{value, unit}` in one allowed unit: the canonical column only.
-const fn quantity(column: &'static str, path: Path, units: &'static [UnitConversion]) -> Measure {
+pub(crate) const fn quantity(column: &'static str, path: Path, units: &'static [UnitConversion]) -> Measure {
     measure(column, path, MeasureKind::Quantity { units, stated: None })
 }
 
 /// `{value, unit}` in several allowed units: the canonical column, and the value and unit
 /// as written in `{stem}_value` and `{stem}_unit`.
-const fn stated(column: &'static str, path: Path, units: &'static [UnitConversion], stem: &'static str) -> Measure {
+pub(crate) const fn stated(column: &'static str, path: Path, units: &'static [UnitConversion], stem: &'static str) -> Measure {
     measure(column, path, MeasureKind::Quantity { units, stated: Some(stem) })
 }
 
-const fn category(column: &'static str, path: Path) -> Measure {
+pub(crate) const fn category(column: &'static str, path: Path) -> Measure {
     measure(column, path, MeasureKind::Category)
 }
 
-const fn text(column: &'static str, path: Path) -> Measure {
+pub(crate) const fn text(column: &'static str, path: Path) -> Measure {
     measure(column, path, MeasureKind::Text)
 }
 
-const fn number(column: &'static str, path: Path) -> Measure {
+pub(crate) const fn number(column: &'static str, path: Path) -> Measure {
     measure(column, path, MeasureKind::Number)
 }
 
 /// A bare whole number.
-const fn count(column: &'static str, path: Path) -> Measure {
+pub(crate) const fn count(column: &'static str, path: Path) -> Measure {
     measure(column, path, MeasureKind::Count { unit: None })
 }
 
-const fn boolean(column: &'static str, path: Path) -> Measure {
+pub(crate) const fn boolean(column: &'static str, path: Path) -> Measure {
     measure(column, path, MeasureKind::Boolean)
 }
 

@@ -20,6 +20,7 @@ __all__ = [
     "NativeFakeExchange",
     "catalog",
     "empty_tables",
+    "check_changes_readable",
     "purging_at_once",
     "PurgingAtOnce",
     "JHEError",
@@ -43,6 +44,10 @@ def catalog(*, clinical: bool = False) -> list[dict[str, Any]]:
     required, allowed units (canonical first) and the stem of the stated ``_value``/``_unit``
     columns. The OMH and IEEE codes; with ``clinical=True``, the clinical (LOINC) codes of
     EHR-imported Observations instead, each measure also with the ``element`` it is read from."""
+
+def check_changes_readable(filters: Filters | None = None, /) -> None:
+    """Raise :class:`jhe.ConfigurationError` if what changed cannot be read for these filters
+    (imported records: ``watch`` and ``sync`` read by the Exchange's ``lastUpdated``)."""
 
 def empty_tables(filters: Filters | None = None, /, **request: Unpack[NativeRequest]) -> list[tuple[str | None, ArrowStreamExportable]]:
     """The ``(code, table)`` pairs a fetch of the request returns when nothing matches, typed

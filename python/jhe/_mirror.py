@@ -20,7 +20,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jhe import _convert
+from jhe import _convert, _jhe
 from jhe._export import file_stem
 from jhe._watch import Cursor, as_datetime
 
@@ -290,6 +290,7 @@ def sync(
     """Bring the mirror at `path` up to date with the query (`filters` and the native
     fetch's `request`), reading only what changed since its cursor unless `full`; with
     `deidentify`, what is stored is de-identified (and a mirror is only ever synced one way)."""
+    _jhe.check_changes_readable(filters)
     started = time.perf_counter()
     mirror = Mirror(path)
     key_check = None if deidentify is None else deidentify.native(native.url).patients([0])[0][0]

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from jhe import _deidentify
+from jhe import _deidentify, _jhe
 from jhe._result import Observations
 
 if TYPE_CHECKING:
@@ -127,6 +127,9 @@ class Watch:
     overlap: timedelta
     server: str | None = None
     deidentify: Deidentification | None = None
+
+    def __post_init__(self) -> None:
+        _jhe.check_changes_readable(self.filters)
 
     def batch(self, result: NativeFetchResult, after: Cursor) -> Observations:
         """What a poll that found rows yields: de-identified if asked, with its cursor."""

@@ -1,4 +1,5 @@
-//! `jhe._jhe.catalog()`: the codes jhe decodes into typed columns, and how.
+//! What needs no server: `jhe._jhe.catalog()` (the codes jhe decodes into typed columns,
+//! and how), a request's empty tables, and whether its changes can be read.
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -53,6 +54,15 @@ fn code_entry<'py>(py: Python<'py>, spec: &CodeSpec, elements: Option<&[Element]
     dict.set_item("system", system_for_code(spec.code))?;
     dict.set_item("measures", measures)?;
     Ok(dict)
+}
+
+/// Refuses, with the reason, filters whose changes cannot be read (`watch` and `sync` read
+/// by `updated_since`, which imported records cannot be selected by).
+#[pyfunction]
+#[pyo3(signature = (filters=None, /))]
+pub fn check_changes_readable(filters: Option<super::arguments::Filters>) -> PyResult<()> {
+    let request = super::arguments::fetch_request(filters, None)?;
+    Ok(request.query.check_changes_readable()?)
 }
 
 /// `(code, table)` pairs as a fetch of the request returns them when nothing matches, typed

@@ -29,6 +29,7 @@ fn jhe_extension(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<fake::NativeFakeExchange>()?;
     m.add_function(wrap_pyfunction!(catalog::catalog, m)?)?;
     m.add_function(wrap_pyfunction!(catalog::empty_tables, m)?)?;
+    m.add_function(wrap_pyfunction!(catalog::check_changes_readable, m)?)?;
     m.add_function(wrap_pyfunction!(memory::purging_at_once, m)?)?;
     m.add_class::<memory::PurgingAtOnce>()?;
     errors::register(m)?;

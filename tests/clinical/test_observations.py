@@ -245,3 +245,12 @@ def test_columns_selects_among_the_clinical_and_origin_columns(imported: Any) ->
     assert sorted(picked["hba1c_percent"]) == sorted(r["valueQuantity"]["value"] for r in records if loinc(r) == "4548-4")
     with pytest.raises(jhe.ConfigurationError, match="not a column"):
         client.fetch(study_id=fx.main_study_id, code="4548-4", source="imported", columns=["glucose_mg_dl"])
+
+
+def test_a_mirror_of_imported_records_is_refused_before_anything_is_written(imported: Any, tmp_path: Any) -> None:
+    fx, client, _, _ = imported
+    with pytest.raises(jhe.ConfigurationError, match="imported record carries no lastUpdated"):
+        client.sync(tmp_path / "mirror", study_id=fx.main_study_id, source="imported")
+    assert not (tmp_path / "mirror").exists()
+    with pytest.raises(jhe.ConfigurationError, match="imported record carries no lastUpdated"):
+        client.watch(study_id=fx.main_study_id, source="imported", cursor=None, interval=0.01).__next__()

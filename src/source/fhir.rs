@@ -354,7 +354,8 @@ impl<'a> Observation<'a> {
                 ..ObservationInput::new(id, None, Payload::Missing)
             };
         }
-        let coding = self.code.as_ref().and_then(|c| c.naming_coding(self.is_clinical()));
+        let clinical = self.is_clinical();
+        let coding = self.code.as_ref().and_then(|c| c.naming_coding(clinical));
         ObservationInput {
             observation_id: ObservationId::Text(id),
             patient_id: self.patient_id(),
@@ -370,7 +371,7 @@ impl<'a> Observation<'a> {
             resource: None,
             not_an_observation: None,
             source: self.meta.as_ref().and_then(|m| m.source.as_deref()),
-            clinical: self.is_clinical().then(|| self.clinical(coding)),
+            clinical: clinical.then(|| self.clinical(coding)),
         }
     }
 

@@ -23,6 +23,12 @@ pub fn system_for_code(code: &str) -> &'static str {
     }
 }
 
+/// An Open mHealth or IEEE 1752 code by its spelling (`omh:heart-rate:2.0`), for a coding
+/// that names no system.
+pub fn is_omh_code(code: &str) -> bool {
+    code.starts_with("omh:") || code.starts_with("ieee:")
+}
+
 /// `4548-4`, `85354-9`: one to seven digits, a dash and one check digit.
 pub fn is_loinc_code(code: &str) -> bool {
     match code.split_once('-') {

@@ -375,11 +375,14 @@ impl<'a> Observation<'a> {
         }
     }
 
-    /// No OMH attachment, and not coded as OMH (an OMH record without its payload is the
-    /// Exchange's own, and reported as such).
+    /// No OMH attachment, and not coded as OMH, by its system or its code (an OMH record
+    /// without its payload is the Exchange's own, and reported as such).
     fn is_clinical(&self) -> bool {
-        let system = self.code.as_ref().and_then(|c| c.coding.first()).and_then(|c| c.system.as_deref());
-        self.value_attachment.is_none() && !system.is_some_and(|s| s == OMH_SYSTEM || s == IEEE_SYSTEM)
+        let first = self.code.as_ref().and_then(|c| c.coding.first());
+        let system = first.and_then(|c| c.system.as_deref());
+        let code = first.and_then(|c| c.code.as_deref()).unwrap_or("");
+        let omh = system.map_or_else(|| terminology::is_omh_code(code), |s| s == OMH_SYSTEM || s == IEEE_SYSTEM);
+        self.value_attachment.is_none() && !omh
     }
 
     fn clinical<'s>(&'s self, coding: Option<&'s BundleCoding<'_>>) -> ClinicalInput<'s> {

@@ -165,7 +165,8 @@ impl Shape {
         columns.keeps(name)
             || match name {
                 "observation_id" | "last_updated" => true,
-                RESOURCE_ID => self.origins,
+                // To sort imported rows (only built with the origins, as checked above).
+                RESOURCE_ID => true,
                 "effective_start" => self.origins || columns.keeps(TIMESTAMP),
                 "uuid" => columns.keeps(DUPLICATE_UUID),
                 _ => false,

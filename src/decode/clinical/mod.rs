@@ -34,10 +34,25 @@ impl ClinicalBody {
         let mut measure_problems = Vec::new();
         let body = match code.and_then(loinc::lookup) {
             Some(clinical) => PreparedBody::Measures(measures::read(clinical, &elements, input.code_display, &mut measure_problems)),
-            None => PreparedBody::Leaves(leaves(input, &mut measure_problems)),
+            None => {
+                let leaves = leaves(input, &mut measure_problems);
+                if !has_value(input) {
+                    // The catalogue's required measures say this of a code it lists.
+                    measure_problems.push("the observation has no value[x] or component".into());
+                }
+                PreparedBody::Leaves(leaves)
+            }
         };
         Self { frame, body, measure_problems }
     }
+}
+
+fn has_value(input: &ClinicalInput<'_>) -> bool {
+    let values = [
+        input.value_quantity, input.value_codeable_concept, input.value_string, input.value_boolean, input.value_integer, input.value_period,
+        input.component,
+    ];
+    values.iter().flatten().any(|raw| raw.get() != "null")
 }
 
 /// When the observation holds: `effectiveDateTime`, `effectivePeriod` (its start, or its

@@ -291,3 +291,17 @@ mod fuzz {
         }
     }
 }
+
+#[test]
+fn an_omh_record_without_its_payload_is_reported_as_one_and_a_clinical_one_without_a_value_too() {
+    // An OMH code with no system and no attachment: still the Exchange's own, not clinical.
+    let bare = r#"{"resourceType":"Observation","id":"7","subject":{"reference":"Patient/40001"},
+        "meta":{"lastUpdated":"2026-11-26T06:47:52Z"},"code":{"coding":[{"code":"omh:heart-rate:2.0"}]}}"#;
+    let tables = fetched(Layout::Long, &[bare.to_string()]);
+    assert_eq!(reasons(&tables), ["the observation carries no OMH payload"]);
+    assert!(tables.tables[0].1.column_by_name("observation_id").unwrap().is_valid(0), "its integer id is kept");
+    let empty = observation("x", "11111-1", r#""issued":"2025-03-04T09:45:00Z""#);
+    let tables = fetched(Layout::Wide, &[empty]);
+    assert_eq!(reasons(&tables), ["the observation has no value[x] or component"]);
+    assert_eq!(tables.observations, 1);
+}

@@ -91,7 +91,7 @@ pub async fn count_matching(session: &Session, request: &FetchRequest) -> Result
     let (api, generation) = plan::choose_api(session, query, request.api).await?;
     let mut total = 0;
     for search in plan::searches(&session.config.base_url, query, api, generation) {
-        total += count_rows(&session.http, &search).await?;
+        total += count_rows(&session.http, &mut (), &search).await?;
     }
     let exact = generation.honours_time_filters() || (query.since.is_none() && query.until.is_none() && query.updated_since.is_none());
     Ok((total, exact))

@@ -11,7 +11,7 @@ use url::Url;
 
 use super::pace::{Credit, Pace};
 use super::plan::{self, LaterPages, Search};
-use super::tasks::{AbortOnDrop, PageFetch, PageTask, count_rows};
+use super::tasks::{AbortOnDrop, PageFetch, PageTask, Turn, count_rows};
 use super::{Progress, Session};
 use crate::error::{JheError, Result};
 use crate::http::redact_url;
@@ -151,8 +151,8 @@ impl<'a> Reader<'a> {
         };
         let count = frozen_at.filter(|_| count).map(|_| {
             self.requests += 1;
-            let (http, search) = (self.session.http.clone(), search.clone());
-            AbortOnDrop::spawn(async move { count_rows(&http, &search).await })
+            let (http, search, pace) = (self.session.http.clone(), search.clone(), self.pace.clone());
+            AbortOnDrop::spawn(async move { count_rows(&http, &mut Turn::waiting(&pace), &search).await })
         });
         self.read_planned(search, pages, pass).await?;
         let count = match count {
@@ -270,7 +270,7 @@ impl<'a> Reader<'a> {
     /// How many rows match `search` now.
     pub async fn count(&mut self, search: &Search) -> Result<u64> {
         self.requests += 1;
-        count_rows(&self.session.http, search).await
+        count_rows(&self.session.http, &mut Turn::waiting(&self.pace), search).await
     }
 }
 

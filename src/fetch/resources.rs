@@ -1,7 +1,7 @@
 //! Every resource a search of one FHIR type matches, as the server sent them (a searchset
 //! of [`crate::source::resources`]): the first page, then the later pages with as many in
-//! flight as `concurrency`, each checked against the first page's total as observation
-//! pages are, and the whole checked against it at the end.
+//! flight as a [`Pace`] allows, each checked against the first page's total, and the whole
+//! checked against it at the end, as observation pages are.
 
 use std::collections::HashSet;
 
@@ -10,6 +10,8 @@ use serde_json::value::RawValue;
 use url::Url;
 
 use super::Session;
+use super::pace::Pace;
+use super::tasks::Turn;
 use crate::error::{JheError, Result};
 use crate::http::redact_url;
 use crate::origin::{Origin, SourceParameter};
@@ -82,12 +84,18 @@ async fn read_search(session: &Session, url: &Url, resource_type: &str) -> Resul
         let per_page = walk.per_page().max(1);
         let size = u32::try_from(per_page).unwrap_or(u32::MAX);
         let urls = (2..=walk.total().div_ceil(per_page)).map(|page| page_url(url, page, size));
-        let requests = urls.map(|url| async move {
-            let body = http.get_json(&url).await;
-            (url, body)
+        let pace = Pace::new(session.config.concurrency, session.config.max_concurrency);
+        let requests = urls.map(|url| {
+            let pace = &pace;
+            async move {
+                let mut turn = Turn::waiting(pace);
+                let body = http.get_paced(&url, &mut turn).await;
+                (url, body, turn.credit())
+            }
         });
-        let mut pages = futures::stream::iter(requests).buffered(session.config.concurrency.max(1));
-        while let Some((url, body)) = pages.next().await {
+        // As many asked as may ever be in flight; the pace lets them go.
+        let mut pages = futures::stream::iter(requests).buffered(session.config.max_concurrency.max(1));
+        while let Some((url, body, credit)) = pages.next().await {
             let body = match body {
                 // The search shrank while it was read: the count below says by how much.
                 Err(JheError::Http { status: 404, .. }) => break,
@@ -100,6 +108,9 @@ async fn read_search(session: &Session, url: &Url, resource_type: &str) -> Resul
             }
             let new = keep_new(page.resources, &mut seen, &mut resources);
             walk.later_page(&url, page.total, entries, new, page.has_next)?;
+            if let Some(credit) = credit.filter(|_| new > 0) {
+                pace.read(credit);
+            }
         }
     }
     let received = resources.len() as u64;

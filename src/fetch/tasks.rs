@@ -1,5 +1,5 @@
-//! The tasks a fetch spawns: one per page in flight (its request, paced by [`Pace`], then
-//! its decoding on a blocking thread) and one for a count asked alongside the pages. Each is cancelled when
+//! The tasks a fetch spawns: one per page in flight (its request, each attempt paced by
+//! [`Pace`], then its decoding on a blocking thread) and one for a count asked alongside the pages. Each is cancelled when
 //! dropped.
 
 use std::sync::Arc;
@@ -14,6 +14,7 @@ use crate::decode::{PageOptions, PreparedPage};
 use crate::table::{PageTables, Shape};
 use crate::error::Result;
 use crate::http::HttpClient;
+use crate::http::transport::{Attempts, Load};
 use crate::source::{AdapterKind, PageSummary};
 
 /// A spawned task that is cancelled when dropped, so an abandoned fetch (an error, Ctrl-C)
@@ -83,11 +84,13 @@ impl PageFetch {
     /// thread, so pages are decoded and built in parallel while the builder takes them in
     /// order. The response bytes are freed once decoded.
     async fn page(self, ticket: Ticket, url: Url) -> PageAnswer {
-        let (body, credit) = match self.http.get_paced(&url).await {
-            Ok((body, load)) => (body, self.pace.answered(ticket, load)),
-            // No answer to learn from (an error is the fetch's end, or a page past the end).
+        let mut turn = Turn { pace: &self.pace, ticket: Some(ticket), credit: None };
+        let body = match self.http.get_paced(&url, &mut turn).await {
+            Ok(body) => body,
+            // No page to grow on (an error is the fetch's end, or a page past the end).
             Err(error) => return (url, Err(error), None),
         };
+        let credit = turn.credit();
         let Self { kind, origin, options, shape, .. } = self;
         let _permit = DECODERS.acquire().await.expect("the semaphore is never closed");
         AbortOnDrop(tokio::task::spawn_blocking(move || {
@@ -99,9 +102,69 @@ impl PageFetch {
     }
 }
 
-/// How many rows match `search` now: one row asked for, only the total read.
-pub(super) async fn count_rows(http: &HttpClient, search: &Search) -> Result<u64> {
+/// A page request's turn in flight, taken for each attempt and given back as it ends: a
+/// request waiting to retry holds none, so a back-off thins the requests in flight at once.
+pub(super) struct Turn<'a> {
+    pace: &'a Pace,
+    ticket: Option<Ticket>,
+    /// What the last attempt's answer earned.
+    credit: Option<Credit>,
+}
+
+impl<'a> Turn<'a> {
+    /// A request yet to take its turn.
+    pub fn waiting(pace: &'a Pace) -> Self {
+        Self { pace, ticket: None, credit: None }
+    }
+
+    /// What the answer earned towards more requests in flight, once its page is read.
+    pub fn credit(&self) -> Option<Credit> {
+        self.credit
+    }
+}
+
+impl Attempts for Turn<'_> {
+    fn ended(&mut self, load: Load) {
+        if let Some(ticket) = self.ticket.take() {
+            self.credit = self.pace.answered(ticket, load);
+        }
+    }
+
+    async fn ready(&mut self) {
+        if self.ticket.is_none() {
+            self.ticket = Some(self.pace.ticket().await);
+        }
+    }
+}
+
+/// How many rows match `search` now: one row asked for, only the total read; each attempt
+/// let go by `attempts` (a [`Turn`] when pages are in flight beside it).
+pub(super) async fn count_rows(http: &HttpClient, attempts: &mut impl Attempts, search: &Search) -> Result<u64> {
     let url = search.with_page(1, 1);
-    let body = http.get_json(&url).await?;
+    let body = http.get_paced(&url, attempts).await?;
     search.kind.read_total(&body, &url)
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::FutureExt as _;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_turn_waiting_to_retry_holds_no_place_in_flight() {
+        let pace = Pace::new(2, 2);
+        let other = pace.ticket().await;
+        let mut turn = Turn::waiting(&pace);
+        turn.ready().await;
+        turn.ended(Load { overloaded: true, latency: Some(std::time::Duration::from_millis(5)) });
+        assert_eq!(pace.limit(), 1, "backed off as the 429 was answered");
+        assert!(turn.ticket.is_none() && turn.credit().is_none());
+        // the one place left is the other request's; the retry waits for it
+        assert!(turn.ready().now_or_never().is_none(), "no place while the other request is in flight");
+        drop(other);
+        turn.ready().await;
+        turn.ended(Load { overloaded: false, latency: Some(std::time::Duration::from_millis(5)) });
+        assert!(turn.credit().is_some(), "a good answer earns a credit");
+    }
 }

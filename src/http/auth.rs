@@ -179,7 +179,7 @@ impl TokenCache {
             }
         };
         let (answer, ()) = transport
-            .send(&self.token_url, || {
+            .send(&self.token_url, &mut (), || {
                 let request = transport.client().post(self.token_url.clone()).form(&form);
                 let request = match client {
                     Some((id, secret)) => request.basic_auth(id, Some(secret.expose())),

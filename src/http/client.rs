@@ -8,7 +8,7 @@ use url::Url;
 
 use super::auth::TokenCache;
 use super::errors::{http_error, redact_url};
-use super::transport::{Load, Transport};
+use super::transport::{Attempts, Transport};
 use crate::config::{ClientConfig, Secret};
 use crate::error::{JheError, Result};
 use crate::redact::Redactor;
@@ -40,12 +40,12 @@ impl HttpClient {
     /// GET a JSON document and return its bytes; errors name the URL and the server's
     /// reason, and carry no secret.
     pub async fn get_json(&self, url: &Url) -> Result<Bytes> {
-        self.get_paced(url).await.map(|(body, _)| body)
+        self.get_paced(url, &mut ()).await
     }
 
-    /// [`HttpClient::get_json`], with what the server's answers said of its load.
-    pub async fn get_paced(&self, url: &Url) -> Result<(Bytes, Load)> {
-        self.get_authenticated(url).await.map_err(|e| self.redact(e))
+    /// [`HttpClient::get_json`], each attempt let go by `attempts` and told of as it ends.
+    pub async fn get_paced(&self, url: &Url, attempts: &mut impl Attempts) -> Result<Bytes> {
+        self.get_authenticated(url, attempts).await.map_err(|e| self.redact(e))
     }
 
     /// `error` scrubbed of every secret this client holds or held lately.
@@ -53,13 +53,12 @@ impl HttpClient {
         Redactor::new(&self.tokens.secrets()).error(error)
     }
 
-    async fn get_authenticated(&self, url: &Url) -> Result<(Bytes, Load)> {
+    async fn get_authenticated(&self, url: &Url, attempts: &mut impl Attempts) -> Result<Bytes> {
         let mut rejections = 0;
-        let mut load = Load::default();
         loop {
             let (answer, sent) = self
                 .transport
-                .send(url, || async {
+                .send(url, attempts, || async {
                     // Each attempt takes the token current now: a retry may come after a
                     // long wait (Retry-After) in which the previous one expired.
                     let token = self.tokens.access_token(&self.transport).await?;
@@ -73,9 +72,8 @@ impl HttpClient {
                     Ok((request, token))
                 })
                 .await?;
-            load = load.then(answer.load);
             if (200..300).contains(&answer.status) {
-                return Ok((answer.body, load));
+                return Ok(answer.body);
             }
             if answer.status == 401 && rejections < MAX_CONSECUTIVE_REJECTIONS {
                 if self.tokens.renew_rejected(&sent, &self.transport).await? {

@@ -59,25 +59,31 @@ pub fn is_transient_status(status: u16) -> bool {
 pub struct Answer {
     pub status: u16,
     pub body: Bytes,
-    /// What its attempts said of the server's load.
-    pub load: Load,
 }
 
-/// What a request's attempts said of the server's load, for pacing requests
-/// (`crate::fetch`): retries hide a 429 or 503 from the caller, not from this.
+/// What one attempt said of the server's load, for pacing requests (`crate::fetch`).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Load {
-    /// Some attempt was answered 429 or 503: the server asked for fewer requests.
+    /// Answered 429 or 503: the server asked for fewer requests.
     pub overloaded: bool,
-    /// The last answered attempt's time, from sending to the body's last byte.
+    /// From sending to the body's last byte; none when the attempt got no answer.
     pub latency: Option<Duration>,
 }
 
-impl Load {
-    /// Both requests' signals, as of one request made of both (a retry with a new token).
-    pub fn then(self, later: Load) -> Load {
-        Load { overloaded: self.overloaded || later.overloaded, latency: later.latency.or(self.latency) }
-    }
+/// Hears of each attempt as it ends and says when the next may go. A pace learns of a 429
+/// as it is answered, not once the retries that hide it are done, and a request waiting to
+/// retry holds no place in flight; else requests retrying at once keep the server as
+/// crowded as it said it was. `()` paces nothing.
+pub trait Attempts: Send {
+    /// An attempt ended, saying `load` of the server's load.
+    fn ended(&mut self, load: Load);
+    /// Wait until the next attempt may be sent (the first one too).
+    fn ready(&mut self) -> impl Future<Output = ()> + Send;
+}
+
+impl Attempts for () {
+    fn ended(&mut self, _: Load) {}
+    async fn ready(&mut self) {}
 }
 
 /// Statuses by which a server asks for fewer requests at once.
@@ -137,22 +143,28 @@ impl Transport {
 
     /// Send the request `build` makes (once per attempt, so it may take what is current,
     /// such as the token) until it gets a final answer, returned with what `build` paired
-    /// with the request that got it. An error from `build` ends it.
-    pub async fn send<T, Attempt>(&self, url: &Url, mut build: impl FnMut() -> Attempt) -> Result<(Answer, T)>
+    /// with the request that got it; `attempts` hears of each attempt and lets each go. An
+    /// error from `build` ends it.
+    pub async fn send<T, Attempt>(
+        &self,
+        url: &Url,
+        attempts: &mut impl Attempts,
+        mut build: impl FnMut() -> Attempt,
+    ) -> Result<(Answer, T)>
     where
         Attempt: Future<Output = Result<(reqwest::RequestBuilder, T)>>,
     {
         let mut attempt = 0u32;
-        let mut load = Load::default();
         loop {
             let retries_left = attempt < self.retry.retries;
+            attempts.ready().await;
             let (request, sent) = build().await?;
             let started = std::time::Instant::now();
             let answered = self.attempt(url, request).await;
-            if let Ok(got) = &answered {
-                load.overloaded |= is_overload_status(got.status);
-                load.latency = Some(started.elapsed());
-            }
+            attempts.ended(match &answered {
+                Ok(got) => Load { overloaded: is_overload_status(got.status), latency: Some(started.elapsed()) },
+                Err(_) => Load::default(),
+            });
             let (reason, delay) = match answered {
                 Ok(got) if is_transient_status(got.status) && retries_left => match got.retry_after {
                     Some(asked) if asked > self.retry.max_retry_after => {
@@ -160,7 +172,7 @@ impl Transport {
                     }
                     asked => (format!("HTTP {}", got.status), asked.unwrap_or_else(|| self.retry.backoff(attempt))),
                 },
-                Ok(got) => return Ok((Answer { status: got.status, body: got.body, load }, sent)),
+                Ok(got) => return Ok((Answer { status: got.status, body: got.body }, sent)),
                 Err(Failure::Transient(error)) if retries_left => (error.to_string(), self.retry.backoff(attempt)),
                 Err(Failure::Transient(error) | Failure::Final(error)) => return Err(error),
             };
@@ -386,7 +398,7 @@ mod tests {
 
     async fn get(transport: &Transport, url: &Url) -> Result<Answer> {
         let request = || std::future::ready(Ok((transport.client().get(url.clone()), ())));
-        transport.send(url, request).await.map(|(answer, ())| answer)
+        transport.send(url, &mut (), request).await.map(|(answer, ())| answer)
     }
 
     fn answer(head: &str, body: &[u8]) -> Vec<Vec<u8>> {
@@ -443,5 +455,33 @@ mod tests {
         let error = get(&transport_to(&url, 5.0, 1024), &url).await.unwrap_err();
         assert!(error.to_string().contains("asked to wait 3600 seconds"), "{error}");
         assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    /// What a pace hears: each attempt let go, then ended, in order.
+    #[derive(Default)]
+    struct Heard(Vec<String>);
+
+    impl Attempts for Heard {
+        fn ended(&mut self, load: Load) {
+            self.0.push(format!("ended overloaded={} answered={}", load.overloaded, load.latency.is_some()));
+        }
+        async fn ready(&mut self) {
+            self.0.push("ready".into());
+        }
+    }
+
+    #[tokio::test]
+    async fn each_attempt_is_let_go_and_heard_of_as_it_ends_not_once_retries_are_done() {
+        let throttled = answer("HTTP/1.1 429 Too Many Requests\r\nRetry-After: 0\r\nConnection: close\r\nContent-Length: 0", b"");
+        let failing = answer("HTTP/1.1 502 Bad Gateway\r\nRetry-After: 0\r\nConnection: close\r\nContent-Length: 0", b"");
+        let ok = answer("HTTP/1.1 200 OK\r\nContent-Length: 2", b"{}");
+        let (url, accepted) = serve(vec![throttled, failing, ok], Duration::ZERO).await;
+        let transport = transport_to(&url, 5.0, 1024);
+        let mut heard = Heard::default();
+        let request = || std::future::ready(Ok((transport.client().get(url.clone()), ())));
+        let (answer, ()) = transport.send(&url, &mut heard, request).await.unwrap();
+        assert_eq!((answer.status, accepted.load(std::sync::atomic::Ordering::SeqCst)), (200, 3));
+        let ended = |overloaded| format!("ended overloaded={overloaded} answered=true");
+        assert_eq!(heard.0, ["ready".into(), ended(true), "ready".into(), ended(false), "ready".into(), ended(false)]);
     }
 }

@@ -44,6 +44,19 @@ def test_a_studys_resources_are_each_a_row(ehr: FakeExchange, resource_type: str
     assert table.column("resourceType").to_pylist() == [resource_type] * len(expected)
 
 
+def test_a_crowded_server_is_read_at_its_pace() -> None:
+    # Eight pages retrying at once against a server serving two would fail within three
+    # retries; backing off as the 429s arrive lets them through.
+    with FakeExchange(patients=5, days=2, seed=8, latency_ms=20, rate_limit_above=2, retry_after_s=0) as fx:
+        client = jhe.Client(fx.url, fx.token, page_size=3, concurrency=8, retries=3)
+        table = client.fetch_resources("Observation", study_id=fx.main_study_id, source="imported")
+        throttled = [r for r in fx.requests() if r["status"] == 429]
+        expected = enrolled_resources(fx, "Observation")
+    assert len(expected) > 3 * 8, "more pages than in flight at the start"
+    assert sorted(table.column("id").to_pylist()) == sorted(str(r["id"]) for r in expected)
+    assert throttled
+
+
 def test_key_paths_are_columns_typed_by_their_values(ehr: FakeExchange) -> None:
     client = jhe.Client(ehr.url, ehr.token)
     conditions = client.fetch_resources("Condition", patient_id=ehr.directory["visible_patient_ids"][0])

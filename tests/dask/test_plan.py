@@ -28,17 +28,17 @@ def test_small_slices_are_grouped_and_a_large_one_stands_alone() -> None:
 def test_the_budget_is_never_exceeded(concurrency: int, at_once: int, pages: int) -> None:
     per_fetch, leases = share(concurrency, at_once, pages)
     assert per_fetch >= 1 and leases >= 1
-    # Each fetch holds its pages and the count a fetch asks beside them.
-    assert (per_fetch + 1) * leases <= concurrency
+    # Each fetch's pages and count take turns within its share.
+    assert per_fetch >= 2 and per_fetch * leases <= concurrency
 
 
 def test_small_slices_share_the_budget_between_more_fetches() -> None:
-    # Two-page patients, hundreds of them: a page each after the first, eight at once.
-    assert share(16, 600, 2) == (1, 8)
+    # Two-page patients, hundreds of them: a page and a count each after the first, eight at once.
+    assert share(16, 600, 2) == (2, 8)
     # Three large windows: the budget split three ways.
-    assert share(16, 3, 400) == (4, 3)
+    assert share(16, 3, 400) == (5, 3)
     # One large slice has the whole budget.
-    assert share(16, 1, 400) == (15, 1)
+    assert share(16, 1, 400) == (16, 1)
 
 
 def test_counts_that_do_not_add_up_are_refused() -> None:

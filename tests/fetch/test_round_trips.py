@@ -60,6 +60,16 @@ def test_a_server_throttling_above_a_few_in_flight_is_still_read_exactly() -> No
     assert throttled and all(r["fault"] == "rate_limit" for r in throttled)
 
 
+def test_a_request_waiting_to_retry_gives_its_place_in_flight_back() -> None:
+    # Eight retrying at once against a server serving two would keep it crowded and fail
+    # within three retries; backing off as the first 429s arrive lets them through.
+    with FakeExchange(patients=2, days=3, seed=5, latency_ms=20, rate_limit_above=2, retry_after_s=0) as fx:
+        client = jhe.Client(fx.url, fx.token, page_size=10, concurrency=8, retries=3)
+        got, expected = glucose_ids(client, fx)
+        throttled = [r for r in fx.requests() if r["status"] == 429]
+    assert got == expected and throttled
+
+
 @pytest.mark.parametrize("legacy", [False, True], ids=["current", "legacy"])
 def test_metadata_and_the_first_page_are_asked_at_once(legacy: bool) -> None:
     with FakeExchange(patients=1, days=2, seed=5, latency_ms=100, legacy=legacy) as fx:

@@ -82,7 +82,7 @@ def connect(url: str | None, credentials: Credentials | str | None, concurrency:
     from jhe._jhe import ConfigurationError
 
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or not 2 <= concurrency <= 64:
-        # Two: a fetch asks its count beside its pages.
+        # Two: a worker's first fetch asks metadata beside its first page.
         raise ConfigurationError(f"concurrency must be an int from 2 to 64, got {concurrency!r}")
     signing_in = _signing_in(credentials)
     options = dict(client_options or {})
@@ -199,12 +199,13 @@ def _typical_pages(partitions: list[_plan.Partition], page_size: int) -> int:
 def share(concurrency: int, fetches_at_once: int, typical_pages: int) -> tuple[int, int]:
     """``(pages in flight per fetch, fetches at once in the cluster)``: the budget split
     between the fetches that could run at once, and no wider than a typical slice needs
-    (so small slices leave room for more of them). A fetch asks its count beside its
-    pages, so it holds one request more than its pages: ``(pages + 1) × fetches ≤
-    concurrency``. A slice of n pages has at most n - 1 in flight after its first."""
+    (so small slices leave room for more of them). A fetch's count takes its turn among
+    its pages, so a fetch holds at most its share: ``share × fetches ≤ concurrency``. A
+    share is two at least: a worker's first fetch asks ``metadata`` beside its first page.
+    A slice of n pages holds at most n after its first (n - 1 pages and the count)."""
     requests = max(2, concurrency // max(1, fetches_at_once))
     requests = min(requests, max(2, typical_pages))
-    return requests - 1, concurrency // requests
+    return requests, concurrency // requests
 
 
 def meta(read: Read) -> pd.DataFrame:

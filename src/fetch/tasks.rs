@@ -1,6 +1,6 @@
 //! The tasks a fetch spawns: one per page in flight (its request, each attempt paced by
-//! [`Pace`], then its decoding on a blocking thread) and one for a count asked alongside the pages. Each is cancelled when
-//! dropped.
+//! [`Pace`], then its decoding on a blocking thread) and one for a count asked alongside
+//! the pages, paced the same way. Each is cancelled when dropped.
 
 use std::sync::Arc;
 use std::sync::LazyLock;
